@@ -1,0 +1,127 @@
+"""Datasets: the registry, loading, and the class-balanced few-shot subsets.
+
+Every dataset loads to an ImageSet of uint8 tensors [N, 3, H, W]. The downloadable datasets
+(CIFAR, ciFAIR, STL-10) are read from a data directory, `default_data_dir()` unless one is given;
+their files are checked against the MD5 table in `benchmark.data.files`. `digits` ships with
+scikit-learn and `folder:PATH` reads the user's own images (see `benchmark.data.folder`).
+"""
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from benchmark.data.cifar import load_cifair10, load_cifair100, load_cifar10, load_cifar100
+from benchmark.data.digits import load_digits
+from benchmark.data.folder import load_folder
+from benchmark.data.imageset import ImageSet
+from benchmark.data.stl10 import load_stl10
+from benchmark.errors import UserError
+
+__all__ = [
+    "DATASETS",
+    "DatasetInfo",
+    "ImageSet",
+    "check_dataset_name",
+    "dataset_label",
+    "dataset_names",
+    "default_data_dir",
+    "load_dataset",
+    "subsample",
+]
+
+FOLDER_PREFIX = "folder:"
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    name: str  # CLI name
+    label: str  # label in the papers' tables
+    image_size: int
+    num_classes: int
+    loader: Callable[[Path, bool], ImageSet]  # (data_dir, download)
+    description: str
+
+
+DATASETS: dict[str, DatasetInfo] = {
+    info.name: info
+    for info in [
+        DatasetInfo(
+            "cifair10", "ciFAIR-10", 32, 10, load_cifair10,
+            "CIFAR-10 train (50,000) + ciFAIR-10 test (10,000, near-duplicates of train replaced)",
+        ),
+        DatasetInfo(
+            "cifair100", "ciFAIR-100", 32, 100, load_cifair100,
+            "CIFAR-100 train (50,000) + ciFAIR-100 test (10,000, near-duplicates of train replaced)",
+        ),
+        DatasetInfo("cifar10", "CIFAR-10", 32, 10, load_cifar10, "CIFAR-10: 50,000 train, 10,000 test"),
+        DatasetInfo("cifar100", "CIFAR-100", 32, 100, load_cifar100, "CIFAR-100: 50,000 train, 10,000 test"),
+        DatasetInfo("stl10", "STL-10", 96, 10, load_stl10, "STL-10 labelled: 5,000 train, 8,000 test"),
+        DatasetInfo(
+            "digits", "digits", 32, 10, lambda data_dir, download: load_digits(),
+            "scikit-learn 8x8 digits upsampled to 32x32: 1,297 train, 500 test, no download",
+        ),
+    ]
+}
+
+
+def dataset_names() -> list[str]:
+    return [*DATASETS, FOLDER_PREFIX + "PATH"]
+
+
+def check_dataset_name(name: str) -> None:
+    if name in DATASETS or (name.startswith(FOLDER_PREFIX) and len(name) > len(FOLDER_PREFIX)):
+        return
+    if name == FOLDER_PREFIX:
+        raise UserError("dataset 'folder:' has no path; use folder:PATH with a directory of class folders")
+    raise UserError(f"unknown dataset '{name}'; valid: {', '.join(dataset_names())}")
+
+
+def dataset_label(name: str) -> str:
+    """The display label: the paper's label, or "folder:<last path component>"."""
+    check_dataset_name(name)
+    if name.startswith(FOLDER_PREFIX):
+        path = name[len(FOLDER_PREFIX):]
+        return FOLDER_PREFIX + (Path(path).name or path)
+    return DATASETS[name].label
+
+
+def load_dataset(name: str, data_dir: Path, download: bool = False) -> ImageSet:
+    """Load a dataset by CLI name; `download` fetches missing CIFAR/ciFAIR/STL-10 files into `data_dir`."""
+    check_dataset_name(name)
+    if name.startswith(FOLDER_PREFIX):
+        return load_folder(Path(name[len(FOLDER_PREFIX):]).expanduser(), dataset_label(name))
+    return DATASETS[name].loader(data_dir, download)
+
+
+def default_data_dir() -> Path:
+    """$BENCHMARK_DATA_DIR if set (and not empty), else ~/.cache/smalldata-benchmark/data."""
+    configured = os.environ.get("BENCHMARK_DATA_DIR")
+    if configured:
+        return Path(configured).expanduser()
+    return Path.home() / ".cache" / "smalldata-benchmark" / "data"
+
+
+def subsample(labels: torch.Tensor, shots: int, seed: int) -> torch.Tensor:
+    """Indices of `shots` training images per class, the same for every method.
+
+    One `np.random.default_rng(seed)` shuffles the indices of each class in turn (classes in
+    ascending order, indices in dataset order) and the first `shots` of each are kept. Returns
+    them sorted ascending as int64.
+    """
+    if shots <= 0:
+        raise UserError(f"shots must be a positive integer, got {shots}")
+    labels_np = labels.cpu().numpy()
+    classes, counts = np.unique(labels_np, return_counts=True)
+    smallest = int(np.argmin(counts))
+    if shots > counts[smallest]:
+        raise UserError(
+            f"shots {shots} is more than class {classes[smallest]} has ({counts[smallest]} training images); "
+            f"use shots <= {counts[smallest]}"
+        )
+    rng = np.random.default_rng(seed)
+    chosen = [rng.permutation(np.flatnonzero(labels_np == c))[:shots] for c in classes]
+    return torch.from_numpy(np.sort(np.concatenate(chosen)).astype(np.int64))

@@ -1,0 +1,29 @@
+"""The in-memory form every dataset loader returns."""
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass(frozen=True)
+class ImageSet:
+    """A labelled image dataset held as uint8 tensors.
+
+    `train_x` is the full training pool; runs draw their few-shot subsets from it with `subsample`.
+    """
+
+    name: str  # display label, e.g. "ciFAIR-10", "folder:mydata"
+    train_x: torch.Tensor  # uint8 [N, 3, H, W]
+    train_y: torch.Tensor  # int64 [N]
+    test_x: torch.Tensor  # uint8 [M, 3, H, W]
+    test_y: torch.Tensor  # int64 [M]
+    classes: tuple[str, ...]
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    @property
+    def image_size(self) -> int:
+        """Height (= width) of the images."""
+        return int(self.train_x.shape[-1])

@@ -1,0 +1,186 @@
+"""The training engine: one RunSpec in, one record out.
+
+The subset and the test set live on the device; an epoch is the subset repeated
+max(repeats_base // shots, 1) times in random order; SGD with Nesterov momentum and a cosine
+schedule stepped per iteration; the top-1 accuracy of the final model is what the tables report.
+The training step never reads a value back to the host: losses are summed on the device and
+read once per epoch.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from benchmark.errors import UserError
+from benchmark.models import build_model
+from benchmark.pipeline import Policy, TrainData, normalize
+from benchmark.recipes import Recipe, recipe_for
+from benchmark.spec import RunSpec
+from methods import Context, get_method
+
+EVALUATIONS_PER_RUN = 10  # points of the test-accuracy curve
+
+
+def default_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def resolve_policy(spec: RunSpec) -> str:
+    method_policy = get_method(spec.method).policy
+    if method_policy != "none" and spec.augment not in ("none", method_policy):
+        raise UserError(f"method '{spec.method}' already applies {method_policy}; augment '{spec.augment}' cannot be added")
+    return spec.augment if spec.augment != "none" else method_policy
+
+
+@dataclass
+class Progress:
+    epoch: int = 0
+    curve_loss: list[float] = field(default_factory=list)
+    curve_acc: list[tuple[int, float]] = field(default_factory=list)
+    train_seconds: float = 0.0
+
+
+class Trainer:
+    def __init__(self, spec: RunSpec, images: torch.Tensor, labels: torch.Tensor, num_classes: int,
+                 device: torch.device, recipe: Recipe | None = None, compile_model: bool = False):
+        self.spec = spec
+        self.recipe = recipe or recipe_for(spec.dataset, spec.profile)
+        self.device = device
+        self.cuda = device.type == "cuda"
+        policy = resolve_policy(spec)
+        size = images.shape[-1]
+        torch.manual_seed(spec.seed)  # same initial weights for every method of a (dataset, shots, seed)
+        self.method = get_method(spec.method)(Context(spec.dataset, num_classes, size, spec.hparams))
+        model = self.method.wrap_model(build_model(self.recipe.model, num_classes)).to(device)
+        if self.cuda:
+            model = model.to(memory_format=torch.channels_last)
+        self.model = model
+        self.forward = torch.compile(model) if compile_model else model
+        self.data = TrainData(images.to(device), labels.to(device), self.recipe.pad,
+                              None if policy == "none" else Policy(policy, size))
+        self.method.setup(self.data)
+        r = self.recipe
+        self.optimizer = torch.optim.SGD(model.parameters(), lr=r.lr, momentum=r.momentum,
+                                         weight_decay=r.weight_decay, nesterov=r.nesterov)
+        self.repeats = r.repeats(spec.shots)
+        self.steps_per_epoch = math.ceil(len(self.data) * self.repeats / r.batch_size)
+        self.total_steps = r.epochs * self.steps_per_epoch
+        self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=self.total_steps)
+
+    def autocast(self):
+        return torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.cuda)
+
+    def step(self, idx: torch.Tensor) -> torch.Tensor:
+        batch = self.method.augment(self.data.batch(idx))
+        if self.cuda:
+            batch.x = batch.x.contiguous(memory_format=torch.channels_last)
+        with self.autocast():
+            loss = self.method.loss(self.forward, batch)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        self.scheduler.step()
+        return loss.detach()
+
+    def epoch_order(self) -> torch.Tensor:
+        n = len(self.data)
+        return torch.randperm(n * self.repeats, device=self.device) % n
+
+    def train_epoch(self) -> float:
+        self.model.train()
+        order = self.epoch_order()
+        total = torch.zeros((), device=self.device)
+        for i in range(0, len(order), self.recipe.batch_size):
+            total += self.step(order[i:i + self.recipe.batch_size])
+        return float(total) / self.steps_per_epoch
+
+    @torch.inference_mode()
+    def evaluate(self, test_x: torch.Tensor, test_y: torch.Tensor, chunk: int = 500) -> dict[str, float]:
+        self.model.eval()
+        logits = []
+        for i in range(0, len(test_x), chunk):
+            x = normalize(test_x[i:i + chunk])
+            if self.cuda:
+                x = x.contiguous(memory_format=torch.channels_last)
+            with self.autocast():
+                logits.append(self.model(x).float())
+        return classification_metrics(torch.cat(logits), test_y)
+
+    def state(self, progress: Progress) -> dict[str, Any]:
+        return {
+            "spec": self.spec.to_dict(),
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "rng_cpu": torch.get_rng_state(),
+            "rng_cuda": torch.cuda.get_rng_state_all() if self.cuda else None,
+            "progress": progress.__dict__,
+        }
+
+    def load_state(self, state: dict[str, Any]) -> Progress:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["rng_cpu"])
+        if self.cuda and state["rng_cuda"] is not None:
+            torch.cuda.set_rng_state_all(state["rng_cuda"])
+        return Progress(**state["progress"])
+
+
+def classification_metrics(logits: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
+    """Top-1, balanced (mean per-class recall) and top-5 accuracy, in percent."""
+    num_classes = logits.shape[1]
+    pred = logits.argmax(1)
+    correct = (pred == y).float()
+    per_class = torch.zeros(num_classes, device=y.device).index_add_(0, y, correct)
+    counts = torch.bincount(y, minlength=num_classes).float()
+    present = counts > 0
+    metrics = {
+        "accuracy": 100 * float(correct.mean()),
+        "balanced_accuracy": 100 * float((per_class[present] / counts[present]).mean()),
+    }
+    if num_classes > 5:
+        top5 = logits.topk(5, dim=1).indices
+        metrics["top5_accuracy"] = 100 * float((top5 == y[:, None]).any(1).float().mean())
+    return metrics
+
+
+def save_atomic(obj: Any, path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    tmp.replace(path)
+
+
+def train(trainer: Trainer, test_x: torch.Tensor, test_y: torch.Tensor, checkpoint: Path,
+          checkpoint_every_s: float = 60.0, on_epoch: Callable[[int, int], None] | None = None) -> tuple[dict[str, float], Progress, int]:
+    """Train to the end, resuming from and periodically writing `checkpoint`."""
+    epochs = trainer.recipe.epochs
+    progress = Progress()
+    resumed_from = 0
+    if checkpoint.exists():
+        state = torch.load(checkpoint, map_location=trainer.device, weights_only=False)
+        if state["spec"] == trainer.spec.to_dict():
+            progress = trainer.load_state(state)
+            resumed_from = progress.epoch
+    eval_every = max(epochs // EVALUATIONS_PER_RUN, 1)
+    last_save = time.monotonic()
+    while progress.epoch < epochs:
+        t0 = time.perf_counter()
+        progress.curve_loss.append(trainer.train_epoch())
+        progress.epoch += 1
+        if progress.epoch % eval_every == 0 and progress.epoch < epochs:
+            progress.curve_acc.append((progress.epoch, trainer.evaluate(test_x, test_y)["accuracy"]))
+        progress.train_seconds += time.perf_counter() - t0
+        if on_epoch:
+            on_epoch(progress.epoch, epochs)
+        if progress.epoch < epochs and time.monotonic() - last_save >= checkpoint_every_s:
+            save_atomic(trainer.state(progress), checkpoint)
+            last_save = time.monotonic()
+    metrics = trainer.evaluate(test_x, test_y)
+    progress.curve_acc.append((epochs, metrics["accuracy"]))
+    return metrics, progress, resumed_from

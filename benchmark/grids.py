@@ -1,0 +1,108 @@
+"""Grids: plain functions returning the RunSpecs of a paper table (or the demo), and filters."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from benchmark.errors import UserError
+from benchmark.spec import RunSpec
+from benchmark.data import check_dataset_name
+from methods import METHODS, get_method
+
+SHOTS = (5, 10, 20, 30, 50, 100)
+SEEDS = (0, 1, 2, 3, 4)
+TABLE1_DATASETS = ("cifair10", "stl10", "cifair100")
+
+# ChimeraMix Table 1: each row (our method name) and the datasets the paper reports it on.
+TABLE1_ROWS: dict[str, tuple[str, ...]] = {
+    "baseline": TABLE1_DATASETS,
+    "cutout": TABLE1_DATASETS,
+    "random_erasing": TABLE1_DATASETS,
+    "cosine": TABLE1_DATASETS,
+    "mixup": TABLE1_DATASETS,
+    "glico": TABLE1_DATASETS,
+    "scattering": ("cifair10", "cifair100"),
+    "supermix": ("cifair100",),
+    "chimeramix_grid": TABLE1_DATASETS,
+    "chimeramix_seg": TABLE1_DATASETS,
+}
+
+
+def registered(rows: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+    """Only methods in the registry: a paper row appears once its method works."""
+    return {m: d for m, d in rows.items() if m in METHODS}
+
+
+def table1() -> list[RunSpec]:
+    return [RunSpec(m, d, s, k) for m, ds in registered(TABLE1_ROWS).items() for d in ds for s in SHOTS for k in SEEDS]
+
+
+def demo() -> list[RunSpec]:
+    return [RunSpec(m, "digits", s, k, profile="quick") for m in registered(TABLE1_ROWS) for s in (5, 20) for k in (0, 1)]
+
+
+@dataclass(frozen=True)
+class Grid:
+    build: Callable[[], list[RunSpec]]
+    summary: str
+
+
+GRIDS: dict[str, Grid] = {
+    "table1": Grid(table1, "ChimeraMix Table 1: every registered row x ciFAIR-10, STL-10, ciFAIR-100 x 5-100 shots x 5 seeds"),
+    "demo": Grid(demo, "Table 1 methods on the bundled digits set, quick profile, shots 5 and 20, seeds 0 and 1"),
+}
+
+
+def grid_specs(name: str) -> list[RunSpec]:
+    if name not in GRIDS:
+        raise UserError(f"unknown grid '{name}'; valid: {', '.join(GRIDS)}")
+    return GRIDS[name].build()
+
+
+def parse_list(text: str | None, option: str) -> list[str] | None:
+    if text is None:
+        return None
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    if not items:
+        raise UserError(f"{option} is empty; give a comma-separated list")
+    return items
+
+
+def parse_ints(text: str | None, option: str, positive: bool) -> list[int] | None:
+    items = parse_list(text, option)
+    if items is None:
+        return None
+    values = []
+    for item in items:
+        try:
+            value = int(item)
+        except ValueError:
+            raise UserError(f"{option}: '{item}' is not an integer") from None
+        if value < (1 if positive else 0):
+            raise UserError(f"{option}: {value} is not allowed; give {'positive' if positive else 'non-negative'} integers")
+        values.append(value)
+    return values
+
+
+def select(specs: list[RunSpec], grid: str, methods: str | None = None, datasets: str | None = None,
+           shots: str | None = None, seeds: str | None = None) -> list[RunSpec]:
+    """Filter a grid's specs; every filter value must occur in the grid."""
+    wanted = {
+        "method": (parse_list(methods, "--methods"), "--methods"),
+        "dataset": (parse_list(datasets, "--datasets"), "--datasets"),
+        "shots": (parse_ints(shots, "--shots", positive=True), "--shots"),
+        "seed": (parse_ints(seeds, "--seeds", positive=False), "--seeds"),
+    }
+    for name in wanted["method"][0] or []:
+        get_method(name)
+    for name in wanted["dataset"][0] or []:
+        check_dataset_name(name)
+    for field_name, (values, option) in wanted.items():
+        if values is None:
+            continue
+        present = list(dict.fromkeys(getattr(s, field_name) for s in specs))
+        for v in values:
+            if v not in present:
+                raise UserError(f"{option}: '{v}' is not in grid '{grid}'; valid: {', '.join(map(str, present))}")
+        specs = [s for s in specs if getattr(s, field_name) in values]
+    return specs

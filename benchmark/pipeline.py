@@ -1,0 +1,99 @@
+"""The training subset held on the device, and batched augmentation as tensor ops.
+
+Images are normalised with mean = std = 0.5 (both papers' code), reflect-padded once, and every
+batch is cut out of the padded subset by one gather that applies the random crop and the
+horizontal flip of all samples at once.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torchvision.transforms import v2
+
+AUTOAUGMENT_POLICY = {32: v2.AutoAugmentPolicy.CIFAR10, 96: v2.AutoAugmentPolicy.IMAGENET}
+
+
+def normalize(images: torch.Tensor) -> torch.Tensor:
+    """uint8 [0, 255] -> float [-1, 1], i.e. (x/255 - 0.5) / 0.5."""
+    return images.float().div_(127.5).sub_(1.0)
+
+
+def reflect_pad(x: torch.Tensor, pad: int) -> torch.Tensor:
+    return F.pad(x.float(), (pad, pad, pad, pad), mode="reflect") if pad else x.float()
+
+
+@dataclass
+class Batch:
+    x: torch.Tensor  # normalised float [B, 3, H, W], augmented
+    y: torch.Tensor  # int64 [B]
+    idx: torch.Tensor  # indices into the training subset
+    top: torch.Tensor  # crop offsets into the padded image
+    left: torch.Tensor
+    flip: torch.Tensor  # bool
+
+
+class Policy:
+    """AutoAugment (CIFAR-10 policy at 32 px, ImageNet policy at 96 px) or TrivialAugmentWide on
+    uint8 images, drawn independently per sample as in the reference code."""
+
+    def __init__(self, name: str, image_size: int):
+        self.name = name
+        if name == "autoaugment":
+            policy = AUTOAUGMENT_POLICY.get(image_size, v2.AutoAugmentPolicy.IMAGENET)
+            self.transform = v2.AutoAugment(policy=policy, interpolation=v2.InterpolationMode.NEAREST)
+        else:
+            self.transform = v2.TrivialAugmentWide(num_magnitude_bins=31, interpolation=v2.InterpolationMode.NEAREST)
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        return torch.stack([self.transform(img) for img in images])
+
+
+class TrainData:
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, pad: int, policy: Policy | None = None):
+        self.images = images  # uint8 [N, 3, H, W], on the device
+        self.labels = labels
+        self.pad = pad
+        self.policy = policy
+        self.size = images.shape[-1]
+        self.padded = self.pad_for_crop(normalize(images))
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def pad_for_crop(self, t: torch.Tensor) -> torch.Tensor:
+        """Reflect-pad [N, C, H, W] and store channels-last, ready for `crop_flip`."""
+        return reflect_pad(t, self.pad).permute(0, 2, 3, 1).contiguous()
+
+    def crop_flip(self, padded: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+        """Gather the crops [B, C, H, W] of `padded` (channels-last, one entry per row of `rows`)."""
+        return padded[torch.arange(len(rows), device=rows.device)[:, None, None], rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)
+
+    def geometry(self, n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        device = self.labels.device
+        top = torch.randint(0, 2 * self.pad + 1, (n,), device=device)
+        left = torch.randint(0, 2 * self.pad + 1, (n,), device=device)
+        flip = torch.rand(n, device=device) < 0.5
+        return top, left, flip
+
+    def index_grid(self, top: torch.Tensor, left: torch.Tensor, flip: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        ar = torch.arange(self.size, device=top.device)
+        rows = top[:, None] + ar
+        cols = left[:, None] + torch.where(flip[:, None], self.size - 1 - ar, ar)
+        return rows, cols
+
+    def aligned(self, padded: torch.Tensor, batch: Batch) -> torch.Tensor:
+        """Apply the batch's crop and flip to another per-sample tensor (e.g. segmentations)
+        that was prepared with `pad_for_crop` over the whole subset."""
+        rows, cols = self.index_grid(batch.top, batch.left, batch.flip)
+        return self.crop_flip(padded[batch.idx], rows, cols)
+
+    def batch(self, idx: torch.Tensor) -> Batch:
+        top, left, flip = self.geometry(len(idx))
+        rows, cols = self.index_grid(top, left, flip)
+        if self.policy is None:
+            x = self.padded[idx[:, None, None], rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)
+        else:
+            x = self.crop_flip(self.pad_for_crop(normalize(self.policy(self.images[idx]))), rows, cols)
+        return Batch(x=x.contiguous(), y=self.labels[idx], idx=idx, top=top, left=left, flip=flip)

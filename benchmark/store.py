@@ -1,0 +1,98 @@
+"""The results store: one JSON record per finished run, written atomically.
+
+Layout under the results directory:
+  runs/<run_id>.json         finished runs (a run is done when its record exists and validates)
+  failed/<run_id>.json       the last error of a run that failed, with its log path
+  checkpoints/<run_id>.pt    periodic checkpoints of unfinished runs (removed when the record is written)
+  progress/<run_id>          epoch counter of runs in flight, for progress bars
+  jobs/                      submitit job folders and logs
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Iterable
+
+from benchmark.spec import RunSpec
+
+RECORD_KEYS = ("run_id", "spec", "metrics", "curve", "timing", "environment")
+
+
+def default_results_dir() -> Path:
+    return Path(os.environ.get("BENCHMARK_RESULTS_DIR", "results"))
+
+
+def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(payload, indent=1, sort_keys=True))
+    tmp.replace(path)
+
+
+class Store:
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    def record_path(self, run_id: str) -> Path:
+        return self.root / "runs" / f"{run_id}.json"
+
+    def failure_path(self, run_id: str) -> Path:
+        return self.root / "failed" / f"{run_id}.json"
+
+    def checkpoint_path(self, run_id: str) -> Path:
+        path = self.root / "checkpoints" / f"{run_id}.pt"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def progress_path(self, run_id: str) -> Path:
+        return self.root / "progress" / run_id
+
+    @property
+    def jobs_dir(self) -> Path:
+        return self.root / "jobs"
+
+    def load_record(self, run_id: str) -> dict[str, Any] | None:
+        try:
+            record = json.loads(self.record_path(run_id).read_text())
+        except (OSError, ValueError):
+            return None
+        if not all(k in record for k in RECORD_KEYS) or record["run_id"] != run_id:
+            return None
+        return record
+
+    def is_done(self, spec: RunSpec) -> bool:
+        return self.load_record(spec.run_id) is not None
+
+    def write_record(self, record: dict[str, Any]) -> None:
+        run_id = record["run_id"]
+        write_json_atomic(self.record_path(run_id), record)
+        for leftover in (self.checkpoint_path(run_id), self.failure_path(run_id), self.progress_path(run_id)):
+            leftover.unlink(missing_ok=True)
+
+    def write_failure(self, spec: RunSpec, error: str, log: str | None) -> None:
+        write_json_atomic(self.failure_path(spec.run_id), {"spec": spec.to_dict(), "error": error, "log": log})
+
+    def load_failure(self, run_id: str) -> dict[str, Any] | None:
+        try:
+            return json.loads(self.failure_path(run_id).read_text())
+        except (OSError, ValueError):
+            return None
+
+    def write_progress(self, run_id: str, epoch: int, epochs: int) -> None:
+        path = self.progress_path(run_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"{epoch} {epochs}")
+
+    def progress_fraction(self, run_id: str) -> float:
+        try:
+            epoch, epochs = self.progress_path(run_id).read_text().split()
+            return int(epoch) / int(epochs)
+        except (OSError, ValueError):
+            return 0.0
+
+    def records(self) -> Iterable[dict[str, Any]]:
+        for path in sorted((self.root / "runs").glob("*.json")):
+            record = self.load_record(path.stem)
+            if record is not None:
+                yield record

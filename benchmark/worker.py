@@ -1,0 +1,98 @@
+"""What a job runs: execute RunSpecs one after another, each ending in a record or a failure note."""
+from __future__ import annotations
+
+import functools
+import platform
+import subprocess
+import time
+import traceback
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from benchmark.data import ImageSet, load_dataset, subsample
+from benchmark.engine import Trainer, default_device, train
+from benchmark.spec import RunSpec
+from benchmark.store import Store
+
+
+@functools.lru_cache(maxsize=4)
+def cached_dataset(name: str, data_dir: str) -> ImageSet:
+    return load_dataset(name, Path(data_dir))
+
+
+@functools.lru_cache(maxsize=1)
+def environment() -> dict[str, Any]:
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                                cwd=Path(__file__).parent, timeout=5).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        commit = None
+    import torchvision
+    return {"python": platform.python_version(), "torch": torch.__version__, "torchvision": torchvision.__version__,
+            "host": platform.node(), "commit": commit}
+
+
+def execute(spec: RunSpec, store: Store, data_dir: Path, device: torch.device | None = None,
+            checkpoint_every_s: float = 60.0, on_epoch: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """Train and evaluate one run and write its record; a finished run is returned as it is."""
+    record = store.load_record(spec.run_id)
+    if record is not None:
+        return record
+    device = device or default_device()
+    data = cached_dataset(spec.dataset, str(data_dir))
+    idx = subsample(data.train_y, spec.shots, spec.seed)
+    trainer = Trainer(spec, data.train_x[idx], data.train_y[idx], data.num_classes, device)
+    test_x, test_y = data.test_x.to(device), data.test_y.to(device)
+
+    def report(epoch: int, epochs: int) -> None:
+        store.write_progress(spec.run_id, epoch, epochs)
+        if on_epoch:
+            on_epoch(epoch, epochs)
+
+    t0 = time.perf_counter()
+    metrics, progress, resumed_from = train(trainer, test_x, test_y, store.checkpoint_path(spec.run_id),
+                                            checkpoint_every_s, report)
+    record = {
+        "run_id": spec.run_id,
+        "spec": spec.to_dict(),
+        "dataset_label": data.name,
+        "method_label": trainer.method.label,
+        "metrics": metrics,
+        "curve": {"train_loss": progress.curve_loss, "test_accuracy": progress.curve_acc},
+        "recipe": trainer.recipe.__dict__,
+        "hparams": trainer.method.hp,
+        "timing": {"train_seconds": progress.train_seconds, "wall_seconds_this_attempt": time.perf_counter() - t0,
+                   "steps": trainer.total_steps, "resumed_from_epoch": resumed_from},
+        "environment": {**environment(), "device": str(device), "threads": torch.get_num_threads()},
+    }
+    store.write_record(record)
+    return record
+
+
+def run_batch(specs: list[RunSpec], results_dir: str, data_dir: str, threads: int | None = None,
+              checkpoint_every_s: float = 60.0) -> dict[str, list[str]]:
+    """A job's body: every run of `specs` in turn; a failing run is noted and the next one starts."""
+    if threads:
+        torch.set_num_threads(threads)
+    store = Store(Path(results_dir))
+    done, failed = [], []
+    for spec in specs:
+        try:
+            execute(spec, store, Path(data_dir), checkpoint_every_s=checkpoint_every_s)
+            done.append(spec.run_id)
+        except Exception as exc:  # noqa: BLE001  one bad run must not stop the others
+            last = traceback.format_exception_only(type(exc), exc)[-1].strip()
+            store.write_failure(spec, last, job_log_path())
+            failed.append(spec.run_id)
+    return {"done": done, "failed": failed}
+
+
+def job_log_path() -> str | None:
+    try:
+        import submitit
+        env = submitit.JobEnvironment()
+        return str(env.paths.stderr)
+    except RuntimeError:
+        return None
