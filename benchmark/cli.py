@@ -87,6 +87,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from benchmark.launch import EXECUTORS, launch
     from benchmark.plan import describe_plan, validate_data
     from benchmark.store import Store, default_results_dir
+    from benchmark.worker import task_id
 
     if args.executor not in EXECUTORS:
         raise UserError(f"unknown executor '{args.executor}'; valid: {', '.join(EXECUTORS)}")
@@ -100,11 +101,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 0
     validate_data(specs, data_dir, args.download)
     outcome = launch(specs, args.executor, store, data_dir, args.workers, args.checkpoint_every, not args.quiet)
-    print(f"{len(outcome.done)} runs finished, {outcome.skipped} already done, {len(outcome.failed)} failed; "
+    stages = f"{outcome.stages_trained} stages trained, " if outcome.stages_trained else ""
+    print(f"{stages}{len(outcome.done)} runs finished, {outcome.skipped} already done, {len(outcome.failed)} failed; "
           f"records in {store.root / 'runs'}")
-    for spec in outcome.failed[:10]:
-        failure = store.load_failure(spec.run_id) or {}
-        print(f"  failed: {spec.describe()}: {failure.get('error', 'no record written')} (log: {failure.get('log')})")
+    for task in outcome.failed[:10]:
+        failure = store.load_failure(task_id(task)) or {}
+        print(f"  failed: {task.describe()}: {failure.get('error', 'no record written')} (log: {failure.get('log')})")
     return 1 if outcome.failed else 0
 
 

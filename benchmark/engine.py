@@ -47,7 +47,8 @@ class Progress:
 
 class Trainer:
     def __init__(self, spec: RunSpec, images: torch.Tensor, labels: torch.Tensor, num_classes: int,
-                 device: torch.device, recipe: Recipe | None = None, compile_model: bool = False):
+                 device: torch.device, artifact: Path | None = None, recipe: Recipe | None = None,
+                 compile_model: bool = False):
         self.spec = spec
         self.recipe = recipe or recipe_for(spec.dataset, spec.profile)
         self.device = device
@@ -55,7 +56,7 @@ class Trainer:
         policy = resolve_policy(spec)
         size = images.shape[-1]
         torch.manual_seed(spec.seed)  # same initial weights for every method of a (dataset, shots, seed)
-        self.method = get_method(spec.method)(Context(spec.dataset, num_classes, size, spec.hparams))
+        self.method = get_method(spec.method)(Context(spec.dataset, num_classes, size, spec.hparams, spec.profile))
         model = self.method.wrap_model(build_model(self.recipe.model, num_classes)).to(device)
         if self.cuda:
             model = model.to(memory_format=torch.channels_last)
@@ -63,7 +64,7 @@ class Trainer:
         self.forward = torch.compile(model) if compile_model else model
         self.data = TrainData(images.to(device), labels.to(device), self.recipe.pad,
                               None if policy == "none" else Policy(policy, size))
-        self.method.setup(self.data)
+        self.method.setup(self.data, artifact)
         r = self.recipe
         self.optimizer = torch.optim.SGD(model.parameters(), lr=r.lr, momentum=r.momentum,
                                          weight_decay=r.weight_decay, nesterov=r.nesterov)

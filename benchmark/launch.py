@@ -1,6 +1,7 @@
 """Launchers, all through submitit: `debug` runs in this process, `local` in parallel local
-processes. Runs that already have a record are skipped; the rest are dealt to jobs so that the
-jobs' estimated costs are balanced."""
+processes. Finished tasks are skipped. The stages that runs depend on (generators) form a first
+wave, the classifier runs a second; within a wave, tasks are dealt to jobs so that the jobs'
+estimated costs are balanced."""
 from __future__ import annotations
 
 import os
@@ -13,9 +14,10 @@ import torch
 from tqdm import tqdm
 
 from benchmark.recipes import recipe_for
-from benchmark.spec import RunSpec
+from benchmark.spec import RunSpec, StageSpec
 from benchmark.store import Store
-from benchmark.worker import run_batch
+from benchmark.worker import Task, run_batch, task_id
+from methods import get_method
 
 EXECUTORS = ("local", "debug")
 WEEK_MINUTES = 7 * 24 * 60
@@ -24,22 +26,30 @@ WEEK_MINUTES = 7 * 24 * 60
 @dataclass
 class Outcome:
     skipped: int = 0
+    stages_trained: int = 0
     done: list[RunSpec] = field(default_factory=list)
-    failed: list[RunSpec] = field(default_factory=list)
+    failed: list[Task] = field(default_factory=list)
 
 
-def estimated_steps(spec: RunSpec, num_classes: int = 10) -> int:
-    return recipe_for(spec.dataset, spec.profile).total_steps(spec.shots, num_classes)
+def needed_stages(specs: list[RunSpec]) -> list[StageSpec]:
+    stages = (get_method(s.method).stage(s) for s in specs)
+    return list(dict.fromkeys(st for st in stages if st is not None))
 
 
-def deal(specs: list[RunSpec], jobs: int) -> list[list[RunSpec]]:
-    """Longest run first onto the least loaded job."""
-    bins: list[list[RunSpec]] = [[] for _ in range(jobs)]
+def estimated_cost(task: Task) -> int:
+    if isinstance(task, StageSpec):
+        return 1
+    return recipe_for(task.dataset, task.profile).total_steps(task.shots, 10)
+
+
+def deal(tasks: list[Task], jobs: int) -> list[list[Task]]:
+    """Longest task first onto the least loaded job."""
+    bins: list[list[Task]] = [[] for _ in range(jobs)]
     load = [0] * jobs
-    for spec in sorted(specs, key=estimated_steps, reverse=True):
+    for task in sorted(tasks, key=estimated_cost, reverse=True):
         j = load.index(min(load))
-        bins[j].append(spec)
-        load[j] += estimated_steps(spec)
+        bins[j].append(task)
+        load[j] += estimated_cost(task)
     return [b for b in bins if b]
 
 
@@ -49,41 +59,52 @@ def default_workers() -> int:
     return max(1, min(os.cpu_count() or 1, 8))
 
 
+def is_finished(store: Store, task: Task) -> bool:
+    tid = task_id(task)
+    done = store.record_path(tid).exists() if isinstance(task, RunSpec) else store.stage_done(tid)
+    return done or store.failure_path(tid).exists()
+
+
 def launch(specs: list[RunSpec], executor: str, store: Store, data_dir: Path, workers: int | None = None,
            checkpoint_every_s: float = 60.0, progress: bool = True) -> Outcome:
     pending = [s for s in specs if not store.is_done(s)]
     outcome = Outcome(skipped=len(specs) - len(pending))
-    if not pending:
-        return outcome
-    if executor == "debug":
-        run_in_process(pending, store, data_dir, checkpoint_every_s, progress)
-    else:
-        run_local(pending, store, data_dir, workers or default_workers(), checkpoint_every_s, progress)
+    stages = [st for st in needed_stages(pending) if not store.stage_done(st.stage_id)]
+    for task in [*stages, *pending]:
+        store.failure_path(task_id(task)).unlink(missing_ok=True)
+    for name, wave in (("stages", stages), ("runs", pending)):
+        if not wave:
+            continue
+        if executor == "debug":
+            run_in_process(wave, store, data_dir, checkpoint_every_s, progress, name)
+        else:
+            run_local(wave, store, data_dir, workers or default_workers(), checkpoint_every_s, progress, name)
+    outcome.stages_trained = sum(store.stage_done(st.stage_id) for st in stages)
+    outcome.failed = [st for st in stages if not store.stage_done(st.stage_id)]
     for spec in pending:
         (outcome.done if store.is_done(spec) else outcome.failed).append(spec)
     return outcome
 
 
-def run_in_process(pending: list[RunSpec], store: Store, data_dir: Path, checkpoint_every_s: float, progress: bool) -> None:
+def run_in_process(wave: list[Task], store: Store, data_dir: Path, checkpoint_every_s: float, progress: bool, name: str) -> None:
     executor = submitit.DebugExecutor(folder=store.jobs_dir / "debug")
-    for spec in tqdm(pending, desc="runs", unit="run", disable=not progress):
-        job = executor.submit(run_batch, [spec], str(store.root), str(data_dir), None, checkpoint_every_s)
-        job.result()
+    for task in tqdm(wave, desc=name, unit="task", disable=not progress):
+        executor.submit(run_batch, [task], str(store.root), str(data_dir), None, checkpoint_every_s).result()
 
 
-def run_local(pending: list[RunSpec], store: Store, data_dir: Path, workers: int, checkpoint_every_s: float, progress: bool) -> None:
-    batches = deal(pending, min(workers, len(pending)))
+def run_local(wave: list[Task], store: Store, data_dir: Path, workers: int, checkpoint_every_s: float,
+              progress: bool, name: str) -> None:
+    batches = deal(wave, min(workers, len(wave)))
     threads = max(1, (os.cpu_count() or 1) // len(batches))
     executor = submitit.LocalExecutor(folder=store.jobs_dir / "local" / "%j")
     executor.update_parameters(timeout_min=WEEK_MINUTES)
     jobs = [executor.submit(run_batch, b, str(store.root), str(data_dir), threads, checkpoint_every_s) for b in batches]
-    bar = tqdm(total=len(pending), desc=f"runs ({len(jobs)} workers)", unit="run", disable=not progress,
+    bar = tqdm(total=len(wave), desc=f"{name} ({len(jobs)} workers)", unit=name, disable=not progress,
                bar_format="{l_bar}{bar}| {n:.1f}/{total} [{elapsed}<{remaining}]")
     try:
         while True:
             finished = all(job.done() for job in jobs)
-            bar.n = sum(1.0 if store.record_path(s.run_id).exists() or store.failure_path(s.run_id).exists()
-                        else store.progress_fraction(s.run_id) for s in pending)
+            bar.n = sum(1.0 if is_finished(store, t) else store.progress_fraction(task_id(t)) for t in wave)
             bar.refresh()
             if finished:
                 break
@@ -99,6 +120,6 @@ def run_local(pending: list[RunSpec], store: Store, data_dir: Path, workers: int
         if error is None:
             continue
         last_line = (str(error).strip().splitlines() or [type(error).__name__])[-1]
-        for spec in batch:
-            if not store.is_done(spec) and store.load_failure(spec.run_id) is None:
-                store.write_failure(spec, f"job {job.job_id} died: {last_line}", str(job.paths.stderr))
+        for task in batch:
+            if not is_finished(store, task):
+                store.write_failure(task_id(task), task.to_dict(), f"job {job.job_id} died: {last_line}", str(job.paths.stderr))

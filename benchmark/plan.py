@@ -29,7 +29,7 @@ def validate_data(specs: list[RunSpec], data_dir: Path, download: bool) -> None:
             subsample(data.train_y, shots, 0)
         for spec in {(s.method, s.overrides, s.augment): s for s in specs if s.dataset == name}.values():
             resolve_policy(spec)
-            get_method(spec.method)(Context(name, data.num_classes, data.image_size, spec.hparams))
+            get_method(spec.method)(Context(name, data.num_classes, data.image_size, spec.hparams, spec.profile))
 
 
 def describe_plan(specs: list[RunSpec], store: Store, data_dir: Path) -> str:

@@ -48,3 +48,35 @@ class RunSpec:
         extra = "" if self.augment == "none" else f"+{self.augment}"
         over = "".join(f" {k}={v}" for k, v in self.overrides)
         return f"{self.method}{extra} {self.dataset} shots={self.shots} seed={self.seed} [{self.profile}]{over}"
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    """A stage that classifier runs depend on (e.g. a generator), trained once and cached.
+    Every RunSpec that names the same StageSpec reuses its artifact."""
+
+    kind: str
+    dataset: str
+    shots: int
+    seed: int
+    profile: str = "paper"
+    params: tuple[tuple[str, Any], ...] = field(default=())
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["params"] = dict(self.params)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "StageSpec":
+        d = dict(d)
+        d["params"] = tuple(sorted(d.get("params", {}).items()))
+        return cls(**d)
+
+    @property
+    def stage_id(self) -> str:
+        return stable_id(self.to_dict())
+
+    def describe(self) -> str:
+        params = " ".join(f"{k}={v}" for k, v in self.params)
+        return f"{self.kind} {self.dataset} shots={self.shots} seed={self.seed} [{self.profile}] {params}".strip()

@@ -4,7 +4,9 @@ Layout under the results directory:
   runs/<run_id>.json         finished runs (a run is done when its record exists and validates)
   failed/<run_id>.json       the last error of a run that failed, with its log path
   checkpoints/<run_id>.pt    periodic checkpoints of unfinished runs (removed when the record is written)
-  progress/<run_id>          epoch counter of runs in flight, for progress bars
+  artifacts/<stage_id>.pt    trained stages (generators), shared by every run that needs them
+  artifacts/<stage_id>.json  the stage's record (spec, timing)
+  progress/<id>              epoch counter of runs and stages in flight, for progress bars
   jobs/                      submitit job folders and logs
 """
 from __future__ import annotations
@@ -48,6 +50,25 @@ class Store:
     def progress_path(self, run_id: str) -> Path:
         return self.root / "progress" / run_id
 
+    def artifact_path(self, stage_id: str) -> Path:
+        path = self.root / "artifacts" / f"{stage_id}.pt"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def stage_record(self, stage_id: str) -> dict[str, Any] | None:
+        try:
+            return json.loads((self.root / "artifacts" / f"{stage_id}.json").read_text())
+        except (OSError, ValueError):
+            return None
+
+    def stage_done(self, stage_id: str) -> bool:
+        return self.stage_record(stage_id) is not None and self.artifact_path(stage_id).exists()
+
+    def write_stage_record(self, stage_id: str, record: dict[str, Any]) -> None:
+        write_json_atomic(self.root / "artifacts" / f"{stage_id}.json", record)
+        for leftover in (self.checkpoint_path(stage_id), self.failure_path(stage_id), self.progress_path(stage_id)):
+            leftover.unlink(missing_ok=True)
+
     @property
     def jobs_dir(self) -> Path:
         return self.root / "jobs"
@@ -70,8 +91,8 @@ class Store:
         for leftover in (self.checkpoint_path(run_id), self.failure_path(run_id), self.progress_path(run_id)):
             leftover.unlink(missing_ok=True)
 
-    def write_failure(self, spec: RunSpec, error: str, log: str | None) -> None:
-        write_json_atomic(self.failure_path(spec.run_id), {"spec": spec.to_dict(), "error": error, "log": log})
+    def write_failure(self, task_id: str, spec: dict[str, Any], error: str, log: str | None) -> None:
+        write_json_atomic(self.failure_path(task_id), {"spec": spec, "error": error, "log": log})
 
     def load_failure(self, run_id: str) -> dict[str, Any] | None:
         try:

@@ -13,8 +13,15 @@ import torch
 
 from benchmark.data import ImageSet, load_dataset, subsample
 from benchmark.engine import Trainer, default_device, train
-from benchmark.spec import RunSpec
+from benchmark.spec import RunSpec, StageSpec
 from benchmark.store import Store
+from methods import STAGES, get_method
+
+Task = RunSpec | StageSpec
+
+
+def task_id(task: Task) -> str:
+    return task.run_id if isinstance(task, RunSpec) else task.stage_id
 
 
 @functools.lru_cache(maxsize=4)
@@ -41,9 +48,13 @@ def execute(spec: RunSpec, store: Store, data_dir: Path, device: torch.device | 
     if record is not None:
         return record
     device = device or default_device()
+    stage = get_method(spec.method).stage(spec)
+    if stage is not None and not store.stage_done(stage.stage_id):
+        raise RuntimeError(f"stage {stage.describe()} has no artifact; its job failed or has not run")
     data = cached_dataset(spec.dataset, str(data_dir))
     idx = subsample(data.train_y, spec.shots, spec.seed)
-    trainer = Trainer(spec, data.train_x[idx], data.train_y[idx], data.num_classes, device)
+    artifact = store.artifact_path(stage.stage_id) if stage else None
+    trainer = Trainer(spec, data.train_x[idx], data.train_y[idx], data.num_classes, device, artifact)
     test_x, test_y = data.test_x.to(device), data.test_y.to(device)
 
     def report(epoch: int, epochs: int) -> None:
@@ -63,6 +74,7 @@ def execute(spec: RunSpec, store: Store, data_dir: Path, device: torch.device | 
         "curve": {"train_loss": progress.curve_loss, "test_accuracy": progress.curve_acc},
         "recipe": trainer.recipe.__dict__,
         "hparams": trainer.method.hp,
+        "stage": None if stage is None else {"stage_id": stage.stage_id, **(store.stage_record(stage.stage_id) or {})},
         "timing": {"train_seconds": progress.train_seconds, "wall_seconds_this_attempt": time.perf_counter() - t0,
                    "steps": trainer.total_steps, "resumed_from_epoch": resumed_from},
         "environment": {**environment(), "device": str(device), "threads": torch.get_num_threads()},
@@ -71,21 +83,43 @@ def execute(spec: RunSpec, store: Store, data_dir: Path, device: torch.device | 
     return record
 
 
-def run_batch(specs: list[RunSpec], results_dir: str, data_dir: str, threads: int | None = None,
+def execute_stage(stage: StageSpec, store: Store, data_dir: Path, device: torch.device | None = None,
+                  checkpoint_every_s: float = 60.0) -> dict[str, Any]:
+    """Train a stage once and write its artifact and record; a finished stage is returned as it is."""
+    record = store.stage_record(stage.stage_id)
+    if record is not None and store.stage_done(stage.stage_id):
+        return record
+    device = device or default_device()
+    data = cached_dataset(stage.dataset, str(data_dir))
+    idx = subsample(data.train_y, stage.shots, stage.seed)
+    t0 = time.perf_counter()
+    summary = STAGES[stage.kind](stage, data.train_x[idx], data.train_y[idx], device,
+                                 store.artifact_path(stage.stage_id), store.checkpoint_path(stage.stage_id),
+                                 checkpoint_every_s, lambda e, n: store.write_progress(stage.stage_id, e, n))
+    record = {"stage": stage.to_dict(), "summary": summary, "wall_seconds_this_attempt": time.perf_counter() - t0,
+              "environment": {**environment(), "device": str(device)}}
+    store.write_stage_record(stage.stage_id, record)
+    return record
+
+
+def run_batch(tasks: list[Task], results_dir: str, data_dir: str, threads: int | None = None,
               checkpoint_every_s: float = 60.0) -> dict[str, list[str]]:
-    """A job's body: every run of `specs` in turn; a failing run is noted and the next one starts."""
+    """A job's body: every task in turn; a failing task is noted and the next one starts."""
     if threads:
         torch.set_num_threads(threads)
     store = Store(Path(results_dir))
     done, failed = [], []
-    for spec in specs:
+    for task in tasks:
         try:
-            execute(spec, store, Path(data_dir), checkpoint_every_s=checkpoint_every_s)
-            done.append(spec.run_id)
-        except Exception as exc:  # noqa: BLE001  one bad run must not stop the others
+            if isinstance(task, RunSpec):
+                execute(task, store, Path(data_dir), checkpoint_every_s=checkpoint_every_s)
+            else:
+                execute_stage(task, store, Path(data_dir), checkpoint_every_s=checkpoint_every_s)
+            done.append(task_id(task))
+        except Exception as exc:  # noqa: BLE001  one bad task must not stop the others
             last = traceback.format_exception_only(type(exc), exc)[-1].strip()
-            store.write_failure(spec, last, job_log_path())
-            failed.append(spec.run_id)
+            store.write_failure(task_id(task), task.to_dict(), last, job_log_path())
+            failed.append(task_id(task))
     return {"done": done, "failed": failed}
 
 

@@ -4,6 +4,7 @@ policy. It knows nothing about grids, launchers or storage."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
@@ -12,6 +13,7 @@ from torch import nn
 
 from benchmark.errors import UserError
 from benchmark.pipeline import Batch, TrainData
+from benchmark.spec import RunSpec, StageSpec
 
 
 @dataclass(frozen=True)
@@ -20,6 +22,7 @@ class Context:
     num_classes: int
     image_size: int
     overrides: dict[str, Any] = field(default_factory=dict)
+    profile: str = "paper"
 
 
 class Method:
@@ -41,7 +44,13 @@ class Method:
         """The method's tunable parameters and their defaults for this dataset."""
         return {}
 
-    def setup(self, data: TrainData) -> None:
+    @classmethod
+    def stage(cls, spec: RunSpec) -> StageSpec | None:
+        """The stage (e.g. a generator) this run needs trained first, if any."""
+        return None
+
+    def setup(self, data: TrainData, artifact: Path | None) -> None:
+        """Called once before training with the subset on the device and the stage's artifact."""
         self.data = data
 
     def wrap_model(self, model: nn.Module) -> nn.Module:
