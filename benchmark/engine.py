@@ -41,7 +41,7 @@ def resolve_policy(spec: RunSpec) -> str:
 class Progress:
     epoch: int = 0
     curve_loss: list[float] = field(default_factory=list)
-    curve_acc: list[tuple[int, float]] = field(default_factory=list)
+    curve_acc: list[list[float]] = field(default_factory=list)
     train_seconds: float = 0.0
 
 
@@ -175,7 +175,7 @@ def train(trainer: Trainer, test_x: torch.Tensor, test_y: torch.Tensor, checkpoi
         progress.curve_loss.append(trainer.train_epoch())
         progress.epoch += 1
         if progress.epoch % eval_every == 0 and progress.epoch < epochs:
-            progress.curve_acc.append((progress.epoch, trainer.evaluate(test_x, test_y)["accuracy"]))
+            progress.curve_acc.append([progress.epoch, trainer.evaluate(test_x, test_y)["accuracy"]])
         progress.train_seconds += time.perf_counter() - t0
         if on_epoch:
             on_epoch(progress.epoch, epochs)
@@ -183,5 +183,5 @@ def train(trainer: Trainer, test_x: torch.Tensor, test_y: torch.Tensor, checkpoi
             save_atomic(trainer.state(progress), checkpoint)
             last_save = time.monotonic()
     metrics = trainer.evaluate(test_x, test_y)
-    progress.curve_acc.append((epochs, metrics["accuracy"]))
+    progress.curve_acc.append([epochs, metrics["accuracy"]])
     return metrics, progress, resumed_from

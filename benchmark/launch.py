@@ -96,7 +96,7 @@ def run_local(wave: list[Task], store: Store, data_dir: Path, workers: int, chec
               progress: bool, name: str) -> None:
     batches = deal(wave, min(workers, len(wave)))
     threads = max(1, (os.cpu_count() or 1) // len(batches))
-    executor = submitit.LocalExecutor(folder=store.jobs_dir / "local" / "%j")
+    executor = submitit.LocalExecutor(folder=store.jobs_dir / "local")
     executor.update_parameters(timeout_min=WEEK_MINUTES)
     jobs = [executor.submit(run_batch, b, str(store.root), str(data_dir), threads, checkpoint_every_s) for b in batches]
     bar = tqdm(total=len(wave), desc=f"{name} ({len(jobs)} workers)", unit=name, disable=not progress,

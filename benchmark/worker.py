@@ -124,9 +124,9 @@ def run_batch(tasks: list[Task], results_dir: str, data_dir: str, threads: int |
 
 
 def job_log_path() -> str | None:
+    """The stderr log of the submitit job running this code; None in process (debug executor)."""
+    import submitit
     try:
-        import submitit
-        env = submitit.JobEnvironment()
-        return str(env.paths.stderr)
-    except RuntimeError:
+        return str(submitit.JobEnvironment().paths.stderr)
+    except (RuntimeError, KeyError):
         return None

@@ -1,0 +1,108 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from benchmark.cli import main
+from benchmark.grids import grid_specs
+from benchmark.spec import RunSpec
+from benchmark.store import Store
+
+
+def error_line(capsys):
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    return err[0]
+
+
+@pytest.mark.parametrize("argv,expected", [
+    (["run", "--grid", "tabel1"], "unknown grid 'tabel1'; valid: table1"),
+    (["run", "--grid", "demo", "--methods", "cutmix"], "unknown method 'cutmix'; valid: baseline"),
+    (["run", "--grid", "demo", "--datasets", "imagenet"], "unknown dataset 'imagenet'; valid: cifair10"),
+    (["run", "--grid", "demo", "--shots", "0"], "--shots: 0 is not allowed"),
+    (["run", "--grid", "demo", "--executor", "cloud"], "unknown executor 'cloud'; valid: local, debug"),
+    (["run", "--grid", "demo", "--workers", "0"], "--workers must be at least 1"),
+    (["status", "--grid", "nope"], "unknown grid 'nope'"),
+    (["report", "--grid", "nope"], "unknown grid 'nope'"),
+    (["perf", "--methods", "nope"], "unknown method 'nope'"),
+    (["perf", "--profile", "fast"], "unknown profile 'fast'; valid: paper, quick"),
+    (["list", "everything"], "invalid choice: 'everything'"),
+])
+def test_bad_input_is_one_line_and_exit_2(capsys, argv, expected):
+    try:
+        code = main(argv)
+    except SystemExit as exc:  # argparse's own errors
+        code = exc.code
+    assert code == 2
+    assert expected in error_line(capsys)
+
+
+def test_missing_data_directory_names_file_place_and_remedy(capsys, tmp_path):
+    assert main(["run", "--grid", "table1", "--datasets", "cifair10", "--data-dir", str(tmp_path / "nowhere")]) == 2
+    line = error_line(capsys)
+    assert "cifar-10-batches-py/data_batch_1" in line and str(tmp_path / "nowhere") in line and "--download" in line
+
+
+def test_corrupt_data_file_is_reported(capsys, tmp_path):
+    from benchmark.data.files import FILES
+    for rel in FILES:
+        if rel.startswith("cifar-10-batches-py/") or rel.startswith("ciFAIR-10/"):
+            path = tmp_path / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(b"not a pickle")
+    assert main(["run", "--grid", "table1", "--datasets", "cifair10", "--data-dir", str(tmp_path)]) == 2
+    line = error_line(capsys)
+    assert "corrupt" in line and "cifar-10-batches-py" in line
+
+
+def test_errors_print_no_traceback_from_the_real_entry_point():
+    proc = subprocess.run([sys.executable, "-m", "benchmark", "run", "--grid", "demo", "--seeds", "7"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "error: --seeds: '7' is not in grid 'demo'; valid: 0, 1"
+    assert "Traceback" not in proc.stdout + proc.stderr
+
+
+def test_list_shows_methods_datasets_and_grids(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    for word in ("methods:", "baseline", "Random Erasing", "datasets:", "ciFAIR-10", "folder:PATH", "grids:", "table1", "demo"):
+        assert word in out
+
+
+def test_every_command_has_help():
+    for command in ("run", "status", "report", "list", "perf"):
+        proc = subprocess.run([sys.executable, "-m", "benchmark", command, "--help"], capture_output=True, text=True)
+        assert proc.returncode == 0 and "usage:" in proc.stdout
+
+
+def test_dry_run_prints_the_table1_plan_with_its_cost(capsys, tmp_path):
+    results = tmp_path / "results"
+    results.mkdir()
+    # step times as `perf`/dry-run would have measured them, so the test does not time ResNet-50 on a CPU
+    times = {"cpu:wrn-16-8:b10:32px:10c": 0.4, "cpu:wrn-16-8:b10:32px:100c": 0.4, "cpu:resnet50:b16:96px:10c": 2.0}
+    (results / "step_times.json").write_text(json.dumps(times))
+    assert main(["run", "--grid", "table1", "--dry-run", "--results-dir", str(results)]) == 0
+    out = capsys.readouterr().out
+    specs = grid_specs("table1")
+    assert f"total: {len(specs)} runs, {len(specs)} to do" in out
+    for method in {s.method for s in specs}:
+        assert method in out
+    # baseline on ciFAIR-10: 6 shots x 5 seeds; 200 epochs of ceil(shots*10*max(500//shots,1)/10) steps
+    steps = sum(200 * -(-(k * 10 * max(500 // k, 1)) // 10) for k in (5, 10, 20, 30, 50, 100)) * 5
+    line = next(line for line in out.splitlines() if line.startswith("baseline") and "cifair10 " in line)
+    assert " 30 " in line and f"{steps * 0.4 / 3600:,.1f} h" in line
+
+
+def test_status_counts_done_missing_and_failed(capsys, tmp_path):
+    store = Store(tmp_path / "results")
+    specs = grid_specs("demo")
+    done, failed = specs[0], specs[1]
+    store.write_record({"run_id": done.run_id, "spec": done.to_dict(), "metrics": {}, "curve": {}, "timing": {}, "environment": {}})
+    store.write_failure(failed.run_id, failed.to_dict(), "RuntimeError: boom", "/logs/x.err")
+    assert main(["status", "--grid", "demo", "--results-dir", str(store.root)]) == 0
+    out = capsys.readouterr().out
+    total = next(line for line in out.splitlines() if line.startswith("total"))
+    assert total.split()[1:4] == ["1", str(len(specs) - 2), "1"]
+    assert "RuntimeError: boom" in out and "/logs/x.err" in out

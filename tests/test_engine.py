@@ -1,0 +1,70 @@
+from pathlib import Path
+
+import pytest
+import torch
+
+from benchmark.engine import classification_metrics
+from benchmark.spec import RunSpec
+from benchmark.store import Store
+from benchmark.worker import execute
+
+SPEC = RunSpec("baseline", "digits", 5, 0, profile="quick")
+
+
+def test_metrics_by_hand():
+    logits = torch.tensor([[9.0, 1, 0, 0, 0, 0], [0, 9, 1, 0, 0, 0], [0, 9, 1, 0, 0, 0], [1, 2, 3, 4, 5, 9]])
+    y = torch.tensor([0, 1, 2, 0])
+    m = classification_metrics(logits, y)
+    assert m["accuracy"] == pytest.approx(50.0)
+    # class 0: 1 of 2, class 1: 1 of 1, class 2: 0 of 1
+    assert m["balanced_accuracy"] == pytest.approx(100 * (0.5 + 1 + 0) / 3)
+    # top-5 misses only the last sample (class 0 is its 6th)
+    assert m["top5_accuracy"] == pytest.approx(75.0)
+
+
+def test_quick_run_learns_digits_and_writes_a_full_record(tmp_path):
+    store = Store(tmp_path / "r")
+    record = execute(SPEC, store, tmp_path)
+    assert record["metrics"]["accuracy"] > 40  # chance is 10 %
+    assert set(record["metrics"]) == {"accuracy", "balanced_accuracy", "top5_accuracy"}
+    assert len(record["curve"]["train_loss"]) == record["recipe"]["epochs"]
+    assert record["curve"]["train_loss"][-1] < record["curve"]["train_loss"][0]
+    assert store.load_record(SPEC.run_id) == record
+    assert not store.checkpoint_path(SPEC.run_id).exists()
+
+
+class Killed(Exception):
+    pass
+
+
+def test_interrupted_run_resumes_to_the_uninterrupted_result(tmp_path):
+    clean = execute(SPEC, Store(tmp_path / "clean"), tmp_path)
+    store = Store(tmp_path / "killed")
+
+    def kill_at_epoch_5(epoch, epochs):
+        if epoch == 5:
+            raise Killed
+
+    with pytest.raises(Killed):
+        execute(SPEC, store, tmp_path, checkpoint_every_s=0, on_epoch=kill_at_epoch_5)
+    assert store.checkpoint_path(SPEC.run_id).exists() and store.load_record(SPEC.run_id) is None
+    resumed = execute(SPEC, store, tmp_path, checkpoint_every_s=0)
+    assert resumed["timing"]["resumed_from_epoch"] == 4  # the checkpoint of the last finished epoch
+    assert resumed["metrics"] == clean["metrics"]
+    assert resumed["curve"] == clean["curve"]
+
+
+def test_a_finished_run_is_not_trained_again(tmp_path):
+    store = Store(tmp_path / "r")
+    first = execute(SPEC, store, tmp_path)
+    mtime = store.record_path(SPEC.run_id).stat().st_mtime_ns
+    assert execute(SPEC, store, tmp_path) == first
+    assert store.record_path(SPEC.run_id).stat().st_mtime_ns == mtime
+
+
+def test_a_corrupt_record_does_not_count_as_done(tmp_path):
+    store = Store(tmp_path / "r")
+    path = store.record_path(SPEC.run_id)
+    path.parent.mkdir(parents=True)
+    path.write_text('{"run_id": "')
+    assert not store.is_done(SPEC)

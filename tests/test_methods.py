@@ -1,0 +1,101 @@
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from benchmark.errors import UserError
+from benchmark.pipeline import Batch
+from methods import METHODS, Context, get_method
+from methods.cosine import CosineCEModel, cosine_loss
+
+
+def make_batch(b=8, size=32, seed=0):
+    torch.manual_seed(seed)
+    x = torch.rand(b, 3, size, size) * 2 - 1
+    return Batch(x=x, y=torch.arange(b) % 4, idx=torch.arange(b), top=torch.zeros(b, dtype=torch.long),
+                 left=torch.zeros(b, dtype=torch.long), flip=torch.zeros(b, dtype=torch.bool))
+
+
+def method(name, num_classes=10, size=32, **overrides):
+    return get_method(name)(Context("cifair10", num_classes, size, overrides))
+
+
+def test_registry_has_the_foundation_methods():
+    for name in ("baseline", "cutout", "random_erasing", "cosine", "cosine_ce", "mixup", "autoaugment", "trivialaugment"):
+        assert name in METHODS and METHODS[name].label and METHODS[name].summary
+
+
+def test_unknown_method_and_parameter_are_user_errors():
+    with pytest.raises(UserError, match="unknown method 'cutmix'; valid: baseline"):
+        get_method("cutmix")
+    with pytest.raises(UserError, match="unknown parameter .bogus.*valid: length"):
+        method("cutout", bogus=3)
+
+
+@pytest.mark.parametrize("classes,size,length", [(10, 32, 16), (100, 32, 8), (10, 96, 24)])
+def test_cutout_length_follows_the_dataset(classes, size, length):
+    assert method("cutout", classes, size).hp["length"] == length
+
+
+def test_cutout_zeroes_one_square_clipped_at_the_border():
+    m = method("cutout")
+    batch = make_batch(64)
+    out = m.augment(batch).x
+    zeros = (out == 0).all(1)
+    for z in zeros:
+        rows, cols = z.any(1).nonzero()[:, 0], z.any(0).nonzero()[:, 0]
+        assert 8 <= len(rows) <= 16 and 8 <= len(cols) <= 16  # a 16-px square, clipped to at least half
+        assert z.sum() == len(rows) * len(cols)
+    assert (zeros.sum((1, 2)) == 256).any()
+
+
+def test_random_erasing_boxes_respect_area_and_probability():
+    torch.manual_seed(0)
+    m = method("random_erasing")
+    batch = make_batch(400)
+    out = m.augment(batch).x
+    erased = (out != batch.x).any(1)
+    areas = erased.sum((1, 2)).float() / (32 * 32)
+    hit = areas > 0
+    assert 0.4 < hit.float().mean() < 0.6
+    assert areas[hit].min() >= 0.01 and areas[hit].max() <= 0.45
+    assert out.min() >= -1 and out.max() <= 1
+    untouched = method("random_erasing", p=0.0).augment(batch).x
+    assert torch.equal(untouched, batch.x)
+
+
+def test_mixup_loss_is_the_lambda_weighted_cross_entropy():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(3 * 32 * 32, 4))
+    batch = make_batch()
+    m = method("mixup")
+    torch.manual_seed(5)
+    loss = m.loss(model, batch)
+    torch.manual_seed(5)
+    a = torch.tensor(1.0)
+    lam = float(torch.distributions.Beta(a, a).sample())
+    perm = torch.randperm(len(batch.x))
+    out = model(lam * batch.x + (1 - lam) * batch.x[perm])
+    want = lam * F.cross_entropy(out, batch.y) + (1 - lam) * F.cross_entropy(out, batch.y[perm])
+    assert torch.allclose(loss, want)
+
+
+def test_cosine_loss_by_hand():
+    out = torch.tensor([[3.0, 4.0], [1.0, 0.0]])
+    y = torch.tensor([1, 1])
+    # 1 - 4/5 and 1 - 0/1
+    assert math.isclose(float(cosine_loss(out, y)), ((1 - 0.8) + 1.0) / 2, rel_tol=1e-6)
+
+
+def test_cosine_ce_adds_a_head_and_weights_its_cross_entropy():
+    torch.manual_seed(0)
+    m = method("cosine_ce", num_classes=4)
+    model = m.wrap_model(nn.Sequential(nn.Flatten(), nn.Linear(3 * 32 * 32, 4)))
+    assert isinstance(model, CosineCEModel)
+    batch = make_batch()
+    emb, logits = model.both(batch.x)
+    want = cosine_loss(emb, batch.y) + 0.1 * F.cross_entropy(logits, batch.y)
+    assert torch.allclose(m.loss(model, batch), want)
+    assert model(batch.x).shape == (8, 4)
