@@ -66,9 +66,13 @@ class TrainData:
         """Reflect-pad [N, C, H, W] and store channels-last, ready for `crop_flip`."""
         return reflect_pad(t, self.pad).permute(0, 2, 3, 1).contiguous()
 
-    def crop_flip(self, padded: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
-        """Gather the crops [B, C, H, W] of `padded` (channels-last, one entry per row of `rows`)."""
-        return padded[torch.arange(len(rows), device=rows.device)[:, None, None], rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)
+    def crop_flip(self, padded: torch.Tensor, idx: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+        """Crops [B, C, H, W] of the channels-last `padded` [N, H+2p, W+2p, C] at entries `idx`:
+        one index_select of whole pixels (faster than advanced indexing with three index tensors)."""
+        n, hp, wp, c = padded.shape
+        flat = ((idx[:, None] * hp + rows) * wp)[:, :, None] + cols[:, None, :]
+        out = padded.reshape(n * hp * wp, c).index_select(0, flat.reshape(-1))
+        return out.view(len(idx), self.size, self.size, c).permute(0, 3, 1, 2)
 
     def geometry(self, n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         device = self.labels.device
@@ -87,13 +91,14 @@ class TrainData:
         """Apply the batch's crop and flip to another per-sample tensor (e.g. segmentations)
         that was prepared with `pad_for_crop` over the whole subset."""
         rows, cols = self.index_grid(batch.top, batch.left, batch.flip)
-        return self.crop_flip(padded[batch.idx], rows, cols)
+        return self.crop_flip(padded, batch.idx, rows, cols)
 
     def batch(self, idx: torch.Tensor) -> Batch:
         top, left, flip = self.geometry(len(idx))
         rows, cols = self.index_grid(top, left, flip)
         if self.policy is None:
-            x = self.padded[idx[:, None, None], rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)
+            x = self.crop_flip(self.padded, idx, rows, cols)
         else:
-            x = self.crop_flip(self.pad_for_crop(normalize(self.policy(self.images[idx]))), rows, cols)
+            augmented = self.pad_for_crop(normalize(self.policy(self.images[idx])))
+            x = self.crop_flip(augmented, torch.arange(len(idx), device=idx.device), rows, cols)
         return Batch(x=x.contiguous(), y=self.labels[idx], idx=idx, top=top, left=left, flip=flip)

@@ -21,9 +21,13 @@ class MixUp(Method):
     def defaults(cls, ctx: Context) -> dict[str, Any]:
         return {"alpha": 1.0}
 
+    def __init__(self, ctx: Context):
+        super().__init__(ctx)
+        alpha = torch.tensor(float(self.hp["alpha"]))
+        self.beta = torch.distributions.Beta(alpha, alpha, validate_args=False)
+
     def loss(self, model: nn.Module, batch: Batch) -> torch.Tensor:
-        a = torch.tensor(self.hp["alpha"])
-        lam = float(torch.distributions.Beta(a, a).sample())  # drawn on the host: no device sync
+        lam = float(self.beta.sample())  # drawn on the host: no device sync
         perm = torch.randperm(len(batch.x), device=batch.x.device)
         out = model(lam * batch.x + (1 - lam) * batch.x[perm])
         return lam * F.cross_entropy(out, batch.y) + (1 - lam) * F.cross_entropy(out, batch.y[perm])
