@@ -18,7 +18,8 @@ import torch
 
 from benchmark.errors import UserError
 from benchmark.models import build_model
-from benchmark.pipeline import Policy, TrainData, normalize
+from benchmark.pipeline import TrainData, normalize
+from benchmark.policies import BatchPolicy
 from benchmark.recipes import Recipe, recipe_for
 from benchmark.spec import RunSpec
 from methods import Context, get_method
@@ -63,7 +64,7 @@ class Trainer:
         self.model = model
         self.forward = torch.compile(model) if compile_model else model
         self.data = TrainData(images.to(device), labels.to(device), self.recipe.pad,
-                              None if policy == "none" else Policy(policy, size))
+                              None if policy == "none" else BatchPolicy(policy, size))
         self.method.setup(self.data, artifact)
         r = self.recipe
         self.optimizer = torch.optim.SGD(model.parameters(), lr=r.lr, momentum=r.momentum,

@@ -10,9 +10,8 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from torchvision.transforms import v2
 
-AUTOAUGMENT_POLICY = {32: v2.AutoAugmentPolicy.CIFAR10, 96: v2.AutoAugmentPolicy.IMAGENET}
+from benchmark.policies import BatchPolicy
 
 
 def normalize(images: torch.Tensor) -> torch.Tensor:
@@ -34,24 +33,8 @@ class Batch:
     flip: torch.Tensor  # bool
 
 
-class Policy:
-    """AutoAugment (CIFAR-10 policy at 32 px, ImageNet policy at 96 px) or TrivialAugmentWide on
-    uint8 images, drawn independently per sample as in the reference code."""
-
-    def __init__(self, name: str, image_size: int):
-        self.name = name
-        if name == "autoaugment":
-            policy = AUTOAUGMENT_POLICY.get(image_size, v2.AutoAugmentPolicy.IMAGENET)
-            self.transform = v2.AutoAugment(policy=policy, interpolation=v2.InterpolationMode.NEAREST)
-        else:
-            self.transform = v2.TrivialAugmentWide(num_magnitude_bins=31, interpolation=v2.InterpolationMode.NEAREST)
-
-    def __call__(self, images: torch.Tensor) -> torch.Tensor:
-        return torch.stack([self.transform(img) for img in images])
-
-
 class TrainData:
-    def __init__(self, images: torch.Tensor, labels: torch.Tensor, pad: int, policy: Policy | None = None):
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, pad: int, policy: BatchPolicy | None = None):
         self.images = images  # uint8 [N, 3, H, W], on the device
         self.labels = labels
         self.pad = pad
