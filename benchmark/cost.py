@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -44,8 +46,13 @@ class StepTimes:
 
     def seconds(self, recipe: Recipe, image_size: int, num_classes: int) -> float:
         key = f"{self.device.type}:{recipe.model}:b{recipe.batch_size}:{image_size}px:{num_classes}c"
+        return self.cached(key, lambda: measure_step_seconds(recipe, image_size, num_classes, self.device))
+
+    def cached(self, key: str, measure: Callable[[], float]) -> float:
+        """The time stored under `key`, measured (once, then cached) when there is none."""
         if key not in self.times:
-            self.times[key] = measure_step_seconds(recipe, image_size, num_classes, self.device)
+            print(f"measuring the step time of {key} (once; cached in {self.cache})", file=sys.stderr, flush=True)
+            self.times[key] = measure()
             self.cache.parent.mkdir(parents=True, exist_ok=True)
             self.cache.write_text(json.dumps(self.times, indent=1, sort_keys=True))
         return self.times[key]

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from benchmark.errors import UserError
-from benchmark.spec import RunSpec
+from benchmark.spec import AUGMENT_POLICIES, RunSpec
 from benchmark.data import check_dataset_name
 from methods import METHODS, get_method
 
@@ -33,12 +33,47 @@ def registered(rows: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
     return {m: d for m, d in rows.items() if m in METHODS}
 
 
+# ChimeraMix Table 2 (ciFAIR-100): (method, augment policy) rows.
+TABLE2_ROWS: tuple[tuple[str, str], ...] = (
+    ("autoaugment", "none"), ("trivialaugment", "none"),
+    *((m, a) for m in ("chimeramix_grid", "chimeramix_seg") for a in AUGMENT_POLICIES),
+)
+TABLE3_METHODS = ("gridmix", "segmix", "chimeramix_grid", "chimeramix_seg")  # ChimeraMix Table 3
+FIG4_METHODS = ("chimeramix_grid", "gridmix", "hydramix", "hydramix_direct")  # HydraMix Fig. 4, 5 shots
+PGEN_VALUES = (0.0, 0.1, 0.25, 0.5, 0.75, 0.9)  # HydraMix Fig. 5, 5 shots
+PGEN_DEFAULT = 0.5  # the methods' default: that point shares its runs with the other grids
+
+
 def table1() -> list[RunSpec]:
     return [RunSpec(m, d, s, k) for m, ds in registered(TABLE1_ROWS).items() for d in ds for s in SHOTS for k in SEEDS]
 
 
+def table2() -> list[RunSpec]:
+    return [RunSpec(m, "cifair100", s, k, augment=a) for m, a in TABLE2_ROWS if m in METHODS for s in SHOTS for k in SEEDS]
+
+
+def table3() -> list[RunSpec]:
+    return [RunSpec(m, d, s, k) for m in TABLE3_METHODS if m in METHODS for d in TABLE1_DATASETS for s in SHOTS for k in SEEDS]
+
+
+def hydramix() -> list[RunSpec]:
+    return [*table1(), *(RunSpec("hydramix", d, s, k) for d in TABLE1_DATASETS for s in SHOTS for k in SEEDS)]
+
+
+def fig4() -> list[RunSpec]:
+    return [RunSpec(m, d, 5, k) for m in FIG4_METHODS if m in METHODS for d in TABLE1_DATASETS for k in SEEDS]
+
+
+def pgen() -> list[RunSpec]:
+    def overrides(p: float) -> tuple[tuple[str, float], ...]:
+        return () if p == PGEN_DEFAULT else (("p_gen", p),)
+
+    return [RunSpec("hydramix", d, 5, k, overrides=overrides(p)) for p in PGEN_VALUES for d in TABLE1_DATASETS for k in SEEDS]
+
+
 def demo() -> list[RunSpec]:
-    return [RunSpec(m, "digits", s, k, profile="quick") for m in registered(TABLE1_ROWS) for s in (5, 20) for k in (0, 1)]
+    methods = [*registered(TABLE1_ROWS), "hydramix"]
+    return [RunSpec(m, "digits", s, k, profile="quick") for m in methods for s in (5, 20) for k in (0, 1)]
 
 
 @dataclass(frozen=True)
@@ -49,7 +84,12 @@ class Grid:
 
 GRIDS: dict[str, Grid] = {
     "table1": Grid(table1, "ChimeraMix Table 1: every registered row x ciFAIR-10, STL-10, ciFAIR-100 x 5-100 shots x 5 seeds"),
-    "demo": Grid(demo, "Table 1 methods on the bundled digits set, quick profile, shots 5 and 20, seeds 0 and 1"),
+    "table2": Grid(table2, "ChimeraMix Table 2: AutoAugment, TrivialAugment, ChimeraMix+Grid/+Seg with none/AA/TA on ciFAIR-100"),
+    "table3": Grid(table3, "ChimeraMix Table 3: GridMix, SegMix (no generator) vs ChimeraMix+Grid/+Seg on the three datasets"),
+    "hydramix": Grid(hydramix, "HydraMix accuracy table: the Table 1 rows plus HydraMix (N = 4) on the three datasets"),
+    "fig4": Grid(fig4, "HydraMix Fig. 4: ChimeraMix+Grid, GridMix, HydraMix, HydraMix without generator at 5 shots"),
+    "pgen": Grid(pgen, "HydraMix Fig. 5: HydraMix at 5 shots with p_gen 0, 0.1, 0.25, 0.5, 0.75, 0.9"),
+    "demo": Grid(demo, "Table 1 methods and HydraMix on the bundled digits set, quick profile, shots 5 and 20, seeds 0 and 1"),
 }
 
 

@@ -44,6 +44,6 @@ def get_method(name: str) -> type[Method]:
     return METHODS[name]
 
 
-from methods import standard, erasing, cosine, mixup  # noqa: E402,F401  (they register themselves)
+from methods import standard, erasing, cosine, mixup, generator, generative  # noqa: E402,F401  (they register themselves)
 
 __all__ = ["METHODS", "STAGES", "Context", "Method", "get_method", "register", "register_stage"]

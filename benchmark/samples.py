@@ -1,0 +1,139 @@
+"""`samples`: a figure like the papers' Fig. 2 from a composing method (a trained generator, or
+the pixel-space ablations): per row, the N source images of one class, then several masks
+(coloured by source) each followed by the composition it produces."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+from benchmark.data import load_dataset, subsample  # noqa: E402
+from benchmark.errors import UserError  # noqa: E402
+from benchmark.grids import GRIDS  # noqa: E402
+from benchmark.pipeline import Batch, TrainData, normalize  # noqa: E402
+from benchmark.recipes import recipe_for  # noqa: E402
+from benchmark.spec import RunSpec, StageSpec  # noqa: E402
+from benchmark.store import Store  # noqa: E402
+from methods import METHODS, Context, get_method  # noqa: E402
+from methods.generative import Composition  # noqa: E402
+
+SOURCE_COLOURS = torch.tensor([[0.12, 0.47, 0.71], [1.0, 0.50, 0.05], [0.17, 0.63, 0.17], [0.84, 0.15, 0.16],
+                               [0.58, 0.40, 0.74], [0.55, 0.34, 0.29], [0.89, 0.47, 0.76], [0.50, 0.50, 0.50]])
+
+
+def composing_methods() -> list[str]:
+    return [name for name, cls in METHODS.items() if issubclass(cls, Composition)]
+
+
+def missing_generator(stage: StageSpec, spec: RunSpec, results_dir: Path) -> str:
+    """The error for an untrained generator, with the `run` command of a grid that trains it."""
+    missing = f"no trained generator for {spec.describe()} in {results_dir}"
+    for name, grid in GRIDS.items():
+        if any(s.method == spec.method and get_method(s.method).stage(s) == stage for s in grid.build()):
+            return (f"{missing}; train it with: python -m benchmark run --grid {name} --methods {spec.method} "
+                    f"--datasets {spec.dataset} --shots {spec.shots} --seeds {spec.seed} --results-dir {results_dir}")
+    return f"{missing}, and no grid trains it; see the grids of profile '{spec.profile}' with `python -m benchmark list grids`"
+
+
+def plain_batch(data: TrainData, idx: torch.Tensor) -> Batch:
+    """The images `idx` without crop or flip."""
+    n = len(idx)
+    centre = torch.full((n,), data.pad, device=idx.device)
+    return Batch(x=normalize(data.images[idx]), y=data.labels[idx], idx=idx, top=centre, left=centre,
+                 flip=torch.zeros(n, dtype=torch.bool, device=idx.device))
+
+
+def repeat(batch: Batch, times: int) -> Batch:
+    return Batch(*(t.repeat_interleave(times, 0) for t in (batch.x, batch.y, batch.idx, batch.top, batch.left, batch.flip)))
+
+
+def pick_sources(labels: torch.Tensor, rows: int, n_images: int, gen: torch.Generator) -> torch.Tensor:
+    """[rows, N] indices: rows of distinct classes, N distinct images of the row's class where it has them."""
+    classes = torch.unique(labels)
+    chosen = classes[torch.randperm(len(classes), generator=gen)[:rows]]
+    picks = []
+    for c in chosen:
+        members = torch.nonzero(labels == c).flatten()
+        order = torch.randperm(len(members), generator=gen)
+        picks.append(members[order[torch.arange(n_images) % len(members)]])
+    return torch.stack(picks)
+
+
+def to_rgb(x: torch.Tensor) -> np.ndarray:
+    """A normalised image [3, H, W] -> [H, W, 3] in [0, 1]."""
+    return ((x.float().cpu() + 1) / 2).clamp(0, 1).permute(1, 2, 0).numpy()
+
+
+def mask_rgb(masks: torch.Tensor, size: int) -> np.ndarray:
+    """One-hot masks [N, h, w] -> the colour of each location's source, [size, size, 3]."""
+    up = F.interpolate(masks[None].float().cpu(), size=(size, size), mode="nearest")[0]
+    return torch.einsum("nhw,nc->hwc", up, SOURCE_COLOURS[:len(masks)]).numpy()
+
+
+def write_samples(method: str, dataset: str, shots: int, seed: int, profile: str, store: Store, data_dir: Path,
+                  out: Path, rows: int, compositions: int = 4) -> Path:
+    cls = get_method(method)
+    if not issubclass(cls, Composition):
+        raise UserError(f"method '{method}' does not compose images; valid: {', '.join(composing_methods())}")
+    if rows < 1:
+        raise UserError(f"--rows must be at least 1, got {rows}")
+    spec = RunSpec(method, dataset, shots, seed, profile=profile)
+    recipe = recipe_for(dataset, profile)
+    data = load_dataset(dataset, data_dir)
+    idx = subsample(data.train_y, shots, seed)
+    stage = cls.stage(spec)
+    artifact = None
+    if stage is not None:
+        if not store.stage_done(stage.stage_id):
+            raise UserError(missing_generator(stage, spec, store.root))
+        artifact = store.artifact_path(stage.stage_id)
+    subset = TrainData(data.train_x[idx], data.train_y[idx], recipe.pad)
+    mixer = cls(Context(dataset, data.num_classes, data.image_size, {}, profile))
+    mixer.setup(subset, artifact)
+    n = mixer.n_images
+    picks = pick_sources(subset.labels, min(rows, data.num_classes), n, torch.Generator().manual_seed(seed))
+    sources = [repeat(plain_batch(subset, picks[:, j]), compositions) for j in range(n)]
+    torch.manual_seed(seed)
+    masks = mixer.composer.masks(sources)
+    made = mixer.render(torch.stack([s.x for s in sources], 1), masks)
+    return plot(sources, masks, made, len(picks), compositions, data.classes, cls.label, out)
+
+
+def plot(sources: list[Batch], masks: torch.Tensor, made: torch.Tensor, rows: int, compositions: int,
+         classes: tuple[str, ...], label: str, out: Path) -> Path:
+    n = len(sources)
+    size = made.shape[-1]
+    cols = n + 2 * compositions
+    fig, axes = plt.subplots(rows, cols, figsize=(1.3 * cols, 1.4 * rows + 0.4), squeeze=False)
+    for r in range(rows):
+        first = r * compositions
+        for j in range(n):
+            ax = axes[r, j]
+            ax.imshow(to_rgb(sources[j].x[first]))
+            for spine in ax.spines.values():
+                spine.set_edgecolor(SOURCE_COLOURS[j].tolist())
+                spine.set_linewidth(4)
+            if r == 0:
+                ax.set_title(f"source {j + 1}", fontsize=8, color=SOURCE_COLOURS[j].tolist())
+        axes[r, 0].set_ylabel(classes[int(sources[0].y[first])], fontsize=8)
+        for k in range(compositions):
+            axes[r, n + 2 * k].imshow(mask_rgb(masks[first + k], size))
+            axes[r, n + 2 * k + 1].imshow(to_rgb(made[first + k]))
+            if r == 0:
+                axes[r, n + 2 * k].set_title("mask", fontsize=8)
+                axes[r, n + 2 * k + 1].set_title("composition", fontsize=8)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(label, fontsize=10)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out

@@ -1,0 +1,165 @@
+"""ChimeraMix (Grid, Seg), HydraMix, and their pixel-space ablations (GridMix, SegMix, HydraMix
+without generator).
+
+With probability p_gen per training step the whole batch is replaced by compositions of N images
+of the same class: every sample of the batch is the first source, its N - 1 partners are drawn
+from its class in the subset and augmented like the batch, and the composition is labelled with
+the class. The generator methods mix encoder features and decode them (reference/chimeramix.md
+7.6); the ablations mix the pixels with the same masks (the reference's mix_direct).
+"""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+import torch.nn.functional as F
+
+from benchmark.errors import UserError
+from benchmark.pipeline import Batch, TrainData
+from benchmark.spec import RunSpec, StageSpec
+from methods import register
+from methods.base import Context, Method
+from methods.generator import Composer, load_generator
+from methods.masks import mix
+
+HYDRAMIX_IMAGES = 4  # our choice of N for HydraMix (reference/hydramix.md)
+
+
+class Composition(Method):
+    """Batch replacement by compositions; subclasses choose the mask and how sources are mixed."""
+
+    mask: ClassVar[str]
+
+    @classmethod
+    def default_images(cls) -> int:
+        return HYDRAMIX_IMAGES if cls.mask == "seg_assign" else 2  # seg_assign: the only N-image rule
+
+    @classmethod
+    def defaults(cls, ctx: Context) -> dict[str, Any]:
+        if cls.default_images() > 2:
+            return {"p_gen": 0.5, "n_images": cls.default_images()}
+        return {"p_gen": 0.5}
+
+    def __init__(self, ctx: Context):
+        super().__init__(ctx)
+        if not 0.0 <= self.hp["p_gen"] <= 1.0:
+            raise UserError(f"p_gen must be between 0 and 1, got {self.hp['p_gen']}")
+        if self.n_images < 2:
+            raise UserError(f"n_images must be at least 2, got {self.n_images}")
+
+    @property
+    def n_images(self) -> int:
+        return int(self.hp.get("n_images", self.default_images()))
+
+    def mask_size(self) -> int:
+        raise NotImplementedError
+
+    def render(self, sources: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+        """Compositions [B, 3, H, W] of sources [B, N, 3, H, W] under masks [B, N, h, w]."""
+        raise NotImplementedError
+
+    def setup(self, data: TrainData, artifact: Path | None) -> None:
+        super().setup(data, artifact)
+        self.composer = Composer(data, self.mask, self.n_images, self.mask_size(), self.ctx.dataset)
+
+    def augment(self, batch: Batch) -> Batch:
+        if not bool(torch.rand(()) < self.hp["p_gen"]):  # drawn on the host: no device sync
+            return batch
+        sources = self.composer.sources(batch)
+        x = self.render(torch.stack([s.x for s in sources], 1), self.composer.masks(sources))
+        return dataclasses.replace(batch, x=x)
+
+
+class PixelComposition(Composition):
+    """The masks applied to the pixels at the classifier's image size (no generator, no stage)."""
+
+    def mask_size(self) -> int:
+        return self.ctx.image_size
+
+    def render(self, sources: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+        return mix(sources, masks)
+
+
+class GeneratorComposition(Composition):
+    """The masks applied to the generator's encoder features; needs the generator stage."""
+
+    @classmethod
+    def stage(cls, spec: RunSpec) -> StageSpec:
+        params = (("mask", cls.mask), ("n_images", int(spec.hparams.get("n_images", cls.default_images()))))
+        return StageSpec("generator", spec.dataset, spec.shots, spec.seed, spec.profile, params)
+
+    def setup(self, data: TrainData, artifact: Path | None) -> None:
+        if artifact is None:
+            raise ValueError(f"{type(self).__name__} needs the artifact of its generator stage")
+        self.generator = load_generator(artifact, data.labels.device)
+        super().setup(data, artifact)
+
+    def mask_size(self) -> int:
+        return self.generator.mask_size
+
+    def render(self, sources: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+        size = sources.shape[-1]
+        device = sources.device
+        with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=native_bf16(device)):
+            x = resize(sources.flatten(0, 1), self.generator.image_size).unflatten(0, sources.shape[:2])
+            out = resize(self.generator.compose(x, masks).float(), size)
+        return out.clone()  # a normal tensor again, usable by autograd
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether the device computes bf16 natively: CUDA, or a CPU with AVX512-BF16 (and AMX), where
+    the generator's inference is about 3x faster in bf16 than in fp32."""
+    if device.type == "cuda":
+        return True
+    return device.type == "cpu" and bool(getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)())
+
+
+def resize(x: torch.Tensor, size: int) -> torch.Tensor:
+    """Bilinear with align_corners=True, as the reference resizes to and from the generator."""
+    if x.shape[-1] == size:
+        return x
+    return F.interpolate(x, size=(size, size), mode="bilinear", align_corners=True)
+
+
+@register("chimeramix_grid")
+class ChimeraMixGrid(GeneratorComposition):
+    label = "ChimeraMix+Grid"
+    summary = "generated batches (p_gen): features of 2 same-class images mixed by a random 4x4 grid, decoded"
+    mask = "grid"
+
+
+@register("chimeramix_seg")
+class ChimeraMixSeg(GeneratorComposition):
+    label = "ChimeraMix+Seg"
+    summary = "generated batches (p_gen): features of 2 same-class images mixed along Felzenszwalb segments, decoded"
+    mask = "seg_range"
+
+
+@register("hydramix")
+class HydraMix(GeneratorComposition):
+    label = "HydraMix"
+    summary = "generated batches (p_gen): features of n_images same-class images mixed by segments, decoded"
+    mask = "seg_assign"
+
+
+@register("gridmix")
+class GridMix(PixelComposition):
+    label = "GridMix"
+    summary = "batches (p_gen) of 2 same-class images mixed in pixel space by a random 4x4 grid"
+    mask = "grid"
+
+
+@register("segmix")
+class SegMix(PixelComposition):
+    label = "SegMix"
+    summary = "batches (p_gen) of 2 same-class images mixed in pixel space along Felzenszwalb segments"
+    mask = "seg_range"
+
+
+@register("hydramix_direct")
+class HydraMixDirect(PixelComposition):
+    label = "HydraMix (no generator)"
+    summary = "batches (p_gen) of n_images same-class images mixed in pixel space by segments"
+    mask = "seg_assign"

@@ -1,0 +1,230 @@
+"""The generator (mixing, reconstruction, losses), its stage (resume), the composing methods, and
+an end-to-end quick run where one generator stage serves two classifier runs."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from benchmark.cli import main
+from benchmark.data import load_dataset, subsample
+from benchmark.engine import Trainer
+from benchmark.pipeline import TrainData, normalize
+from benchmark.recipes import GeneratorRecipe, Recipe
+from benchmark.spec import RunSpec, StageSpec
+from benchmark.store import Store
+from benchmark.worker import run_batch
+from methods import STAGES, Context, get_method
+from methods.generator import (
+    Discriminator,
+    Generator,
+    laplacian_loss,
+    load_generator,
+    train_generator,
+    write_untrained_artifact,
+)
+from methods.masks import mix
+
+CPU = torch.device("cpu")
+TINY_GENERATOR = GeneratorRecipe(image_size=32, features=4, batch_size=4, epochs=3, milestones=(2,), repeats_base=2, lr=2e-3)
+TINY_CLASSIFIER = Recipe(model="cnn", batch_size=10, lr=0.02, weight_decay=5e-4, epochs=1, repeats_base=10, pad=4)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """These networks are tiny: one thread is faster, and far faster on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def digits_subset(shots: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    data = load_dataset("digits", Path("."))
+    idx = subsample(data.train_y, shots, seed)
+    return data.train_x[idx], data.train_y[idx]
+
+
+def one_hot(batch: int, n_images: int, selected: int, size: int) -> torch.Tensor:
+    masks = torch.zeros(batch, n_images, size, size)
+    masks[:, selected] = 1
+    return masks
+
+
+def test_a_mask_selecting_one_image_decodes_exactly_that_image():
+    torch.manual_seed(0)
+    g = Generator(4, 32).eval()
+    x = torch.rand(3, 3, 3, 32, 32) * 2 - 1
+    with torch.no_grad():
+        features = g.encode(x.flatten(0, 1)).unflatten(0, (3, 3))
+        assert features.shape == (3, 3, 16, 8, 8)
+        for n in range(3):
+            mixed = mix(features, one_hot(3, 3, n, 8))
+            assert torch.equal(mixed, features[:, n])
+            assert torch.equal(g.decode(mixed), g.decode(features[:, n]))
+            torch.testing.assert_close(g.compose(x, one_hot(3, 3, n, 8)), g.decode(g.encode(x[:, n])))
+
+
+def test_discriminator_scores_patches_in_0_1():
+    scores = Discriminator(4)(torch.randn(2, 3, 32, 32))
+    assert scores.shape == (2, 1, 2, 2) and bool(((scores > 0) & (scores < 1)).all())
+
+
+def test_laplacian_loss_is_band_pass():
+    torch.manual_seed(1)
+    a = torch.randn(2, 3, 32, 32)
+    assert laplacian_loss(a, a).item() == 0
+    assert laplacian_loss(a + 0.5, a).item() < 1e-6  # a constant offset has no band-pass content
+    assert laplacian_loss(a, torch.randn(2, 3, 32, 32)).item() > 0.1
+
+
+def test_overfitting_two_images_reconstructs_them():
+    images, _ = digits_subset(1)
+    x = normalize(images[:2])
+    torch.manual_seed(0)
+    g = Generator(8, 32)
+    optimizer = torch.optim.Adam(g.parameters(), lr=3e-3, betas=(0.5, 0.999))
+    for _ in range(100):
+        reconstructed = g.decode(g.encode(x))
+        loss = 1000 * F.mse_loss(reconstructed, x) + laplacian_loss(reconstructed, x)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    with torch.no_grad():
+        assert F.mse_loss(g.decode(g.encode(x)), x).item() < 0.01
+
+
+def test_generator_stage_is_registered():
+    assert STAGES["generator"] is train_generator
+
+
+def test_stage_resume_equals_uninterrupted(tmp_path: Path):
+    images, labels = digits_subset(3)
+    images, labels = images[labels < 2], labels[labels < 2]
+    stage = StageSpec("generator", "digits", 3, 0, "quick", (("mask", "seg_assign"), ("n_images", 3)))
+
+    whole = train_generator(stage, images, labels, CPU, tmp_path / "a.pt", tmp_path / "a.ckpt", 0.0, None, TINY_GENERATOR)
+
+    def killed_after_two(epoch: int, epochs: int) -> None:
+        if epoch == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train_generator(stage, images, labels, CPU, tmp_path / "b.pt", tmp_path / "b.ckpt", 0.0, killed_after_two, TINY_GENERATOR)
+    assert (tmp_path / "b.ckpt").exists() and not (tmp_path / "b.pt").exists()
+    resumed = train_generator(stage, images, labels, CPU, tmp_path / "b.pt", tmp_path / "b.ckpt", 0.0, None, TINY_GENERATOR)
+
+    assert resumed["resumed_from_epoch"] == 2 and whole["resumed_from_epoch"] == 0
+    assert resumed["curve"] == whole["curve"]
+    a, b = (torch.load(tmp_path / name, weights_only=True) for name in ("a.pt", "b.pt"))
+    assert a["stage"] == stage.to_dict() and a["image_size"] == 32
+    assert all(torch.equal(a["generator"][k], b["generator"][k]) for k in a["generator"])
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_stages_are_shared_by_runs_that_need_the_same_generator():
+    grid = get_method("chimeramix_grid")
+    base = grid.stage(RunSpec("chimeramix_grid", "cifair10", 5, 0))
+    assert base == grid.stage(RunSpec("chimeramix_grid", "cifair10", 5, 0, augment="trivialaugment", overrides=(("p_gen", 0.2),)))
+    assert base != grid.stage(RunSpec("chimeramix_grid", "cifair10", 5, 1))
+    assert base != get_method("chimeramix_seg").stage(RunSpec("chimeramix_seg", "cifair10", 5, 0))
+    hydra = get_method("hydramix")
+    assert dict(hydra.stage(RunSpec("hydramix", "stl10", 5, 0)).params) == {"mask": "seg_assign", "n_images": 4}
+    assert dict(hydra.stage(RunSpec("hydramix", "stl10", 5, 0, overrides=(("n_images", 3),))).params)["n_images"] == 3
+    for name in ("gridmix", "segmix", "hydramix_direct"):
+        assert get_method(name).stage(RunSpec(name, "cifair10", 5, 0)) is None
+
+
+def composing(name: str, overrides: dict, images: torch.Tensor, labels: torch.Tensor, artifact: Path | None = None):
+    method = get_method(name)(Context("digits", 10, 32, overrides, "quick"))
+    data = TrainData(images, labels, pad=4)
+    method.setup(data, artifact)
+    return method, data
+
+
+def test_pixel_hydramix_composes_whole_pixels_of_same_class_images():
+    images, labels = digits_subset(5)
+    method, data = composing("hydramix_direct", {"p_gen": 1.0, "n_images": 3}, images, labels)
+    torch.manual_seed(2)
+    batch = data.batch(torch.arange(0, 50, 5))
+    sources = method.composer.sources(batch)
+    assert all(torch.equal(s.y, batch.y) for s in sources)
+    masks = method.composer.masks(sources)
+    assert masks.shape == (10, 3, 32, 32) and torch.equal(masks.sum(1), torch.ones(10, 32, 32))
+    stacked = torch.stack([s.x for s in sources], 1)
+    out = method.render(stacked, masks)
+    assert bool(((out[:, None] == stacked).all(2) | (masks == 0)).all())
+
+
+def test_p_gen_zero_keeps_the_batch_and_one_replaces_it():
+    images, labels = digits_subset(5)
+    keep, data = composing("gridmix", {"p_gen": 0.0}, images, labels)
+    batch = data.batch(torch.arange(10))
+    assert keep.augment(batch) is batch
+    replace, _ = composing("gridmix", {"p_gen": 1.0}, images, labels)
+    out = replace.augment(batch)
+    assert out is not batch and torch.equal(out.y, batch.y) and not torch.equal(out.x, batch.x)
+
+
+@pytest.mark.parametrize("name", ["chimeramix_grid", "chimeramix_seg", "hydramix"])
+def test_generated_batches_are_reproducible_and_trainable(name: str, tmp_path: Path):
+    images, labels = digits_subset(5)
+    spec = RunSpec(name, "digits", 5, 0, profile="quick", overrides=(("p_gen", 1.0),))
+    artifact = tmp_path / "g.pt"
+    write_untrained_artifact(get_method(name).stage(spec), artifact)
+    assert load_generator(artifact, CPU).image_size == 32
+    losses = []
+    for _ in range(2):
+        trainer = Trainer(spec, images, labels, 10, CPU, artifact, recipe=TINY_CLASSIFIER)
+        torch.manual_seed(3)
+        batch = trainer.method.augment(trainer.data.batch(torch.arange(0, 50, 5)))
+        assert batch.x.shape == (10, 3, 32, 32) and not batch.x.is_inference() and not batch.x.requires_grad
+        losses.append(trainer.step(torch.arange(0, 50, 5)))
+    assert torch.equal(losses[0], losses[1])
+
+
+def test_samples_without_a_trained_generator_says_how_to_train_it(tmp_path: Path, capsys: pytest.CaptureFixture):
+    code = main(["samples", "--method", "chimeramix_grid", "--dataset", "digits", "--shots", "5", "--seed", "0",
+                 "--profile", "quick", "--results-dir", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "no trained generator" in err and "python -m benchmark run --grid demo --methods chimeramix_grid" in err
+
+
+def test_samples_of_a_pixel_space_method_need_no_stage(tmp_path: Path):
+    out = tmp_path / "gridmix.png"
+    assert main(["samples", "--method", "segmix", "--dataset", "digits", "--shots", "5", "--seed", "0",
+                 "--results-dir", str(tmp_path), "--out", str(out), "--rows", "2"]) == 0
+    assert out.stat().st_size > 1000
+    assert main(["samples", "--method", "baseline", "--dataset", "digits", "--shots", "5", "--seed", "0"]) == 2
+
+
+@pytest.mark.slow
+def test_one_generator_stage_serves_two_classifier_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr("methods.generator.generator_recipe_for", lambda dataset, profile: TINY_GENERATOR)
+    monkeypatch.setattr("benchmark.engine.recipe_for", lambda dataset, profile: TINY_CLASSIFIER)
+    first = RunSpec("chimeramix_grid", "digits", 5, 0, profile="quick")
+    second = RunSpec("chimeramix_grid", "digits", 5, 0, augment="trivialaugment", profile="quick")
+    stage = get_method("chimeramix_grid").stage(first)
+    assert stage == get_method("chimeramix_grid").stage(second)
+    store = Store(tmp_path)
+
+    assert run_batch([stage, first], str(tmp_path), ".") == {"done": [stage.stage_id, first.run_id], "failed": []}
+    artifact = store.artifact_path(stage.stage_id)
+    written = artifact.stat().st_mtime_ns
+    summary = store.stage_record(stage.stage_id)["summary"]
+    assert summary["epochs"] == TINY_GENERATOR.epochs and summary["resumed_from_epoch"] == 0
+
+    assert run_batch([stage, second], str(tmp_path), ".") == {"done": [stage.stage_id, second.run_id], "failed": []}
+    assert artifact.stat().st_mtime_ns == written
+    records = [json.loads(store.record_path(s.run_id).read_text()) for s in (first, second)]
+    assert [r["stage"]["stage_id"] for r in records] == [stage.stage_id, stage.stage_id]
+    assert records[0]["method_label"] == "ChimeraMix+Grid"
+    assert not store.checkpoint_path(stage.stage_id).exists()
+
+    out = tmp_path / "samples.png"
+    assert main(["samples", "--method", "chimeramix_grid", "--dataset", "digits", "--shots", "5", "--seed", "0",
+                 "--profile", "quick", "--results-dir", str(tmp_path), "--out", str(out)]) == 0
+    assert out.stat().st_size > 1000
