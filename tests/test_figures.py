@@ -1,0 +1,64 @@
+from analysis_helpers import add_untrained_generator
+from benchmark.analysis.results import save_result
+from benchmark.grids import GRIDS, grid_specs
+from benchmark.report import write_report
+from benchmark.store import Store
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("BENCHMARK_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+
+
+def record(spec, accuracy, dataset_label):
+    return {"run_id": spec.run_id, "spec": spec.to_dict(), "dataset_label": dataset_label, "method_label": spec.method,
+            "metrics": {"accuracy": accuracy}, "curve": {}, "timing": {}, "environment": {}, "hparams": {}}
+
+
+def analysis_result(kind, sets):
+    base = {"analysis": kind, "dataset": "digits", "dataset_label": "digits", "shots": 5, "seed": 0, "profile": "quick",
+            "k": 64, "reference_size": 100, "reference_pool": 1297, "weights": "test", "model": "tiny",
+            "synsets": 190, "root": "dog.n.01"}
+    return {**base, "sets": sets}
+
+
+def test_demo_report_figures_are_written_and_linked(tmp_path):
+    store = Store(tmp_path / "results")
+    for i, spec in enumerate(grid_specs("demo")):
+        if spec.method in ("baseline", "mixup", "chimeramix_grid") or spec.shots == 5:
+            store.write_record(record(spec, 50 + spec.shots + i % 3, "digits"))
+    for method in ("chimeramix_grid", "chimeramix_seg", "hydramix"):
+        add_untrained_generator(store, method, shots=5, seed=0)
+    save_result(store, "fid", "demo-fid", analysis_result("fid", [
+        {"name": "original", "label": "Original", "fid": 20.0, "k": 64},
+        {"name": "mixup", "label": "MixUp", "fid": 80.0, "k": 64},
+        {"name": "hydramix", "label": "HydraMix", "fid": 150.0, "k": 64}]))
+    save_result(store, "cse", "demo-cse", analysis_result("cse", [
+        {"name": "original", "label": "Original", "entropy_bits": 2.5, "distinct": 9, "k": 64, "top": []},
+        {"name": "hydramix", "label": "HydraMix", "entropy_bits": 3.5, "distinct": 17, "k": 64, "top": []}]))
+    [path] = write_report(store, tmp_path / "out", "demo", fid=False, data_dir=tmp_path / "data")
+    figures = path.parent / "figures"
+    for name in ("accuracy_digits", "fid", "cse", "samples_chimeramix_grid", "samples_chimeramix_seg", "samples_hydramix"):
+        for suffix in ("png", "pdf"):
+            assert (figures / f"{name}.{suffix}").stat().st_size > 1000, name
+    text = path.read_text()
+    assert "![accuracy_digits](figures/accuracy_digits.png)" in text
+    assert "## FID of generated sets" in text and "Original 20, MixUp 80, HydraMix 150" in text
+    assert "## CLIP Synset Entropy" in text and "HydraMix 3.50 bits / 17 synsets" in text
+
+
+@pytest.mark.skipif("fig4" not in GRIDS, reason="no fig4 grid")
+def test_generator_ablation_bars(tmp_path):
+    store = Store(tmp_path / "results")
+    for spec in grid_specs("fig4"):
+        if spec.dataset == "cifair10" and spec.seed < 3:
+            store.write_record(record(spec, {"chimeramix_grid": 37, "gridmix": 30, "hydramix": 39,
+                                             "hydramix_direct": 32}[spec.method] + spec.seed, "ciFAIR-10"))
+    [path] = write_report(store, tmp_path / "out", "fig4")
+    figures = path.parent / "figures"
+    assert (figures / "generator_ablation.png").stat().st_size > 1000
+    assert (figures / "generator_ablation.pdf").stat().st_size > 1000
+    assert not (figures / "accuracy_cifair-10.png").exists()  # one shots value: no accuracy-vs-shots curve
