@@ -1,9 +1,10 @@
 """Launchers, all through submitit: `debug` runs in this process, `local` in parallel local
-processes. Finished tasks are skipped. The stages that runs depend on (generators) form a first
-wave, the classifier runs a second; within a wave, tasks are dealt to jobs so that the jobs'
-estimated costs are balanced."""
+processes, `slurm` submits job arrays and returns at once (benchmark/slurm.py). Finished tasks
+are skipped. The stages that runs depend on (generators) form a first wave, the classifier runs a
+second; within a wave, tasks are dealt to jobs so that the jobs' estimated costs are balanced."""
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from dataclasses import dataclass, field
@@ -16,10 +17,10 @@ from tqdm import tqdm
 from benchmark.recipes import recipe_for
 from benchmark.spec import RunSpec, StageSpec
 from benchmark.store import Store
-from benchmark.worker import Task, run_batch, task_id
+from benchmark.worker import JobOptions, Task, run_batch, task_id
 from methods import get_method
 
-EXECUTORS = ("local", "debug")
+EXECUTORS = ("local", "debug", "slurm")
 WEEK_MINUTES = 7 * 24 * 60
 
 
@@ -66,7 +67,12 @@ def is_finished(store: Store, task: Task) -> bool:
 
 
 def launch(specs: list[RunSpec], executor: str, store: Store, data_dir: Path, workers: int | None = None,
-           checkpoint_every_s: float = 60.0, progress: bool = True) -> Outcome:
+           options: JobOptions = JobOptions(), progress: bool = True, slurm=None):
+    """Run (debug, local) and return an Outcome, or submit (slurm: `slurm` is a
+    benchmark.slurm.SlurmOptions) and return a benchmark.slurm.SubmitOutcome without waiting."""
+    if executor == "slurm":
+        from benchmark.slurm import SlurmOptions, submit
+        return submit(specs, store, data_dir, slurm or SlurmOptions(), options)
     pending = [s for s in specs if not store.is_done(s)]
     outcome = Outcome(skipped=len(specs) - len(pending))
     stages = [st for st in needed_stages(pending) if not store.stage_done(st.stage_id)]
@@ -76,9 +82,9 @@ def launch(specs: list[RunSpec], executor: str, store: Store, data_dir: Path, wo
         if not wave:
             continue
         if executor == "debug":
-            run_in_process(wave, store, data_dir, checkpoint_every_s, progress, name)
+            run_in_process(wave, store, data_dir, options, progress, name)
         else:
-            run_local(wave, store, data_dir, workers or default_workers(), checkpoint_every_s, progress, name)
+            run_local(wave, store, data_dir, workers or default_workers(), options, progress, name)
     outcome.stages_trained = sum(store.stage_done(st.stage_id) for st in stages)
     outcome.failed = [st for st in stages if not store.stage_done(st.stage_id)]
     for spec in pending:
@@ -86,19 +92,20 @@ def launch(specs: list[RunSpec], executor: str, store: Store, data_dir: Path, wo
     return outcome
 
 
-def run_in_process(wave: list[Task], store: Store, data_dir: Path, checkpoint_every_s: float, progress: bool, name: str) -> None:
+def run_in_process(wave: list[Task], store: Store, data_dir: Path, options: JobOptions, progress: bool, name: str) -> None:
     executor = submitit.DebugExecutor(folder=store.jobs_dir / "debug")
     for task in tqdm(wave, desc=name, unit="task", disable=not progress):
-        executor.submit(run_batch, [task], str(store.root), str(data_dir), None, checkpoint_every_s).result()
+        executor.submit(run_batch, [task], str(store.root), str(data_dir), options).result()
 
 
-def run_local(wave: list[Task], store: Store, data_dir: Path, workers: int, checkpoint_every_s: float,
+def run_local(wave: list[Task], store: Store, data_dir: Path, workers: int, options: JobOptions,
               progress: bool, name: str) -> None:
     batches = deal(wave, min(workers, len(wave)))
     threads = max(1, (os.cpu_count() or 1) // len(batches))
     executor = submitit.LocalExecutor(folder=store.jobs_dir / "local")
     executor.update_parameters(timeout_min=WEEK_MINUTES)
-    jobs = [executor.submit(run_batch, b, str(store.root), str(data_dir), threads, checkpoint_every_s) for b in batches]
+    job_options = dataclasses.replace(options, threads=threads)
+    jobs = [executor.submit(run_batch, b, str(store.root), str(data_dir), job_options) for b in batches]
     bar = tqdm(total=len(wave), desc=f"{name} ({len(jobs)} workers)", unit=name, disable=not progress,
                bar_format="{l_bar}{bar}| {n:.1f}/{total} [{elapsed}<{remaining}]")
     try:

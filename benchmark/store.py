@@ -8,6 +8,7 @@ Layout under the results directory:
   artifacts/<stage_id>.json  the stage's record (spec, timing)
   progress/<id>              epoch counter of runs and stages in flight, for progress bars
   jobs/                      submitit job folders and logs
+  slurm/<id>.json            the SLURM job a run or stage was last submitted to (--executor slurm)
 """
 from __future__ import annotations
 
@@ -97,6 +98,18 @@ class Store:
     def load_failure(self, run_id: str) -> dict[str, Any] | None:
         try:
             return json.loads(self.failure_path(run_id).read_text())
+        except (OSError, ValueError):
+            return None
+
+    def submission_path(self, task_id: str) -> Path:
+        return self.root / "slurm" / f"{task_id}.json"
+
+    def write_submission(self, task_id: str, payload: dict[str, Any]) -> None:
+        write_json_atomic(self.submission_path(task_id), payload)
+
+    def load_submission(self, task_id: str) -> dict[str, Any] | None:
+        try:
+            return json.loads(self.submission_path(task_id).read_text())
         except (OSError, ValueError):
             return None
 

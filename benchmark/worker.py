@@ -6,6 +6,7 @@ import platform
 import subprocess
 import time
 import traceback
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -18,6 +19,15 @@ from benchmark.store import Store
 from methods import STAGES, get_method
 
 Task = RunSpec | StageSpec
+
+
+@dataclass(frozen=True)
+class JobOptions:
+    """How a job runs its tasks; not part of any task's identity."""
+
+    threads: int | None = None  # torch threads (None: torch's default)
+    checkpoint_every_s: float = 60.0  # checkpoint at the first epoch end after this many seconds
+    compile_model: bool = False  # torch.compile the classifier
 
 
 def task_id(task: Task) -> str:
@@ -42,7 +52,7 @@ def environment() -> dict[str, Any]:
 
 
 def execute(spec: RunSpec, store: Store, data_dir: Path, device: torch.device | None = None,
-            checkpoint_every_s: float = 60.0, on_epoch: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+            options: JobOptions = JobOptions(), on_epoch: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """Train and evaluate one run and write its record; a finished run is returned as it is."""
     record = store.load_record(spec.run_id)
     if record is not None:
@@ -54,7 +64,8 @@ def execute(spec: RunSpec, store: Store, data_dir: Path, device: torch.device | 
     data = cached_dataset(spec.dataset, str(data_dir))
     idx = subsample(data.train_y, spec.shots, spec.seed)
     artifact = store.artifact_path(stage.stage_id) if stage else None
-    trainer = Trainer(spec, data.train_x[idx], data.train_y[idx], data.num_classes, device, artifact)
+    trainer = Trainer(spec, data.train_x[idx], data.train_y[idx], data.num_classes, device, artifact,
+                      compile_model=options.compile_model)
     test_x, test_y = data.test_x.to(device), data.test_y.to(device)
 
     def report(epoch: int, epochs: int) -> None:
@@ -64,7 +75,7 @@ def execute(spec: RunSpec, store: Store, data_dir: Path, device: torch.device | 
 
     t0 = time.perf_counter()
     metrics, progress, resumed_from = train(trainer, test_x, test_y, store.checkpoint_path(spec.run_id),
-                                            checkpoint_every_s, report)
+                                            options.checkpoint_every_s, report)
     record = {
         "run_id": spec.run_id,
         "spec": spec.to_dict(),
@@ -77,14 +88,15 @@ def execute(spec: RunSpec, store: Store, data_dir: Path, device: torch.device | 
         "stage": None if stage is None else {"stage_id": stage.stage_id, **(store.stage_record(stage.stage_id) or {})},
         "timing": {"train_seconds": progress.train_seconds, "wall_seconds_this_attempt": time.perf_counter() - t0,
                    "steps": trainer.total_steps, "resumed_from_epoch": resumed_from},
-        "environment": {**environment(), "device": str(device), "threads": torch.get_num_threads()},
+        "environment": {**environment(), "device": str(device), "threads": torch.get_num_threads(),
+                        "compiled": options.compile_model},
     }
     store.write_record(record)
     return record
 
 
 def execute_stage(stage: StageSpec, store: Store, data_dir: Path, device: torch.device | None = None,
-                  checkpoint_every_s: float = 60.0) -> dict[str, Any]:
+                  options: JobOptions = JobOptions()) -> dict[str, Any]:
     """Train a stage once and write its artifact and record; a finished stage is returned as it is."""
     record = store.stage_record(stage.stage_id)
     if record is not None and store.stage_done(stage.stage_id):
@@ -95,26 +107,25 @@ def execute_stage(stage: StageSpec, store: Store, data_dir: Path, device: torch.
     t0 = time.perf_counter()
     summary = STAGES[stage.kind](stage, data.train_x[idx], data.train_y[idx], device,
                                  store.artifact_path(stage.stage_id), store.checkpoint_path(stage.stage_id),
-                                 checkpoint_every_s, lambda e, n: store.write_progress(stage.stage_id, e, n))
+                                 options.checkpoint_every_s, lambda e, n: store.write_progress(stage.stage_id, e, n))
     record = {"stage": stage.to_dict(), "summary": summary, "wall_seconds_this_attempt": time.perf_counter() - t0,
               "environment": {**environment(), "device": str(device)}}
     store.write_stage_record(stage.stage_id, record)
     return record
 
 
-def run_batch(tasks: list[Task], results_dir: str, data_dir: str, threads: int | None = None,
-              checkpoint_every_s: float = 60.0) -> dict[str, list[str]]:
+def run_batch(tasks: list[Task], results_dir: str, data_dir: str, options: JobOptions = JobOptions()) -> dict[str, list[str]]:
     """A job's body: every task in turn; a failing task is noted and the next one starts."""
-    if threads:
-        torch.set_num_threads(threads)
+    if options.threads:
+        torch.set_num_threads(options.threads)
     store = Store(Path(results_dir))
     done, failed = [], []
     for task in tasks:
         try:
             if isinstance(task, RunSpec):
-                execute(task, store, Path(data_dir), checkpoint_every_s=checkpoint_every_s)
+                execute(task, store, Path(data_dir), options=options)
             else:
-                execute_stage(task, store, Path(data_dir), checkpoint_every_s=checkpoint_every_s)
+                execute_stage(task, store, Path(data_dir), options=options)
             done.append(task_id(task))
         except Exception as exc:  # noqa: BLE001  one bad task must not stop the others
             last = traceback.format_exception_only(type(exc), exc)[-1].strip()

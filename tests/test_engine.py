@@ -6,7 +6,7 @@ import torch
 from benchmark.engine import classification_metrics
 from benchmark.spec import RunSpec
 from benchmark.store import Store
-from benchmark.worker import execute
+from benchmark.worker import JobOptions, execute
 
 SPEC = RunSpec("baseline", "digits", 5, 0, profile="quick")
 
@@ -46,9 +46,9 @@ def test_interrupted_run_resumes_to_the_uninterrupted_result(tmp_path):
             raise Killed
 
     with pytest.raises(Killed):
-        execute(SPEC, store, tmp_path, checkpoint_every_s=0, on_epoch=kill_at_epoch_5)
+        execute(SPEC, store, tmp_path, options=JobOptions(checkpoint_every_s=0), on_epoch=kill_at_epoch_5)
     assert store.checkpoint_path(SPEC.run_id).exists() and store.load_record(SPEC.run_id) is None
-    resumed = execute(SPEC, store, tmp_path, checkpoint_every_s=0)
+    resumed = execute(SPEC, store, tmp_path, options=JobOptions(checkpoint_every_s=0))
     assert resumed["timing"]["resumed_from_epoch"] == 4  # the checkpoint of the last finished epoch
     assert resumed["metrics"] == clean["metrics"]
     assert resumed["curve"] == clean["curve"]

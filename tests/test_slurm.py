@@ -1,0 +1,438 @@
+"""The SLURM launcher: profiles and options (no cluster needed), then a real single-node Slurm
+cluster (slurm/testcluster/up.sh, started and stopped by PID by the `cluster` fixture): a grid slice
+with a generator submitted as arrays with a dependency, idempotent resubmission, status from the
+scheduler, a cancelled job resubmitted and a preempted job requeued by submitit, both resuming from
+their checkpoints with the record of an uninterrupted run. Every wait is bounded.
+
+Without SLURM (slurm-wlm, munge) or root the cluster tests skip; with CI=true they fail instead."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from benchmark import slurm
+from benchmark.cli import main
+from benchmark.errors import UserError
+from benchmark.grids import GRIDS, Grid, grid_specs, select
+from benchmark.spec import RunSpec
+from benchmark.store import Store
+
+REPO = Path(__file__).resolve().parent.parent
+WAIT_S = 900  # the longest any test waits for jobs (2 shared cores; a job here takes 0.5-3 min)
+SLICE = ["--grid", "demo", "--methods", "baseline,chimeramix_grid", "--shots", "5", "--seeds", "0"]
+ON_TEST_CLUSTER = ["--executor", "slurm", "--slurm-profile", "testcluster"]
+
+
+# ----------------------------------------------------------------------------------------------
+# Profiles and options: no cluster needed
+# ----------------------------------------------------------------------------------------------
+
+def test_shipped_profiles_load_and_resolve_per_dataset_and_stage():
+    default = slurm.load_profile("default")
+    gen = default.resources("cifair10", "generator")
+    assert (gen.gres, gen.cpus, gen.mem, gen.time, gen.partition) == ("gpu:1", 6, "12G", 1440, "gpu")
+    assert default.resources("cifair10", "classifier").runs_per_job == 4
+    assert default.resources("cifair100", "classifier").runs_per_job == 1
+    test = slurm.load_profile("testcluster").resources("digits", "classifier")
+    assert (test.partition, test.gres, test.gpus, test.cpus) == ("debug", None, None, 1)
+
+
+def test_profile_layers_and_command_line_overrides(tmp_path):
+    path = tmp_path / "lab.toml"
+    path.write_text('partition = "a"\ncpus = 2\ntime = "1-02:00:00"\nmem = 8\naccount = "lab"\n'
+                    '[generator]\ncpus = 3\n[classifier]\nqos = "short"\n'
+                    '[datasets.stl10]\npartition = "big"\nsbatch = { mail-type = "FAIL" }\n'
+                    '[datasets.stl10.generator]\ntime = 90\n[datasets.folder]\naccount = ""\n')
+    profile = slurm.load_profile(str(path))
+    r = profile.resources("cifair10", "generator")
+    assert (r.partition, r.cpus, r.time, r.mem, r.account, r.qos) == ("a", 3, 1560, "8G", "lab", None)
+    r = profile.resources("stl10", "generator")
+    assert (r.partition, r.cpus, r.time, r.sbatch) == ("big", 3, 90, (("mail-type", "FAIL"),))
+    r = profile.resources("stl10", "classifier")
+    assert (r.partition, r.cpus, r.time, r.qos) == ("big", 2, 1560, "short")
+    assert profile.resources("folder:/x/y", "classifier").account is None
+    over = profile.with_overrides({"partition": "fast", "time": "00:30:00", "cpus": "4", "mem": "500M", "gres": None})
+    r = over.resources("stl10", "generator")
+    assert (r.partition, r.time, r.cpus, r.mem) == ("fast", 30, 4, "500M")
+    params = r.executor_parameters()
+    assert params["time"] == 30 and params["partition"] == "fast" and params["additional_parameters"] == {"mail-type": "FAIL"}
+
+
+@pytest.mark.parametrize("text, minutes", [(90, 90), ("90", 90), ("1:30", 2), ("02:00:00", 120),
+                                          ("1-00:00:00", 1440), ("2-6", 3240), ("1-01:30", 1530)])
+def test_time_limits_in_slurm_formats(text, minutes):
+    assert slurm.parse_minutes(text, "x") == minutes
+
+
+@pytest.mark.parametrize("content, message", [
+    ('partiton = "a"\n', "unknown key(s) partiton"),
+    ('[datasets.cifar11]\ncpus = 1\n', "unknown dataset [datasets.cifar11]"),
+    ('[gpu]\ncpus = 1\n', "unknown table [gpu]"),
+    ('time = "soon"\n', "time 'soon' is not a SLURM time limit"),
+    ('mem = "1.5G"\n', "mem '1.5G' is not a memory size"),
+    ('cpus = 0\n', "cpus must be an integer >= 1"),
+    ('cpus = \n', "slurm profile"),
+])
+def test_bad_profiles_name_the_bad_value(tmp_path, content, message):
+    path = tmp_path / "bad.toml"
+    path.write_text(content)
+    with pytest.raises(UserError, match=message.replace("[", r"\[").replace("(", r"\(").replace(")", r"\)")):
+        slurm.load_profile(str(path))
+
+
+def test_cli_errors_for_slurm_options(capsys, tmp_path):
+    results = str(tmp_path / "results")
+    assert main(["run", *SLICE, "--partition", "gpu", "--results-dir", results]) == 2
+    assert "--partition only apply to --executor slurm (got --executor local)" in capsys.readouterr().err
+    assert main(["run", *SLICE, "--executor", "slurm", "--slurm-profile", "nope", "--dry-run", "--results-dir", results]) == 2
+    assert "unknown slurm profile 'nope'; valid: default, testcluster" in capsys.readouterr().err
+    assert main(["run", *SLICE, "--executor", "slurm", "--time", "soon", "--dry-run", "--results-dir", results]) == 2
+    assert "command line: time 'soon' is not a SLURM time limit" in capsys.readouterr().err
+
+
+def test_every_slurm_option_is_in_help_and_readme():
+    help_text = subprocess.run([sys.executable, "-m", "benchmark", "run", "--help"], capture_output=True, text=True,
+                               cwd=REPO, env={**os.environ, "COLUMNS": "200"}).stdout
+    readme = (REPO / "README.md").read_text()
+    for option in ["--slurm-profile", "--retry-failed", *(o for o, *_ in slurm.CLI_OVERRIDES)]:
+        assert option in help_text, option
+        assert f"`{option}" in readme, option
+
+
+def test_dry_run_shows_the_arrays_of_table1_on_the_default_profile(capsys, tmp_path, monkeypatch):
+    results = tmp_path / "results"
+    # the CPU plan (tested in test_cli) would time the paper models on this CPU
+    monkeypatch.setattr("benchmark.plan.describe_plan", lambda *args: "(the plan on this device)")
+    assert main(["run", "--grid", "table1", "--executor", "slurm", "--dry-run", "--results-dir", str(results)]) == 0
+    out = capsys.readouterr().out
+    assert "slurm profile default: would submit" in out
+    assert "classifier cifair100" in out and "gres=gpu:1 cpus=6 mem=12G time=1-00:00:00" in out
+    specs = grid_specs("table1")
+    if any(slurm.stage_of(s) for s in specs):
+        assert "generator cifair10" in out and "held until its generator stages end" in out
+    assert "estimated GPU time" in out
+
+
+def test_dependency_names_whole_arrays_and_single_jobs():
+    arrays = {"10": {"10_0", "10_1"}, "11": {"11_0", "11_1"}}
+    assert slurm.dependency_string({"10_0", "10_1", "11_1"}, arrays) == "afterany:10:11_1"
+    assert slurm.dependency_string({"7"}, {}) == "afterany:7"
+    assert slurm.dependency_string(set(), arrays) is None
+
+
+def test_an_ended_job_is_read_from_its_log_and_result_file(tmp_path):
+    store = Store(tmp_path)
+    folder = store.jobs_dir / "slurm"
+    folder.mkdir(parents=True)
+    (folder / "5_0_log.err").write_text("step 3\nslurmstepd: error: *** JOB 5 ON vm CANCELLED AT 2024-01-01T00:00:00 ***\n")
+    assert slurm.ended_job(store, "5", "")[0] == "CANCELLED"
+    (folder / "6_1_0_log.err").write_text("slurmstepd: error: *** JOB 7 ON vm CANCELLED AT 2024-01-01T00:00:00 "
+                                          "DUE TO TIME LIMIT ***\n")
+    state, error = slurm.ended_job(store, "6_1", "")
+    assert state == "TIMEOUT" and error.startswith("*** JOB 7") and "DUE TO TIME LIMIT" in error
+    # a requeue is not an end: the job ran again (and was then killed by the OOM killer)
+    (folder / "7_0_log.err").write_text("slurmstepd-vm: error: *** JOB 7 ON vm CANCELLED AT 2024-01-01T00:00:00 DUE TO "
+                                        "JOB REQUEUE ***\nepoch 3\nslurmstepd: error: Detected 1 oom_kill event\n")
+    assert slurm.ended_job(store, "7", "")[0] == "OUT_OF_MEMORY"
+    (folder / "4_0_log.err").write_text("slurmstepd-vm: error: *** JOB 4 ON vm CANCELLED AT 2024-01-01T00:00:00 DUE TO "
+                                        "JOB REQUEUE ***\nepoch 3\n")
+    assert slurm.ended_job(store, "4", "") == ("UNKNOWN", "epoch 3")
+    import submitit
+    submitit.core.utils.cloudpickle_dump(("error", "Traceback ...\nValueError: bad"), folder / "8_0_result.pkl")
+    assert slurm.ended_job(store, "8", "") == ("FAILED", "ValueError: bad")
+    assert slurm.ended_job(store, "9", "OUT_OF_MEMORY")[0] == "OUT_OF_MEMORY"
+
+
+# ----------------------------------------------------------------------------------------------
+# A real single-node cluster
+# ----------------------------------------------------------------------------------------------
+
+def why_no_cluster() -> str | None:
+    for exe in ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "scancel", "srun"):
+        if shutil.which(exe) is None and not Path("/usr/sbin", exe).exists():
+            return f"{exe} not found: apt-get install -y --no-install-recommends slurm-wlm munge"
+    if os.geteuid() != 0:
+        return "the test cluster runs slurmd as root (SlurmdUser=root); run the tests as root"
+    return None
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def require_cluster() -> None:
+    """Skip without SLURM (saying why); in CI (CI=true) fail instead."""
+    reason = why_no_cluster()
+    if reason:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI=true but no SLURM test cluster: {reason}")
+        pytest.skip(reason)
+
+
+def test_without_slurm_the_cluster_tests_skip_here_and_fail_in_ci(monkeypatch):
+    monkeypatch.setattr(f"{__name__}.why_no_cluster", lambda: "sbatch not found: apt-get install ...")
+    monkeypatch.setenv("CI", "false")
+    with pytest.raises(pytest.skip.Exception, match="sbatch not found"):
+        require_cluster()
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI=true but no SLURM test cluster: sbatch not found"):
+        require_cluster()
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """A real Slurm controller + node on this machine for this module, stopped by PID afterwards."""
+    require_cluster()
+    base = tmp_path_factory.mktemp("slurm")
+    env = {**os.environ, "SLURMCTLD_PORT": str(free_port()), "SLURMD_PORT": str(free_port())}
+    previous = os.environ.get("SLURM_CONF")
+    try:
+        up = subprocess.run(["bash", str(REPO / "slurm/testcluster/up.sh"), str(base)], env=env,
+                            capture_output=True, text=True, timeout=120)
+        assert up.returncode == 0, f"up.sh failed:\n{up.stdout}\n{up.stderr}"
+        os.environ["SLURM_CONF"] = str(base / "slurm.conf")
+        yield base
+    finally:
+        subprocess.run(["bash", str(REPO / "slurm/testcluster/down.sh"), str(base)], timeout=120)
+        if previous is None:
+            os.environ.pop("SLURM_CONF", None)
+        else:
+            os.environ["SLURM_CONF"] = previous
+
+
+def wait_until(predicate, what: str, timeout: float = WAIT_S, every: float = 0.5):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every)
+    queue = subprocess.run(["squeue", "-a", "-r", "-t", "all"], capture_output=True, text=True).stdout
+    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}; queue:\n{queue}")
+
+
+def in_queue(job_id: str) -> bool:
+    state = slurm.Scheduler().queue().get(job_id, ("", ""))[0]
+    return state in slurm.PENDING_STATES | slurm.RUNNING_STATES
+
+
+def show(capsys, text: str) -> None:
+    """Print past pytest's capture (visible with -s): what the commands printed, for the log."""
+    with capsys.disabled():
+        print("\n" + text)
+
+
+def job_logs(store: Store) -> str:
+    return "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in sorted((store.jobs_dir / "slurm").glob("*_log.err")))
+
+
+@pytest.mark.slow
+def test_grid_slice_runs_as_arrays_with_a_generator_dependency(cluster, capsys, tmp_path):
+    results = tmp_path / "results"
+    argv = ["run", *SLICE, *ON_TEST_CLUSTER, "--results-dir", str(results), "--quiet"]
+    specs = select(grid_specs("demo"), "demo", "baseline,chimeramix_grid", None, "5", "0")
+    store = Store(results)
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    show(capsys, "run:\n" + out)
+    assert "submitted 1 generator stage(s) and 2 run(s)" in out
+    cm = next(s for s in specs if s.method == "chimeramix_grid")
+    base = next(s for s in specs if s.method == "baseline")
+    stage = slurm.stage_of(cm)
+    gen_job = store.load_submission(stage.stage_id)["job_id"]
+    cm_sub = store.load_submission(cm.run_id)
+    assert cm_sub["dependency"] == f"afterany:{gen_job.split('_')[0]}"
+    assert store.load_submission(base.run_id)["dependency"] is None
+    # the scheduler holds the classifier until the generator's job has ended
+    shown = subprocess.run(["scontrol", "show", "job", cm_sub["job_id"]], capture_output=True, text=True).stdout
+    assert f"Dependency=afterany:{gen_job}" in shown
+
+    # the same command again submits nothing: both runs are queued
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "nothing to submit" in out and "2 already queued" in out
+
+    assert main(["status", *SLICE, "--results-dir", str(results)]) == 0
+    midway = capsys.readouterr().out
+    show(capsys, "status midway:\n" + midway)
+    cm_line = next(line for line in midway.splitlines() if line.startswith("chimeramix_grid"))
+    assert cm_line.split()[2:] == ["0", "0", "0", "1", "0"]  # done missing failed pending running
+    assert "SLURM jobs:" in midway and "Dependency: 1" in midway
+
+    wait_until(lambda: all(store.is_done(s) for s in specs), "both records", every=2)
+    records = {r["spec"]["method"]: r for r in store.records()}
+    assert records["chimeramix_grid"]["stage"]["stage_id"] == stage.stage_id
+    assert all(r["environment"]["threads"] == 1 for r in records.values()), "cpus=1 in the profile = 1 thread"
+    assert main(["status", *SLICE, "--results-dir", str(results)]) == 0
+    done = capsys.readouterr().out
+    assert next(line for line in done.splitlines() if line.startswith("total")).split()[1:6] == ["2", "0", "0", "0", "0"], done
+    assert main(argv) == 0
+    assert "nothing to submit" in capsys.readouterr().out
+
+
+# --- interruptions: a run long enough to interrupt (a folder dataset of 100 classes, quick profile) ---
+
+def noise_folder(root: Path, classes: int) -> None:
+    """A folder dataset: `classes` class folders of 7 noisy 32x32 images around a class colour."""
+    rng = np.random.default_rng(0)
+    for c in range(classes):
+        (root / f"class{c:03d}").mkdir(parents=True)
+        mean = rng.integers(0, 256, 3)
+        for i in range(7):
+            pixels = np.clip(mean + rng.normal(0, 40, (32, 32, 3)), 0, 255).astype(np.uint8)
+            Image.fromarray(pixels).save(root / f"class{c:03d}" / f"{i}.png")
+
+
+@pytest.fixture(scope="module")
+def long_run(tmp_path_factory):
+    """A RunSpec of ~6,000 steps (15 s on an idle core) on a folder of 100 classes x 7 noise images,
+    and a grid `slurmtest` holding only it (in this process; jobs get the pickled spec)."""
+    root = tmp_path_factory.mktemp("folder100")
+    noise_folder(root, classes=100)
+    spec = RunSpec("baseline", f"folder:{root}", 5, 0, profile="quick")
+    GRIDS["slurmtest"] = Grid(lambda: [spec], "one long quick run on a folder dataset (tests)")
+    yield spec
+    GRIDS.pop("slurmtest", None)
+
+
+def submit_long(results: Path) -> int:
+    return main(["run", "--grid", "slurmtest", *ON_TEST_CLUSTER, "--checkpoint-every", "0", "--quiet",
+                 "--results-dir", str(results)])
+
+
+@pytest.fixture(scope="module")
+def reference(cluster, long_run, tmp_path_factory):
+    """The uninterrupted run on the cluster (same profile, so the same single thread)."""
+    results = tmp_path_factory.mktemp("reference")
+    assert submit_long(results) == 0
+    return Store(results)
+
+
+def checkpoint_then(store: Store, spec: RunSpec) -> str:
+    """Wait until the run has written a checkpoint; its job id."""
+    checkpoint = store.root / "checkpoints" / f"{spec.run_id}.pt"
+    wait_until(lambda: checkpoint.exists() or store.is_done(spec), "the first checkpoint", every=0.1)
+    assert not store.is_done(spec), "the run finished before it could be interrupted"
+    return store.load_submission(spec.run_id)["job_id"]
+
+
+def same_as_reference(record: dict, reference: Store, spec: RunSpec) -> dict:
+    wait_until(lambda: reference.is_done(spec), "the uninterrupted reference run", every=2)
+    clean = reference.load_record(spec.run_id)
+    assert record["metrics"] == clean["metrics"] and record["curve"] == clean["curve"]
+    return clean
+
+
+@pytest.mark.slow
+def test_cancelled_job_is_resubmitted_and_resumes_from_its_checkpoint(cluster, long_run, reference, capsys, tmp_path):
+    store = Store(tmp_path / "results")
+    assert submit_long(store.root) == 0
+    job = checkpoint_then(store, long_run)
+    subprocess.run(["scancel", job], check=True, timeout=60)
+    wait_until(lambda: not in_queue(job), f"job {job} to leave the queue")
+    assert not store.is_done(long_run) and store.checkpoint_path(long_run.run_id).exists()
+    capsys.readouterr()
+    assert main(["status", "--grid", "slurmtest", "--results-dir", str(store.root)]) == 0
+    out = capsys.readouterr().out
+    show(capsys, "status after scancel:\n" + out)
+    assert next(line for line in out.splitlines() if line.startswith("total")).split()[1:3] == ["0", "1"]  # missing
+    assert "cancelled" in out
+
+    assert submit_long(store.root) == 0  # resubmitted without --retry-failed: a cancel is not a failure
+    assert "submitted 1 run(s) as 1 job(s)" in capsys.readouterr().out
+    new_job = store.load_submission(long_run.run_id)["job_id"]
+    assert new_job != job
+    wait_until(lambda: store.is_done(long_run), "the resubmitted run's record", every=1)
+    record = store.load_record(long_run.run_id)
+    show(capsys, f"cancelled job {job}, resubmitted as {new_job}: resumed_from_epoch "
+                 f"{record['timing']['resumed_from_epoch']}, accuracy {record['metrics']['accuracy']:.2f}")
+    assert record["timing"]["resumed_from_epoch"] > 0, job_logs(store)
+    same_as_reference(record, reference, long_run)
+    assert not store.checkpoint_path(long_run.run_id).exists()
+
+
+@pytest.mark.slow
+def test_preempted_job_checkpoints_requeues_itself_and_resumes(cluster, long_run, reference, capsys, tmp_path):
+    """submitit's preemption path (what slurm sends on preemption; submitit's own Job._interrupt
+    does the same): SIGTERM, then USR2 -> SlurmBatch.checkpoint() -> scontrol requeue, same job id."""
+    store = Store(tmp_path / "results")
+    assert submit_long(store.root) == 0
+    job = checkpoint_then(store, long_run)
+    subprocess.run(["scancel", job, "--signal", "SIGTERM"], check=True, timeout=60)
+    subprocess.run(["scancel", job, "--signal", "USR2"], check=True, timeout=60)
+    wait_until(lambda: store.is_done(long_run), "the requeued run's record", every=1)
+    record = store.load_record(long_run.run_id)
+    log = job_logs(store)
+    show(capsys, f"preempted job {job}, requeued: resumed_from_epoch {record['timing']['resumed_from_epoch']}, "
+                 f"accuracy {record['metrics']['accuracy']:.2f}")
+    assert "this job is preempted" in log and f"JOB {job} ON" in log and "DUE TO JOB REQUEUE" in log, log
+    assert store.load_submission(long_run.run_id)["job_id"] == job  # requeued, not resubmitted
+    assert record["timing"]["resumed_from_epoch"] > 0, log
+    same_as_reference(record, reference, long_run)
+
+
+@pytest.mark.slow
+def test_failed_run_is_left_out_until_retry_failed(cluster, capsys, tmp_path):
+    """A run whose job fails shows its error and log in `status`; `run` leaves it out and says why;
+    --retry-failed resubmits it."""
+    store = Store(tmp_path / "results")
+    data = tmp_path / "data"
+    noise_folder(data, classes=10)
+    spec = RunSpec("baseline", f"folder:{data}", 5, 0, profile="quick")
+    GRIDS["slurmbroken"] = Grid(lambda: [spec], "a run whose data disappear after submission (tests)")
+    node = socket.gethostname().split(".")[0]
+    try:
+        argv = ["run", "--grid", "slurmbroken", *ON_TEST_CLUSTER, "--quiet", "--results-dir", str(store.root)]
+        subprocess.run(["scontrol", "update", f"nodename={node}", "state=drain", "reason=test"], check=True)
+        try:  # the drained node holds the job until the data are gone
+            assert main(argv) == 0
+        finally:
+            shutil.move(data, tmp_path / "elsewhere")
+            subprocess.run(["scontrol", "update", f"nodename={node}", "state=resume"], check=True)
+        job = store.load_submission(spec.run_id)["job_id"]
+        wait_until(lambda: not in_queue(job), f"job {job} to end")
+        capsys.readouterr()
+        assert main(["status", "--grid", "slurmbroken", "--results-dir", str(store.root)]) == 0
+        out = capsys.readouterr().out
+        show(capsys, "status of a failed run:\n" + out)
+        assert f"(job {job})" in out and "not found" in out and f"{job}_0_log.err" in out
+        shutil.move(tmp_path / "elsewhere", data)
+        assert main(argv) == 0
+        out = capsys.readouterr().out
+        show(capsys, "run again:\n" + out)
+        assert "nothing to submit" in out and "left out 1 task(s): failed runs" in out
+        assert main([*argv, "--retry-failed"]) == 0
+        assert "submitted 1 run(s) as 1 job(s)" in capsys.readouterr().out
+        wait_until(lambda: store.is_done(spec), "the retried run's record", every=1)
+        assert store.load_failure(spec.run_id) is None
+    finally:
+        GRIDS.pop("slurmbroken", None)
+
+
+def test_failed_generator_leaves_out_its_runs_until_retry_failed(tmp_path):
+    """The plan without a scheduler: a failed stage blocks the runs that need it; --retry-failed
+    plans both, the runs held until the generator's job ends."""
+    store = Store(tmp_path / "results")
+    specs = select(grid_specs("demo"), "demo", "baseline,chimeramix_grid", None, "5", "0")
+    cm = next(s for s in specs if s.method == "chimeramix_grid")
+    stage = slurm.stage_of(cm)
+    store.write_failure(stage.stage_id, stage.to_dict(), "RuntimeError: boom", "/logs/1_0_log.err")
+    plan = slurm.plan_submission(specs, store, slurm.SlurmOptions("testcluster"), None)
+    assert [(a.kind, [s.method for s in a.tasks]) for a in plan.arrays] == [("classifier", ["baseline"])]
+    assert sorted(why.split(" (")[0] for _, why in plan.outcome.left_out) == [
+        "failed generator stage", "runs whose generator stage failed"]
+    plan = slurm.plan_submission(specs, store, slurm.SlurmOptions("testcluster", retry_failed=True), None)
+    assert [(a.kind, a.after_stages) for a in plan.arrays] == [("generator", False), ("classifier", False),
+                                                               ("classifier", True)]
