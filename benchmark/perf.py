@@ -1,49 +1,72 @@
 """`perf`: the cost of each method's training step on this device, on random images of a
 dataset's shape (the subset is 10 images per class), so no data files are needed.
 
-loop efficiency = bare model forward+backward time / whole training step time. The whole step
-also holds the batch assembly, augmentation, method logic, optimizer and scheduler.
+Per method:
+- `step ms`, `images/s`: the whole training step with the recipe's model (WRN-16-8 / ResNet-50 at
+  the paper profile): batch assembly, augmentation, method logic, forward, backward, optimizer,
+  scheduler;
+- `bare ms`: the same model's forward + backward + optimizer step on a batch already made;
+  `loop eff.` = bare / step;
+- `overhead ms`: the same two with the 314-parameter `tiny` model, whose own step costs next to
+  nothing: tiny step - tiny bare = the host work around the model, the cost that decides a grid's
+  GPU-hours at the papers' batch sizes;
+- methods that replace batches with probability p_gen are timed with p_gen forced to 0 (the
+  real-batch step, the main columns) and to 1: `gen ms` is the generated-batch step with the
+  recipe's model, `gen/real` its ratio to the real one, `gen overhead` the generated batch's host
+  cost with the tiny model (making the batch: partners, masks, generator). A generator stage is
+  stood in for by an untrained generator of the same recipe: same cost.
+
+Step and bare are timed alternately, one after the other in every round, so that a change of the
+machine's load hits both alike; each figure is the median over the rounds.
 """
 from __future__ import annotations
 
+import dataclasses
+import json
+import tempfile
 import time
+from pathlib import Path
 from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
+from tqdm import tqdm
 
 from benchmark.data import DATASETS, check_dataset_name
 from benchmark.engine import Trainer, default_device
 from benchmark.errors import UserError
 from benchmark.grids import parse_list
 from benchmark.recipes import recipe_for
-from benchmark.spec import RunSpec
-from methods import METHODS, get_method
+from benchmark.spec import RunSpec, StageSpec
+from methods import METHODS, Context, get_method
+from methods.generator import write_untrained_artifact
 
 PERF_SHOTS = 10
+TINY_ROUNDS_FACTOR = 5  # the tiny model's rounds are cheap: more of them steady its small figures
+REGRESSION_FACTOR = 2.0
+STAND_INS: dict[str, Callable[[StageSpec, Path], None]] = {"generator": write_untrained_artifact}  # stage kind -> writer
+CHECKED = ("overhead_ms", "generated_overhead_ms")  # the figures `--check` compares
 
 
-def median_seconds(fn: Callable[[], Any], steps: int, device: torch.device, warmup: int = 2) -> float:
-    times = []
-    for i in range(warmup + steps):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        t0 = time.perf_counter()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        if i >= warmup:
-            times.append(time.perf_counter() - t0)
-    return sorted(times)[len(times) // 2]
+def interleaved_medians(fns: dict[str, Callable[[], Any]], rounds: int, device: torch.device,
+                        warmup: int = 2) -> dict[str, float]:
+    """Median seconds of each function, timed in turn within every round."""
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for i in range(warmup + rounds):
+        for name, fn in fns.items():
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            t0 = time.perf_counter()
+            fn()
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            if i >= warmup:
+                times[name].append(time.perf_counter() - t0)
+    return {name: sorted(t)[len(t) // 2] for name, t in times.items()}
 
 
-def measure(method: str, dataset: str, profile: str, steps: int, device: torch.device) -> dict[str, Any]:
-    info = DATASETS[dataset]
-    n = PERF_SHOTS * info.num_classes
-    gen = torch.Generator().manual_seed(0)
-    images = torch.randint(0, 256, (n, 3, info.image_size, info.image_size), dtype=torch.uint8, generator=gen)
-    labels = torch.arange(info.num_classes).repeat_interleave(PERF_SHOTS)
-    trainer = Trainer(RunSpec(method, dataset, PERF_SHOTS, 0, profile=profile), images, labels, info.num_classes, device)
+def time_trainer(trainer: Trainer, rounds: int, device: torch.device) -> tuple[float, float]:
+    """(whole step, bare forward+backward+optimizer step) median seconds of a trainer."""
     trainer.model.train()
     batch_size = trainer.recipe.batch_size
     order = trainer.epoch_order()
@@ -56,22 +79,90 @@ def measure(method: str, dataset: str, profile: str, steps: int, device: torch.d
 
     batch = trainer.data.batch(order[:batch_size])
     x, y = batch.x, batch.y
+    if trainer.cuda:
+        x = x.contiguous(memory_format=torch.channels_last)
 
     def bare() -> None:
         with trainer.autocast():
-            loss = F.cross_entropy(trainer.model(x), y)
+            loss = F.cross_entropy(trainer.forward(x), y)
+        trainer.optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        trainer.optimizer.step()
 
-    step_s = median_seconds(step, steps, device)
-    bare_s = median_seconds(bare, steps, device)
-    return {
-        "method": method, "dataset": dataset, "model": trainer.recipe.model, "batch": batch_size, "device": device.type,
-        "step_ms": 1000 * step_s, "bare_ms": 1000 * bare_s, "images_per_s": batch_size / step_s,
-        "loop_efficiency": bare_s / step_s,
+    medians = interleaved_medians({"step": step, "bare": bare}, rounds, device)
+    return medians["step"], medians["bare"]
+
+
+class Bench:
+    """Random images of a dataset's shape and the stand-in artifacts, for timing trainers."""
+
+    def __init__(self, dataset: str, profile: str, device: torch.device, compile_model: bool, tmp: Path):
+        info = DATASETS[dataset]
+        self.dataset, self.profile, self.device, self.compile_model, self.tmp = dataset, profile, device, compile_model, tmp
+        self.num_classes = info.num_classes
+        gen = torch.Generator().manual_seed(0)
+        n = PERF_SHOTS * info.num_classes
+        self.images = torch.randint(0, 256, (n, 3, info.image_size, info.image_size), dtype=torch.uint8, generator=gen)
+        self.labels = torch.arange(info.num_classes).repeat_interleave(PERF_SHOTS)
+        self.context = Context(dataset, info.num_classes, info.image_size, {}, profile)
+
+    def artifact(self, spec: RunSpec) -> Path | None:
+        stage = get_method(spec.method).stage(spec)
+        if stage is None:
+            return None
+        if stage.kind not in STAND_INS:
+            raise UserError(f"perf cannot stand in for stage kind '{stage.kind}' of method '{spec.method}'; "
+                            f"valid: {', '.join(STAND_INS)}")
+        path = self.tmp / f"{stage.stage_id}.pt"
+        if not path.exists():
+            STAND_INS[stage.kind](stage, path)
+        return path
+
+    def time(self, spec: RunSpec, model: str | None, rounds: int) -> tuple[float, float]:
+        """(step, bare) median seconds of the spec with the recipe's model, or with `model`."""
+        recipe = recipe_for(spec.dataset, spec.profile)
+        if model is not None:
+            recipe = dataclasses.replace(recipe, model=model)
+        trainer = Trainer(spec, self.images, self.labels, self.num_classes, self.device, self.artifact(spec), recipe,
+                          compile_model=self.compile_model and model is None)
+        return time_trainer(trainer, rounds, self.device)
+
+
+def measure(bench: Bench, method: str, steps: int, overhead_only: bool) -> dict[str, Any]:
+    cls = get_method(method)
+    replaces_batches = "p_gen" in cls.defaults(bench.context)
+
+    def spec(p_gen: float | None = None) -> RunSpec:
+        overrides = () if p_gen is None else (("p_gen", p_gen),)
+        return RunSpec(method, bench.dataset, PERF_SHOTS, 0, profile=bench.profile, overrides=overrides)
+
+    real = spec(0.0) if replaces_batches else spec()
+    tiny_rounds = TINY_ROUNDS_FACTOR * steps
+    tiny_step, tiny_bare = bench.time(real, "tiny", tiny_rounds)
+    recipe = recipe_for(bench.dataset, bench.profile)
+    row: dict[str, Any] = {
+        "method": method, "dataset": bench.dataset, "profile": bench.profile, "model": recipe.model,
+        "batch": recipe.batch_size, "device": bench.device.type, "threads": torch.get_num_threads(),
+        "compiled": bench.compile_model,
+        "tiny_step_ms": 1000 * tiny_step, "tiny_bare_ms": 1000 * tiny_bare, "overhead_ms": 1000 * (tiny_step - tiny_bare),
+        "step_ms": None, "bare_ms": None, "images_per_s": None, "loop_efficiency": None,
+        "generated_step_ms": None, "generated_ratio": None, "generated_overhead_ms": None,
     }
+    if not overhead_only:
+        step, bare = bench.time(real, None, steps)
+        row.update(step_ms=1000 * step, bare_ms=1000 * bare, images_per_s=recipe.batch_size / step,
+                   loop_efficiency=bare / step)
+    if replaces_batches:
+        gen_step, gen_bare = bench.time(spec(1.0), "tiny", steps)
+        row["generated_overhead_ms"] = 1000 * (gen_step - gen_bare)
+        if not overhead_only:
+            gen_step, _ = bench.time(spec(1.0), None, steps)
+            row.update(generated_step_ms=1000 * gen_step, generated_ratio=1000 * gen_step / row["step_ms"])
+    return row
 
 
-def run_perf(methods: str | None, dataset: str, profile: str, steps: int) -> list[dict[str, Any]]:
+def run_perf(methods: str | None, dataset: str, profile: str, steps: int, overhead_only: bool = False,
+             compile_model: bool = False, progress: bool = True) -> list[dict[str, Any]]:
     check_dataset_name(dataset)
     if dataset not in DATASETS:
         raise UserError(f"perf needs a registered dataset for its shape, got '{dataset}'; valid: {', '.join(DATASETS)}")
@@ -80,15 +171,63 @@ def run_perf(methods: str | None, dataset: str, profile: str, steps: int) -> lis
     for name in names:
         get_method(name)
     device = default_device()
-    return [measure(name, dataset, profile, steps, device) for name in names]
+    with tempfile.TemporaryDirectory() as tmp:
+        bench = Bench(dataset, profile, device, compile_model, Path(tmp))
+        return [measure(bench, name, steps, overhead_only)
+                for name in tqdm(names, desc="perf", unit="method", disable=not progress)]
+
+
+def fmt(value: float | None, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
 
 
 def format_table(rows: list[dict[str, Any]]) -> str:
-    head = f"{'method':<18} {'model':<10} {'batch':>5} {'step ms':>9} {'bare ms':>9} {'images/s':>9} {'loop eff.':>9}"
+    head = (f"{'method':<18} {'model':<9} {'batch':>5} {'step ms':>9} {'images/s':>9} {'bare ms':>9} {'loop eff.':>9} "
+            f"{'overhead':>9} {'gen ms':>9} {'gen/real':>8} {'gen overhead':>12}")
     lines = [head]
     for r in rows:
-        lines.append(f"{r['method']:<18} {r['model']:<10} {r['batch']:>5} {r['step_ms']:>9.2f} {r['bare_ms']:>9.2f} "
-                     f"{r['images_per_s']:>9.1f} {r['loop_efficiency']:>9.2f}")
+        lines.append(f"{r['method']:<18} {r['model']:<9} {r['batch']:>5} {fmt(r['step_ms'], '9.1f')} "
+                     f"{fmt(r['images_per_s'], '9.1f')} {fmt(r['bare_ms'], '9.1f')} {fmt(r['loop_efficiency'], '9.2f')} "
+                     f"{fmt(r['overhead_ms'], '9.2f')} {fmt(r['generated_step_ms'], '9.1f')} "
+                     f"{fmt(r['generated_ratio'], '8.2f')} {fmt(r['generated_overhead_ms'], '12.1f')}")
     if rows:
-        lines.append(f"device: {rows[0]['device']}, dataset shape: {rows[0]['dataset']}, {torch.get_num_threads()} threads")
+        r = rows[0]
+        lines.append(f"device: {r['device']}, {r['threads']} threads, dataset shape and recipe: {r['dataset']} "
+                     f"({r['profile']} profile){', compiled model' if r['compiled'] else ''}. All times in ms. "
+                     "overhead = tiny-model step - tiny-model forward+backward+optimizer step (host work per step); "
+                     "methods with p_gen: the main columns are real batches (p_gen 0), gen = generated batches (p_gen 1)")
     return "\n".join(lines)
+
+
+def check_regressions(rows: list[dict[str, Any]], baseline_file: Path) -> dict[str, list[str]]:
+    """Per method, its figures that are more than REGRESSION_FACTOR times the baseline's (a
+    `perf --json` file)."""
+    try:
+        baseline = {(r["method"], r["dataset"], r["profile"]): r for r in json.loads(baseline_file.read_text())}
+    except FileNotFoundError:
+        raise UserError(f"no baseline file {baseline_file}; write one with: python -m benchmark perf --json > FILE") from None
+    except (json.JSONDecodeError, TypeError, KeyError):
+        raise UserError(f"{baseline_file} is not the output of `perf --json`") from None
+    found: dict[str, list[str]] = {}
+    for row in rows:
+        old = baseline.get((row["method"], row["dataset"], row["profile"]))
+        for key in CHECKED:
+            if old is None or old.get(key) is None or row[key] is None:
+                continue
+            if row[key] > REGRESSION_FACTOR * max(old[key], 0.01):
+                found.setdefault(row["method"], []).append(
+                    f"{row['method']}: {key} {row[key]:.2f} ms, baseline {old[key]:.2f} ms "
+                    f"({row[key] / max(old[key], 0.01):.1f}x)")
+    return found
+
+
+def confirmed_regressions(rows: list[dict[str, Any]], baseline_file: Path, remeasure: Callable[[list[str]], list[dict[str, Any]]]) -> list[str]:
+    """The regressions of `rows` that a second measurement of the flagged methods confirms (each
+    figure: the lower of the two), since one timing on a shared machine can be slow by chance."""
+    flagged = check_regressions(rows, baseline_file)
+    if not flagged:
+        return []
+    again = {r["method"]: r for r in remeasure(list(flagged))}
+    best = [{**r, **{k: min(r[k], again[r["method"]][k]) for k in CHECKED if r[k] is not None}}
+            for r in rows if r["method"] in again]
+    return [line for lines in check_regressions(best, baseline_file).values() for line in lines]

@@ -244,7 +244,8 @@ class OpTable:
         return cls(op, magnitude, grid_matrix, lut, centred)
 
     def to(self, device: torch.device) -> OpTable:
-        return replace(self, **{f.name: getattr(self, f.name).to(device) for f in fields(self)})
+        """The table on the device, except `op`: a stage sorts its samples by op on the host."""
+        return replace(self, **{f.name: getattr(self, f.name).to(device) for f in fields(self) if f.name != "op"})
 
 
 @dataclass(frozen=True)
@@ -258,14 +259,11 @@ class TrivialAugmentSampler:
         signs = torch.tensor([[1.0, -1.0 if name in SIGNED else 1.0] for name in TRIVIAL_OPS])
         return cls(OpTable.build(op, (bins[:, :, None] * signs[:, None, :]).flatten(), size, size))
 
-    def to(self, device: torch.device) -> TrivialAugmentSampler:
-        return replace(self, table=self.table.to(device))
-
-    def draw(self, n: int, device: torch.device) -> list[torch.Tensor]:
+    def draw(self, n: int) -> list[torch.Tensor]:
         """One stage: per sample a uniform op, a uniform bin and a sign (negative with p = 0.5)."""
-        op = torch.randint(len(TRIVIAL_OPS), (n,), device=device)
-        bin_ = torch.randint(TRIVIAL_BINS, (n,), device=device)
-        negative = torch.rand(n, device=device) <= 0.5
+        op = torch.randint(len(TRIVIAL_OPS), (n,))
+        bin_ = torch.randint(TRIVIAL_BINS, (n,))
+        negative = torch.rand(n) <= 0.5
         return [(op * TRIVIAL_BINS + bin_) * 2 + negative]
 
 
@@ -291,25 +289,24 @@ class AutoAugmentSampler:
         table = OpTable.build(torch.tensor(op), torch.tensor(magnitude + [0.0]), size, size)
         return cls(table, torch.tensor(probability), len(stages[0]))
 
-    def to(self, device: torch.device) -> AutoAugmentSampler:
-        return replace(self, table=self.table.to(device), probability=self.probability.to(device))
-
-    def draw(self, n: int, device: torch.device) -> list[torch.Tensor]:
+    def draw(self, n: int) -> list[torch.Tensor]:
         """Two stages: per sample a uniform sub-policy; each of its ops runs with its probability
         (else Identity) and a sign (negative with p = 0.5)."""
-        sub = torch.randint(self.sub_policies, (n,), device=device)
-        uniform = torch.rand(2, 2, n, device=device)
+        sub = torch.randint(self.sub_policies, (n,))
+        uniform = torch.rand(2, 2, n)
         row = torch.stack([sub, sub + self.sub_policies]) * 2 + (uniform[1] <= 0.5)
         return list(row.masked_fill_(uniform[0] > self.probability.take(row), len(self.table.op) - 1))
 
 
 def apply_stage(images: torch.Tensor, table: OpTable, row: torch.Tensor) -> torch.Tensor:
     """Apply table row `row[i]` to image i: sort the batch by op, transform the contiguous slices
-    (Identity, the geometric ops, each image op, the value maps), concatenate them and unsort."""
+    (Identity, the geometric ops, each image op, the value maps), concatenate them and unsort.
+    `row` and `table.op` are on the host, so the slicing needs no device sync."""
     op = table.op.take(row)
     order = torch.argsort(op)
-    starts = [0, *accumulate(torch.bincount(op, minlength=len(OPS)).tolist())]  # the stage's one host sync
-    row = row.index_select(0, order)
+    starts = [0, *accumulate(torch.bincount(op, minlength=len(OPS)).tolist())]
+    row = row.index_select(0, order).to(images.device, non_blocking=True)
+    order = order.to(images.device, non_blocking=True)
     x, magnitude = images.index_select(0, order), table.magnitude.take(row)
     pieces = [x[:starts[GEOMETRIC[0]]]]
     lo, hi = starts[GEOMETRIC[0]], starts[GEOMETRIC[1]]
@@ -333,7 +330,7 @@ def apply_stage(images: torch.Tensor, table: OpTable, row: torch.Tensor) -> torc
 class BatchPolicy:
     """AutoAugment ("autoaugment": CIFAR-10 policy at 32 px, ImageNet policy otherwise) or
     TrivialAugmentWide ("trivialaugment", 31 bins) on uint8 [B, 3, size, size] batches, drawn
-    independently per sample."""
+    independently per sample. The draws are made on the host with torch's CPU generator."""
 
     def __init__(self, name: str, image_size: int):
         if name not in ("autoaugment", "trivialaugment"):
@@ -342,12 +339,13 @@ class BatchPolicy:
         self.image_size = image_size
         sampler = AutoAugmentSampler if name == "autoaugment" else TrivialAugmentSampler
         self.sampler: AutoAugmentSampler | TrivialAugmentSampler = sampler.build(image_size)
+        self.table = self.sampler.table  # moved to the images' device on first use
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
         if images.shape[-2:] != (self.image_size, self.image_size):
             raise ValueError(f"expected {self.image_size}x{self.image_size} images, got {tuple(images.shape)}")
-        if self.sampler.table.op.device != images.device:
-            self.sampler = self.sampler.to(images.device)
-        for row in self.sampler.draw(len(images), images.device):
-            images = apply_stage(images, self.sampler.table, row)
+        if self.table.magnitude.device != images.device:
+            self.table = self.sampler.table.to(images.device)
+        for row in self.sampler.draw(len(images)):
+            images = apply_stage(images, self.table, row)
         return images

@@ -58,19 +58,18 @@ class RandomErasing(Method):
 
     def augment(self, batch: Batch) -> Batch:
         x = batch.x
-        b, size, dev = len(x), x.shape[-1], x.device
+        b, size, a = len(x), x.shape[-1], self.attempts
         hp = self.hp
-        area = size * size * torch.empty(b, self.attempts, device=dev).uniform_(hp["area_min"], hp["area_max"])
-        ratio = torch.empty(b, self.attempts, device=dev).uniform_(hp["ratio_min"], 1 / hp["ratio_min"])
-        h = torch.sqrt(area * ratio).round().long()
-        w = torch.sqrt(area / ratio).round().long()
-        ok = (h < size) & (w < size)
+        u = torch.rand(b, 2 * a + 3, device=x.device)  # every random number of the batch in one draw
+        area = u[:, :a].mul(size * size * (hp["area_max"] - hp["area_min"])).add_(size * size * hp["area_min"])
+        ratio = u[:, a:2 * a].mul(1 / hp["ratio_min"] - hp["ratio_min"]).add_(hp["ratio_min"])
+        hw = torch.stack([area * ratio, area / ratio]).sqrt_().round_().long()  # [2, B, attempts]
+        ok = (hw < size).all(0)
         first = ok.long().argmax(1)  # the first attempt that fits, as in the original's retry loop
-        h = h.gather(1, first[:, None])[:, 0]
-        w = w.gather(1, first[:, None])[:, 0]
-        erase = (torch.rand(b, device=dev) < hp["p"]) & ok.any(1)
-        top = (torch.rand(b, device=dev) * (size - h + 1)).long()
-        left = (torch.rand(b, device=dev) * (size - w + 1)).long()
+        h, w = hw[:, torch.arange(b, device=x.device), first]
+        erase = (u[:, 2 * a] < hp["p"]) & ok.any(1)
+        top = u[:, 2 * a + 1].mul(size - h + 1).long()
+        left = u[:, 2 * a + 2].mul(size - w + 1).long()
         mask = box_mask(size, top, left, h, w) & erase[:, None, None, None]
         noise = torch.rand_like(x).mul_(2).sub_(1)  # U(0, 1) pixels, normalised
         return dataclasses.replace(batch, x=torch.where(mask, noise, x))

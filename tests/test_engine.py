@@ -7,6 +7,7 @@ from benchmark.engine import classification_metrics
 from benchmark.spec import RunSpec
 from benchmark.store import Store
 from benchmark.worker import JobOptions, execute
+from methods import METHODS, get_method
 
 SPEC = RunSpec("baseline", "digits", 5, 0, profile="quick")
 
@@ -68,3 +69,27 @@ def test_a_corrupt_record_does_not_count_as_done(tmp_path):
     path.parent.mkdir(parents=True)
     path.write_text('{"run_id": "')
     assert not store.is_done(SPEC)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("p_gen", [0.0, 1.0])
+def test_training_steps_issue_no_host_device_sync(tmp_path, p_gen):
+    """Every method's step, real and generated batches, under CUDA's sync debug mode set to error."""
+    from benchmark.engine import Trainer
+    from benchmark.perf import Bench
+
+    device = torch.device("cuda")
+    bench = Bench("cifair10", "quick", device, False, tmp_path)
+    for method in METHODS:
+        overrides = (("p_gen", p_gen),) if "p_gen" in get_method(method).defaults(bench.context) else ()
+        spec = RunSpec(method, "cifair10", 10, 0, profile="quick", overrides=overrides)
+        trainer = Trainer(spec, bench.images, bench.labels, 10, device, bench.artifact(spec))
+        order = trainer.epoch_order()
+        trainer.step(order[:10])  # first step: lazy initialisations may sync
+        torch.cuda.synchronize()
+        torch.cuda.set_sync_debug_mode("error")
+        try:
+            for i in range(10, 40, 10):
+                trainer.step(order[i:i + 10])
+        finally:
+            torch.cuda.set_sync_debug_mode("default")

@@ -1,11 +1,66 @@
-from benchmark.perf import format_table, run_perf
+import json
+
+import pytest
+
+from benchmark.cli import main
+from benchmark.perf import check_regressions, confirmed_regressions, format_table, run_perf
 
 
 def test_perf_measures_every_requested_method():
-    rows = run_perf("baseline,mixup,autoaugment", "digits", "quick", steps=2)
-    assert [r["method"] for r in rows] == ["baseline", "mixup", "autoaugment"]
+    rows = run_perf("baseline,mixup,autoaugment,gridmix", "digits", "quick", steps=2, progress=False)
+    assert [r["method"] for r in rows] == ["baseline", "mixup", "autoaugment", "gridmix"]
     for r in rows:
         assert r["step_ms"] > 0 and r["bare_ms"] > 0 and r["images_per_s"] > 0
+        assert r["tiny_step_ms"] > 0 and r["tiny_bare_ms"] > 0
+        assert r["overhead_ms"] == pytest.approx(r["tiny_step_ms"] - r["tiny_bare_ms"])
         assert r["loop_efficiency"] > 0  # a ratio of two noisy timings: no upper bound on a loaded machine
+    gridmix = rows[-1]
+    assert gridmix["generated_step_ms"] > 0 and gridmix["generated_overhead_ms"] is not None
+    assert rows[0]["generated_step_ms"] is None  # baseline has no generated batches
     table = format_table(rows)
-    assert "loop eff." in table and "baseline" in table
+    assert "loop eff." in table and "overhead" in table and "baseline" in table
+
+
+def test_overhead_only_skips_the_recipe_model():
+    (row,) = run_perf("cutout", "digits", "paper", steps=1, overhead_only=True, progress=False)
+    assert row["step_ms"] is None and row["loop_efficiency"] is None and row["overhead_ms"] is not None
+    assert "-" in format_table([row])
+
+
+def perf_row(method, overhead, generated=None):
+    return {"method": method, "dataset": "cifair10", "profile": "paper", "overhead_ms": overhead,
+            "generated_overhead_ms": generated}
+
+
+def test_check_flags_only_figures_above_twice_the_baseline(tmp_path):
+    baseline = tmp_path / "baseline.json"
+    baseline.write_text(json.dumps([perf_row("baseline", 1.0), perf_row("cutout", 1.0), perf_row("hydramix", 1.0, 200.0)]))
+    rows = [perf_row("baseline", 1.9), perf_row("cutout", 2.5), perf_row("hydramix", 1.0, 450.0), perf_row("new", 9.0)]
+    found = check_regressions(rows, baseline)
+    assert list(found) == ["cutout", "hydramix"]
+    assert found["cutout"] == ["cutout: overhead_ms 2.50 ms, baseline 1.00 ms (2.5x)"]
+    assert found["hydramix"][0].startswith("hydramix: generated_overhead_ms 450.00 ms")
+
+
+def test_a_regression_counts_only_when_a_second_measurement_confirms_it(tmp_path):
+    baseline = tmp_path / "baseline.json"
+    baseline.write_text(json.dumps([perf_row("baseline", 1.0), perf_row("cutout", 1.0)]))
+    rows = [perf_row("baseline", 2.5), perf_row("cutout", 2.5)]
+    asked = []
+
+    def remeasure(names):
+        asked.extend(names)
+        return [perf_row("baseline", 1.2), perf_row("cutout", 3.0)]  # baseline was slow by chance
+
+    assert confirmed_regressions(rows, baseline, remeasure) == ["cutout: overhead_ms 2.50 ms, baseline 1.00 ms (2.5x)"]
+    assert asked == ["baseline", "cutout"]
+
+
+def test_check_exits_1_on_a_regression_and_2_without_a_baseline(tmp_path, capsys):
+    baseline = tmp_path / "baseline.json"
+    baseline.write_text(json.dumps([{**perf_row("baseline", 0.001), "dataset": "digits", "profile": "quick"}]))
+    args = ["perf", "--methods", "baseline", "--dataset", "digits", "--profile", "quick", "--steps", "1", "--overhead-only"]
+    assert main([*args, "--check", str(baseline)]) == 1
+    assert "PERF REGRESSION" in capsys.readouterr().err
+    assert main([*args, "--check", str(tmp_path / "missing.json")]) == 2
+    assert "--check: no file" in capsys.readouterr().err

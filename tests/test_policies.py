@@ -94,7 +94,7 @@ def test_policy_applies_torchvisions_ops_per_sample(name, size):
     policy = BatchPolicy(name, size)
     images = torch.cat([sample_images(size), torch.randint(0, 256, (12, 3, size, size), dtype=torch.uint8)])
     torch.manual_seed(7)
-    stages = policy.sampler.draw(len(images), images.device)
+    stages = policy.sampler.draw(len(images))
     torch.manual_seed(7)
     out = policy(images)
     table = policy.sampler.table
@@ -141,7 +141,7 @@ def test_trivialaugment_draws_ops_bins_and_signs_uniformly():
     torch.manual_seed(0)
     n = 20000
     sampler = BatchPolicy("trivialaugment", 32).sampler
-    (rows,) = sampler.draw(n, torch.device("cpu"))
+    (rows,) = sampler.draw(n)
     op = sampler.table.op[rows]
     assert_frequency(torch.bincount(op, minlength=len(OPS)), n, torch.tensor([1 / 14] * 14 + [0.0]))
     assert_frequency(torch.bincount(rows // 2 % 31, minlength=31), n, torch.full((31,), 1 / 31))
@@ -156,7 +156,7 @@ def test_autoaugment_draws_sub_policies_uniformly_and_each_op_with_its_probabili
     sampler = BatchPolicy("autoaugment", 32).sampler
     count = sampler.sub_policies
     probability = sampler.probability[:-1:2].view(2, count)  # [stage, sub-policy]
-    first, second = sampler.draw(n, torch.device("cpu"))
+    first, second = sampler.draw(n)
     identity = len(sampler.table.op) - 1
     applied = [first != identity, second != identity]
     for stage, rows in enumerate((first, second)):
