@@ -50,13 +50,16 @@ QUICK_32 = Recipe(model="cnn", batch_size=10, lr=0.02, weight_decay=5e-4, epochs
 QUICK_96 = Recipe(model="cnn", batch_size=16, lr=0.02, weight_decay=5e-4, epochs=12, repeats_base=12, pad=12)
 
 
-def recipe_for(dataset: str, profile: str) -> Recipe:
+def by_profile(dataset: str, profile: str, recipes: dict[tuple[str, bool], Schedule]) -> Schedule:
+    """The recipe of (profile, is STL-10) from a table of them."""
     if profile not in PROFILES:
         raise UserError(f"unknown profile '{profile}'; valid: {', '.join(PROFILES)}")
-    large = dataset == "stl10"
-    if profile == "paper":
-        return PAPER_96 if large else PAPER_32
-    return QUICK_96 if large else QUICK_32
+    return recipes[(profile, dataset == "stl10")]
+
+
+def recipe_for(dataset: str, profile: str) -> Recipe:
+    return by_profile(dataset, profile, {("paper", False): PAPER_32, ("paper", True): PAPER_96,
+                                         ("quick", False): QUICK_32, ("quick", True): QUICK_96})
 
 
 @dataclass(frozen=True)
@@ -84,9 +87,5 @@ GENERATOR_QUICK_96 = GeneratorRecipe(image_size=48, features=8, batch_size=8, ep
 
 
 def generator_recipe_for(dataset: str, profile: str) -> GeneratorRecipe:
-    if profile not in PROFILES:
-        raise UserError(f"unknown profile '{profile}'; valid: {', '.join(PROFILES)}")
-    large = dataset == "stl10"
-    if profile == "paper":
-        return GENERATOR_PAPER_96 if large else GENERATOR_PAPER_32
-    return GENERATOR_QUICK_96 if large else GENERATOR_QUICK_32
+    return by_profile(dataset, profile, {("paper", False): GENERATOR_PAPER_32, ("paper", True): GENERATOR_PAPER_96,
+                                         ("quick", False): GENERATOR_QUICK_32, ("quick", True): GENERATOR_QUICK_96})

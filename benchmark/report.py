@@ -374,46 +374,47 @@ def reproduction_section(table: Table, grid: str, paper_dir: Path = PAPER_DIR) -
 
 # ---------------------------------------------------------------- analyses
 
-def analysis_results(store: Store, kind: str, datasets: list[str]) -> list[dict]:
-    """The `analyze` results of one kind (fid, cse) for these datasets (names or labels)."""
+def analysis_section(store: Store, kind: str, datasets: list[str], title: str, intro: str,
+                     describe: Callable[[dict], str]) -> str:
+    """A section with one line per `analyze` result of a kind (fid, cse) for these datasets
+    (names or labels); empty when there is none."""
     from benchmark.analysis.results import load_results
-    return [r for r in load_results(store, kind) if r.get("dataset_label") in datasets or r.get("dataset") in datasets]
+    results = [r for r in load_results(store, kind) if r.get("dataset_label") in datasets or r.get("dataset") in datasets]
+    if not results:
+        return ""
+    return "\n".join([f"## {title}", "", intro, "", *(describe(r) for r in results), ""])
+
+
+def describe_fid(r: dict) -> str:
+    sets = ", ".join(f"{s['label']} {s['fid']:.3g}" for s in r["sets"])
+    layer = r.get("feature_layer", "2048")
+    features = f"{layer}-d Inception features" + ("" if layer == "2048" else " (not the standard 2048-d FID)")
+    if r.get("feature_extractor", "inception-v3-compat") != "inception-v3-compat":
+        features = f"feature extractor {r['feature_extractor']}"
+    return (f"- {r['dataset_label']}, {r['shots']} shots, seed {r['seed']} ({r['profile']} profile), "
+            f"K = {r['k']}, reference = {r['reference_size']} of {r['reference_pool']} training images, "
+            f"{features}: {sets}. Weights: {r['weights']}.")
+
+
+def describe_cse(r: dict) -> str:
+    sets = ", ".join(f"{s['label']} {s['entropy_bits']:.2f} bits / {s['distinct']} synsets" for s in r["sets"])
+    return (f"- {r['dataset_label']}, {r['shots']} shots, seed {r['seed']}, K = {r['k']}, "
+            f"{r['synsets']} synsets under {r['root']}, CLIP {r['model']} ({r['weights']}): {sets}.")
 
 
 def fid_section(store: Store, datasets: list[str]) -> str:
-    results = analysis_results(store, "fid", datasets)
-    if not results:
-        return ""
-    lines = ["## FID of generated sets", "",
-             "Fréchet Inception Distance of K images of each set to the dataset's training pool (lower = closer), "
-             "torch-fidelity's TF-compatible Inception-v3. FID at small K is biased upwards and only comparable "
-             "between sets of the same K and reference size, i.e. within a row of this table.", ""]
-    for r in results:
-        sets = ", ".join(f"{s['label']} {s['fid']:.3g}" for s in r["sets"])
-        layer = r.get("feature_layer", "2048")
-        features = f"{layer}-d Inception features" + ("" if layer == "2048" else " (not the standard 2048-d FID)")
-        if r.get("feature_extractor", "inception-v3-compat") != "inception-v3-compat":
-            features = f"feature extractor {r['feature_extractor']}"
-        lines.append(f"- {r['dataset_label']}, {r['shots']} shots, seed {r['seed']} ({r['profile']} profile), "
-                     f"K = {r['k']}, reference = {r['reference_size']} of {r['reference_pool']} training images, "
-                     f"{features}: {sets}. Weights: {r['weights']}.")
-    lines.append("")
-    return "\n".join(lines)
+    return analysis_section(
+        store, "fid", datasets, "FID of generated sets",
+        "Fréchet Inception Distance of K images of each set to the dataset's training pool (lower = closer), "
+        "torch-fidelity's TF-compatible Inception-v3. FID at small K is biased upwards and only comparable "
+        "between sets of the same K and reference size, i.e. within a row of this table.", describe_fid)
 
 
 def cse_section(store: Store, datasets: list[str]) -> str:
-    results = analysis_results(store, "cse", datasets)
-    if not results:
-        return ""
-    lines = ["## CLIP Synset Entropy", "",
-             "Entropy (bits) of the histogram of the WordNet synsets CLIP picks for K images of each set, and the "
-             "number of distinct synsets (higher = more concepts covered; at most log2 K bits).", ""]
-    for r in results:
-        sets = ", ".join(f"{s['label']} {s['entropy_bits']:.2f} bits / {s['distinct']} synsets" for s in r["sets"])
-        lines.append(f"- {r['dataset_label']}, {r['shots']} shots, seed {r['seed']}, K = {r['k']}, "
-                     f"{r['synsets']} synsets under {r['root']}, CLIP {r['model']} ({r['weights']}): {sets}.")
-    lines.append("")
-    return "\n".join(lines)
+    return analysis_section(
+        store, "cse", datasets, "CLIP Synset Entropy",
+        "Entropy (bits) of the histogram of the WordNet synsets CLIP picks for K images of each set, and the "
+        "number of distinct synsets (higher = more concepts covered; at most log2 K bits).", describe_cse)
 
 
 # ---------------------------------------------------------------- the report

@@ -32,13 +32,7 @@ TINY_GENERATOR = GeneratorRecipe(image_size=32, features=4, batch_size=4, epochs
 TINY_CLASSIFIER = Recipe(model="cnn", batch_size=10, lr=0.02, weight_decay=5e-4, epochs=1, repeats_base=10, pad=4)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """These networks are tiny: one thread is faster, and far faster on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def digits_subset(shots: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

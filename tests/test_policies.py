@@ -16,13 +16,7 @@ REFERENCE = v2.TrivialAugmentWide(interpolation=v2.InterpolationMode.NEAREST)
 SPACES = ((v2.TrivialAugmentWide._AUGMENTATION_SPACE, 31, True), (v2.AutoAugment._AUGMENTATION_SPACE, 10, False))
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Ops on single small images: threads only add overhead (and stall on a busy machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def torchvision_op(image: torch.Tensor, name: str, magnitude: float) -> torch.Tensor:
