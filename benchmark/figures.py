@@ -80,7 +80,7 @@ def accuracy_vs_shots(frame: pd.DataFrame, rows: list[str], folder: Path, grid: 
         ax.set_ylabel("top-1 test accuracy (%)")
         ax.set_title(f"{dataset} (grid {grid}): mean ± std over seeds")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, loc="lower right", ncol=2 if len(rows) > 6 else 1)
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)  # beside the plot: hides no line
         paths += save(fig, folder, f"accuracy_{slug(dataset)}")
     return paths
 
