@@ -129,7 +129,7 @@ def generator_ablation(frame: pd.DataFrame, folder: Path, grid: str) -> list[Pat
         d = d[d["shots"] == shots]
         x = np.arange(len(pairs))
         for j, (kind, colour) in enumerate((("with generator", "tab:blue"), ("without generator (pixel space)", "tab:orange"))):
-            means, stds, names = [], [], []
+            means, stds = [], []
             for pair in pairs:
                 g = d[d["method_name"] == pair[j]]["accuracy"]
                 means.append(g.mean() if len(g) else np.nan)

@@ -9,7 +9,7 @@ pytest.importorskip("torch_fidelity")
 
 from analysis_helpers import add_untrained_generator, register_tiny_extractor  # noqa: E402
 from benchmark.analysis.fid import (INCEPTION, converted_weights_path, fid, resolve_inception_weights,  # noqa: E402
-                                    run_fid, write_converted_weights)
+                                    run_fid)
 from benchmark.analysis.sets import build_sets  # noqa: E402
 from benchmark.cli import main  # noqa: E402
 from benchmark.errors import UserError  # noqa: E402

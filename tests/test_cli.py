@@ -6,7 +6,6 @@ import pytest
 
 from benchmark.cli import main
 from benchmark.grids import grid_specs
-from benchmark.spec import RunSpec
 from benchmark.store import Store
 
 

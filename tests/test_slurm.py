@@ -7,7 +7,6 @@ their checkpoints with the record of an uninterrupted run. Every wait is bounded
 Without SLURM (slurm-wlm, munge) or root the cluster tests skip; with CI=true they fail instead."""
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import socket
