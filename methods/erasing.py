@@ -20,11 +20,11 @@ def square_mask(size: int, length: torch.Tensor | int, cy: torch.Tensor, cx: tor
     return (rows[:, :, None] & cols[:, None, :])[:, None]
 
 
-def box_mask(size: int, top: torch.Tensor, left: torch.Tensor, h: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-    ar = torch.arange(size, device=top.device)
-    rows = (ar >= top[:, None]) & (ar < (top + h)[:, None])
-    cols = (ar >= left[:, None]) & (ar < (left + w)[:, None])
-    return (rows[:, :, None] & cols[:, None, :])[:, None]
+def box_mask(size: int, start: torch.Tensor, extent: torch.Tensor) -> torch.Tensor:
+    """[B, 1, size, size] bool: rows start[:, 0] to + extent[:, 0], columns start[:, 1] to + extent[:, 1]."""
+    offset = torch.arange(size, device=start.device) - start[:, :, None]  # [B, 2, size]
+    inside = (offset >= 0) & (offset < extent[:, :, None])
+    return (inside[:, 0, :, None] & inside[:, 1, None, :])[:, None]
 
 
 @register("cutout")
@@ -61,15 +61,15 @@ class RandomErasing(Method):
         b, size, a = len(x), x.shape[-1], self.attempts
         hp = self.hp
         u = torch.rand(b, 2 * a + 3, device=x.device)  # every random number of the batch in one draw
-        area = u[:, :a].mul(size * size * (hp["area_max"] - hp["area_min"])).add_(size * size * hp["area_min"])
-        ratio = u[:, a:2 * a].mul(1 / hp["ratio_min"] - hp["ratio_min"]).add_(hp["ratio_min"])
-        hw = torch.stack([area * ratio, area / ratio]).sqrt_().round_().long()  # [2, B, attempts]
-        ok = (hw < size).all(0)
-        first = ok.long().argmax(1)  # the first attempt that fits, as in the original's retry loop
-        h, w = hw[:, torch.arange(b, device=x.device), first]
+        low = torch.tensor([[hp["area_min"] * size * size], [hp["ratio_min"]]], device=x.device)
+        span = torch.tensor([[(hp["area_max"] - hp["area_min"]) * size * size], [1 / hp["ratio_min"] - hp["ratio_min"]]],
+                            device=x.device)
+        area, ratio = u[:, :2 * a].view(b, 2, a).mul(span).add_(low).unbind(1)
+        hw = torch.stack([area * ratio, area / ratio], 1).sqrt_().round_()  # [B, 2, attempts]
+        ok = (hw < size).all(1)
+        first = ok.byte().argmax(1)  # the first attempt that fits, as in the original's retry loop
         erase = (u[:, 2 * a] < hp["p"]) & ok.any(1)
-        top = u[:, 2 * a + 1].mul(size - h + 1).long()
-        left = u[:, 2 * a + 2].mul(size - w + 1).long()
-        mask = box_mask(size, top, left, h, w) & erase[:, None, None, None]
-        noise = torch.rand_like(x).mul_(2).sub_(1)  # U(0, 1) pixels, normalised
-        return dataclasses.replace(batch, x=torch.where(mask, noise, x))
+        extent = hw.gather(2, first.view(b, 1, 1).expand(b, 2, 1))[:, :, 0] * erase[:, None]  # 0 x 0: not erased
+        start = u[:, 2 * a + 1:].mul(size + 1 - extent).floor_()
+        noise = torch.empty_like(x).uniform_(-1, 1)  # U(0, 1) pixels, normalised
+        return dataclasses.replace(batch, x=torch.where(box_mask(size, start, extent), noise, x))
