@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import numpy as np
 import torch
 
 from methods import register
@@ -60,16 +61,17 @@ class RandomErasing(Method):
         x = batch.x
         b, size, a = len(x), x.shape[-1], self.attempts
         hp = self.hp
-        u = torch.rand(b, 2 * a + 3, device=x.device)  # every random number of the batch in one draw
-        low = torch.tensor([[hp["area_min"] * size * size], [hp["ratio_min"]]], device=x.device)
-        span = torch.tensor([[(hp["area_max"] - hp["area_min"]) * size * size], [1 / hp["ratio_min"] - hp["ratio_min"]]],
-                            device=x.device)
-        area, ratio = u[:, :2 * a].view(b, 2, a).mul(span).add_(low).unbind(1)
-        hw = torch.stack([area * ratio, area / ratio], 1).sqrt_().round_()  # [B, 2, attempts]
+        # The boxes are drawn on the host (torch's CPU generator, a few numpy ops on [B, attempts]):
+        # tens of tiny device ops cost more than the pixels, and the step needs no device sync.
+        u = torch.rand(b, 2 * a + 3).numpy().astype(np.float64)
+        area = size * size * (hp["area_min"] + (hp["area_max"] - hp["area_min"]) * u[:, :a])
+        ratio = hp["ratio_min"] + (1 / hp["ratio_min"] - hp["ratio_min"]) * u[:, a:2 * a]
+        hw = np.rint(np.sqrt(np.stack([area * ratio, area / ratio], 1)))  # [B, 2, attempts]
         ok = (hw < size).all(1)
-        first = ok.byte().argmax(1)  # the first attempt that fits, as in the original's retry loop
+        first = ok.argmax(1)  # the first attempt that fits, as in the original's retry loop
         erase = (u[:, 2 * a] < hp["p"]) & ok.any(1)
-        extent = hw.gather(2, first.view(b, 1, 1).expand(b, 2, 1))[:, :, 0] * erase[:, None]  # 0 x 0: not erased
-        start = u[:, 2 * a + 1:].mul(size + 1 - extent).floor_()
+        extent = hw[np.arange(b), :, first] * erase[:, None]  # 0 x 0: not erased
+        start = np.floor(u[:, 2 * a + 1:] * (size + 1 - extent))
+        box = torch.from_numpy(np.concatenate([start, extent], 1)).to(x.device, torch.float32, non_blocking=True)
         noise = torch.empty_like(x).uniform_(-1, 1)  # U(0, 1) pixels, normalised
-        return dataclasses.replace(batch, x=torch.where(box_mask(size, start, extent), noise, x))
+        return dataclasses.replace(batch, x=torch.where(box_mask(size, box[:, :2], box[:, 2:]), noise, x))
