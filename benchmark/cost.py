@@ -5,13 +5,30 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
 
 from benchmark.models import build_model
 from benchmark.recipes import Recipe
+
+
+def interleaved_medians(fns: dict[str, Callable[[], Any]], rounds: int, device: torch.device,
+                        warmup: int = 2) -> dict[str, float]:
+    """Median seconds of each function, timed in turn within every round."""
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for i in range(warmup + rounds):
+        for name, fn in fns.items():
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            t0 = time.perf_counter()
+            fn()
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            if i >= warmup:
+                times[name].append(time.perf_counter() - t0)
+    return {name: sorted(t)[len(t) // 2] for name, t in times.items()}
 
 
 def measure_step_seconds(recipe: Recipe, image_size: int, num_classes: int, device: torch.device, steps: int = 3) -> float:
@@ -21,19 +38,13 @@ def measure_step_seconds(recipe: Recipe, image_size: int, num_classes: int, devi
     opt = torch.optim.SGD(model.parameters(), lr=recipe.lr, momentum=0.9, nesterov=True)
     x = torch.randn(recipe.batch_size, 3, image_size, image_size, device=device)
     y = torch.randint(0, num_classes, (recipe.batch_size,), device=device)
-    times = []
-    for i in range(steps + 1):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        t0 = time.perf_counter()
+
+    def step() -> None:
         opt.zero_grad(set_to_none=True)
         F.cross_entropy(model(x), y).backward()
         opt.step()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        if i:  # the first step warms up
-            times.append(time.perf_counter() - t0)
-    return sorted(times)[len(times) // 2]
+
+    return interleaved_medians({"step": step}, steps, device, warmup=1)["step"]
 
 
 class StepTimes:

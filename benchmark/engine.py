@@ -22,6 +22,7 @@ from benchmark.pipeline import TrainData, normalize
 from benchmark.policies import BatchPolicy
 from benchmark.recipes import Recipe, recipe_for
 from benchmark.spec import RunSpec
+from benchmark.store import save_atomic
 from methods import Context, get_method
 
 EVALUATIONS_PER_RUN = 10  # points of the test-accuracy curve
@@ -150,12 +151,6 @@ def classification_metrics(logits: torch.Tensor, y: torch.Tensor) -> dict[str, f
         top5 = logits.topk(5, dim=1).indices
         metrics["top5_accuracy"] = 100 * float((top5 == y[:, None]).any(1).float().mean())
     return metrics
-
-
-def save_atomic(obj: Any, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    tmp.replace(path)
 
 
 def train(trainer: Trainer, test_x: torch.Tensor, test_y: torch.Tensor, checkpoint: Path,

@@ -24,7 +24,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import tempfile
-import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -32,6 +31,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from benchmark.cost import interleaved_medians
 from benchmark.data import DATASETS, check_dataset_name
 from benchmark.engine import Trainer, default_device
 from benchmark.errors import UserError
@@ -46,23 +46,6 @@ TINY_ROUNDS_FACTOR = 5  # the tiny model's rounds are cheap: more of them steady
 REGRESSION_FACTOR = 2.0
 STAND_INS: dict[str, Callable[[StageSpec, Path], None]] = {"generator": write_untrained_artifact}  # stage kind -> writer
 CHECKED = ("overhead_ms", "generated_overhead_ms")  # the figures `--check` compares
-
-
-def interleaved_medians(fns: dict[str, Callable[[], Any]], rounds: int, device: torch.device,
-                        warmup: int = 2) -> dict[str, float]:
-    """Median seconds of each function, timed in turn within every round."""
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for i in range(warmup + rounds):
-        for name, fn in fns.items():
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-            t0 = time.perf_counter()
-            fn()
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-            if i >= warmup:
-                times[name].append(time.perf_counter() - t0)
-    return {name: sorted(t)[len(t) // 2] for name, t in times.items()}
 
 
 def time_trainer(trainer: Trainer, rounds: int, device: torch.device) -> tuple[float, float]:

@@ -17,6 +17,8 @@ import os
 from pathlib import Path
 from typing import Any, Iterable
 
+import torch
+
 from benchmark.spec import RunSpec
 
 RECORD_KEYS = ("run_id", "spec", "metrics", "curve", "timing", "environment")
@@ -24,6 +26,14 @@ RECORD_KEYS = ("run_id", "spec", "metrics", "curve", "timing", "environment")
 
 def default_results_dir() -> Path:
     return Path(os.environ.get("BENCHMARK_RESULTS_DIR", "results"))
+
+
+def save_atomic(obj: Any, path: Path) -> None:
+    """torch.save to a temporary file, then rename: a killed process never leaves half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    torch.save(obj, tmp)
+    tmp.replace(path)
 
 
 def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:

@@ -10,6 +10,7 @@ the class. The generator methods mix encoder features and decode them (reference
 from __future__ import annotations
 
 import dataclasses
+from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -27,7 +28,7 @@ from methods.masks import mix
 HYDRAMIX_IMAGES = 4  # our choice of N for HydraMix (reference/hydramix.md)
 
 
-class Composition(Method):
+class Composition(Method, ABC):
     """Batch replacement by compositions; subclasses choose the mask and how sources are mixed."""
 
     mask: ClassVar[str]
@@ -53,12 +54,13 @@ class Composition(Method):
     def n_images(self) -> int:
         return int(self.hp.get("n_images", self.default_images()))
 
+    @abstractmethod
     def mask_size(self) -> int:
-        raise NotImplementedError
+        """The side of the masks: the image's (pixel space) or the generator's feature grid."""
 
+    @abstractmethod
     def render(self, sources: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
         """Compositions [B, 3, H, W] of sources [B, N, 3, H, W] under masks [B, N, h, w]."""
-        raise NotImplementedError
 
     def setup(self, data: TrainData, artifact: Path | None) -> None:
         super().setup(data, artifact)

