@@ -1,10 +1,11 @@
-"""Cutout and Random Erasing as batched tensor ops on normalised images."""
+"""Cutout (a batched mask) and Random Erasing (one in-place noise fill per erased image) on
+normalised images."""
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any
 
-import numpy as np
 import torch
 
 from methods import register
@@ -19,13 +20,6 @@ def square_mask(size: int, length: torch.Tensor | int, cy: torch.Tensor, cx: tor
     rows = (ar >= (cy - half)[:, None]) & (ar < (cy - half + length)[:, None])
     cols = (ar >= (cx - half)[:, None]) & (ar < (cx - half + length)[:, None])
     return (rows[:, :, None] & cols[:, None, :])[:, None]
-
-
-def box_mask(size: int, start: torch.Tensor, extent: torch.Tensor) -> torch.Tensor:
-    """[B, 1, size, size] bool: rows start[:, 0] to + extent[:, 0], columns start[:, 1] to + extent[:, 1]."""
-    offset = torch.arange(size, device=start.device) - start[:, :, None]  # [B, 2, size]
-    inside = (offset >= 0) & (offset < extent[:, :, None])
-    return (inside[:, 0, :, None] & inside[:, 1, None, :])[:, None]
 
 
 @register("cutout")
@@ -57,21 +51,29 @@ class RandomErasing(Method):
     def defaults(cls, ctx: Context) -> dict[str, Any]:
         return {"p": 0.5, "area_min": 0.02, "area_max": 0.4, "ratio_min": 0.3}
 
+    def box(self, u: list[float], size: int) -> tuple[int, int, int, int] | None:
+        """(top, left, height, width) of the box that the uniforms `u` draw, or None (not erased):
+        u[2a] decides whether to erase, u[:a] and u[a:2a] are the attempts' areas and aspect ratios,
+        u[2a+1:] the position; the first attempt that fits is taken, as in the original's retry loop."""
+        a, hp = self.attempts, self.hp
+        if u[2 * a] >= hp["p"]:
+            return None
+        for area_u, ratio_u in zip(u[:a], u[a:2 * a]):
+            area = size * size * (hp["area_min"] + (hp["area_max"] - hp["area_min"]) * area_u)
+            ratio = hp["ratio_min"] + (1 / hp["ratio_min"] - hp["ratio_min"]) * ratio_u
+            h, w = round(math.sqrt(area * ratio)), round(math.sqrt(area / ratio))
+            if h < size and w < size:
+                return math.floor(u[2 * a + 1] * (size + 1 - h)), math.floor(u[2 * a + 2] * (size + 1 - w)), h, w
+        return None
+
     def augment(self, batch: Batch) -> Batch:
-        x = batch.x
-        b, size, a = len(x), x.shape[-1], self.attempts
-        hp = self.hp
-        # The boxes are drawn on the host (torch's CPU generator, a few numpy ops on [B, attempts]):
-        # tens of tiny device ops cost more than the pixels, and the step needs no device sync.
-        u = torch.rand(b, 2 * a + 3).numpy().astype(np.float64)
-        area = size * size * (hp["area_min"] + (hp["area_max"] - hp["area_min"]) * u[:, :a])
-        ratio = hp["ratio_min"] + (1 / hp["ratio_min"] - hp["ratio_min"]) * u[:, a:2 * a]
-        hw = np.rint(np.sqrt(np.stack([area * ratio, area / ratio], 1)))  # [B, 2, attempts]
-        ok = (hw < size).all(1)
-        first = ok.argmax(1)  # the first attempt that fits, as in the original's retry loop
-        erase = (u[:, 2 * a] < hp["p"]) & ok.any(1)
-        extent = hw[np.arange(b), :, first] * erase[:, None]  # 0 x 0: not erased
-        start = np.floor(u[:, 2 * a + 1:] * (size + 1 - extent))
-        box = torch.from_numpy(np.concatenate([start, extent], 1)).to(x.device, torch.float32, non_blocking=True)
-        noise = torch.empty_like(x).uniform_(-1, 1)  # U(0, 1) pixels, normalised
-        return dataclasses.replace(batch, x=torch.where(box_mask(size, box[:, :2], box[:, 2:]), noise, x))
+        # The boxes are drawn on the host with torch's CPU generator, and only the boxes' pixels get
+        # noise: one in-place fill per erased image, no full-size noise or mask, no device sync.
+        x = batch.x.clone()
+        size = x.shape[-1]
+        for i, u in enumerate(torch.rand(len(x), 2 * self.attempts + 3).tolist()):
+            box = self.box(u, size)
+            if box is not None:
+                top, left, h, w = box
+                x[i, :, top:top + h, left:left + w].uniform_(-1, 1)  # U(0, 1) pixels, normalised
+        return dataclasses.replace(batch, x=x)

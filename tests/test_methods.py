@@ -61,6 +61,9 @@ def test_random_erasing_boxes_respect_area_and_probability():
     hit = areas > 0
     assert 0.4 < hit.float().mean() < 0.6
     assert areas[hit].min() >= 0.01 and areas[hit].max() <= 0.45
+    for box in erased[hit]:  # one whole rectangle, all channels
+        assert box.sum() == box.any(1).sum() * box.any(0).sum()
+    assert torch.equal((out != batch.x).all(1), erased)
     assert out.min() >= -1 and out.max() <= 1
     untouched = method("random_erasing", p=0.0).augment(batch).x
     assert torch.equal(untouched, batch.x)
