@@ -9,7 +9,6 @@ read once per epoch.
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -22,7 +21,7 @@ from benchmark.pipeline import TrainData, normalize
 from benchmark.policies import BatchPolicy
 from benchmark.recipes import Recipe, recipe_for
 from benchmark.spec import RunSpec
-from benchmark.store import save_atomic
+from benchmark.resumable import train_epochs
 from methods import Context, get_method
 
 EVALUATIONS_PER_RUN = 10  # points of the test-accuracy curve
@@ -114,25 +113,14 @@ class Trainer:
                 logits.append(self.model(x).float())
         return classification_metrics(torch.cat(logits), test_y)
 
-    def state(self, progress: Progress) -> dict[str, Any]:
-        return {
-            "spec": self.spec.to_dict(),
-            "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict(),
-            "rng_cpu": torch.get_rng_state(),
-            "rng_cuda": torch.cuda.get_rng_state_all() if self.cuda else None,
-            "progress": progress.__dict__,
-        }
+    def state(self) -> dict[str, Any]:
+        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict()}
 
-    def load_state(self, state: dict[str, Any]) -> Progress:
+    def load_state(self, state: dict[str, Any]) -> None:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
-        torch.set_rng_state(state["rng_cpu"])
-        if self.cuda and state["rng_cuda"] is not None:
-            torch.cuda.set_rng_state_all(state["rng_cuda"])
-        return Progress(**state["progress"])
 
 
 def classification_metrics(logits: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
@@ -157,27 +145,16 @@ def train(trainer: Trainer, test_x: torch.Tensor, test_y: torch.Tensor, checkpoi
           checkpoint_every_s: float = 60.0, on_epoch: Callable[[int, int], None] | None = None) -> tuple[dict[str, float], Progress, int]:
     """Train to the end, resuming from and periodically writing `checkpoint`."""
     epochs = trainer.recipe.epochs
-    progress = Progress()
-    resumed_from = 0
-    if checkpoint.exists():
-        state = torch.load(checkpoint, map_location=trainer.device, weights_only=False)
-        if state["spec"] == trainer.spec.to_dict():
-            progress = trainer.load_state(state)
-            resumed_from = progress.epoch
     eval_every = max(epochs // EVALUATIONS_PER_RUN, 1)
-    last_save = time.monotonic()
-    while progress.epoch < epochs:
-        t0 = time.perf_counter()
+
+    def run_epoch(progress: Progress) -> None:
         progress.curve_loss.append(trainer.train_epoch())
         progress.epoch += 1
         if progress.epoch % eval_every == 0 and progress.epoch < epochs:
             progress.curve_acc.append([progress.epoch, trainer.evaluate(test_x, test_y)["accuracy"]])
-        progress.train_seconds += time.perf_counter() - t0
-        if on_epoch:
-            on_epoch(progress.epoch, epochs)
-        if progress.epoch < epochs and time.monotonic() - last_save >= checkpoint_every_s:
-            save_atomic(trainer.state(progress), checkpoint)
-            last_save = time.monotonic()
+
+    progress, resumed_from = train_epochs(trainer, trainer.spec.to_dict(), Progress(), epochs, run_epoch,
+                                          checkpoint, checkpoint_every_s, on_epoch)
     metrics = trainer.evaluate(test_x, test_y)
     progress.curve_acc.append([epochs, metrics["accuracy"]])
     return metrics, progress, resumed_from

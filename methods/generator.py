@@ -12,7 +12,6 @@ reference feeds sigmoid scores to its least-squares loss).
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -24,6 +23,7 @@ from torch import nn
 from benchmark.cost import interleaved_medians
 from benchmark.pipeline import Batch, TrainData, normalize
 from benchmark.recipes import GeneratorRecipe, generator_recipe_for
+from benchmark.resumable import train_epochs
 from benchmark.spec import StageSpec
 from benchmark.store import save_atomic
 from methods import register_stage
@@ -281,28 +281,17 @@ class GeneratorTraining:
             total += self.step(order[i:i + self.recipe.batch_size])
         return dict(zip(LOSS_NAMES, (total / self.steps_per_epoch).tolist()))
 
-    def state(self, progress: GeneratorProgress) -> dict[str, Any]:
-        return {
-            "stage": self.stage.to_dict(),
-            "generator": self.generator.state_dict(), "discriminator": self.discriminator.state_dict(),
-            "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
-            "sched_g": self.sched_g.state_dict(), "sched_d": self.sched_d.state_dict(),
-            "rng_cpu": torch.get_rng_state(),
-            "rng_cuda": torch.cuda.get_rng_state_all() if self.cuda else None,
-            "progress": asdict(progress),
-        }
+    def parts(self) -> dict[str, Any]:
+        """What a checkpoint holds: the modules, optimizers and schedulers."""
+        return {"generator": self.generator, "discriminator": self.discriminator, "opt_g": self.opt_g,
+                "opt_d": self.opt_d, "sched_g": self.sched_g, "sched_d": self.sched_d}
 
-    def load_state(self, state: dict[str, Any]) -> GeneratorProgress:
-        self.generator.load_state_dict(state["generator"])
-        self.discriminator.load_state_dict(state["discriminator"])
-        self.opt_g.load_state_dict(state["opt_g"])
-        self.opt_d.load_state_dict(state["opt_d"])
-        self.sched_g.load_state_dict(state["sched_g"])
-        self.sched_d.load_state_dict(state["sched_d"])
-        torch.set_rng_state(state["rng_cpu"].cpu())
-        if self.cuda and state["rng_cuda"] is not None:
-            torch.cuda.set_rng_state_all([s.cpu() for s in state["rng_cuda"]])
-        return GeneratorProgress(**state["progress"])
+    def state(self) -> dict[str, Any]:
+        return {name: part.state_dict() for name, part in self.parts().items()}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        for name, part in self.parts().items():
+            part.load_state_dict(state[name])
 
 
 @register_stage("generator")
@@ -313,24 +302,13 @@ def train_generator(stage: StageSpec, images: torch.Tensor, labels: torch.Tensor
     (at epoch ends), then write `artifact` atomically. Returns the stage's summary."""
     recipe = recipe or generator_recipe_for(stage.dataset, stage.profile)
     training = GeneratorTraining(stage, images, labels, device, recipe)
-    progress = GeneratorProgress()
-    resumed_from = 0
-    if checkpoint.exists():
-        state = torch.load(checkpoint, map_location=device, weights_only=True)
-        if state["stage"] == stage.to_dict():
-            progress = training.load_state(state)
-            resumed_from = progress.epoch
-    last_save = time.monotonic()
-    while progress.epoch < recipe.epochs:
-        t0 = time.perf_counter()
+
+    def run_epoch(progress: GeneratorProgress) -> None:
         progress.curve.append(training.train_epoch())
         progress.epoch += 1
-        progress.train_seconds += time.perf_counter() - t0
-        if progress.epoch < recipe.epochs and time.monotonic() - last_save >= checkpoint_every_s:
-            save_atomic(training.state(progress), checkpoint)
-            last_save = time.monotonic()
-        if on_epoch:
-            on_epoch(progress.epoch, recipe.epochs)
+
+    progress, resumed_from = train_epochs(training, stage.to_dict(), GeneratorProgress(), recipe.epochs, run_epoch,
+                                          checkpoint, checkpoint_every_s, on_epoch)
     write_artifact(training.generator, stage, artifact)
     return {"recipe": asdict(recipe), "epochs": recipe.epochs, "steps": recipe.epochs * training.steps_per_epoch,
             "train_seconds": progress.train_seconds, "resumed_from_epoch": resumed_from,

@@ -1,0 +1,58 @@
+"""The resumable epoch loop of classifier runs and generator stages.
+
+A checkpoint is written atomically at most every `checkpoint_every_s` seconds (never after the last
+epoch: the caller writes the result) and holds the job's state, its progress and the RNG states, so
+that a resumed job ends exactly where an uninterrupted one would. It is resumed only by the job it
+belongs to (its identity: the run's or the stage's spec); any other checkpoint is trained over.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Callable, Protocol, TypeVar
+
+import torch
+
+from benchmark.store import save_atomic
+
+
+class Job(Protocol):
+    def state(self) -> dict[str, Any]:
+        """The state dicts of the job's modules, optimizers and schedulers."""
+
+    def load_state(self, state: dict[str, Any]) -> None: ...
+
+
+P = TypeVar("P")  # the job's progress: a dataclass with `epoch` and `train_seconds`
+
+
+def train_epochs(job: Job, identity: dict[str, Any], progress: P, epochs: int, run_epoch: Callable[[P], None],
+                 checkpoint: Path, checkpoint_every_s: float,
+                 on_epoch: Callable[[int, int], None] | None) -> tuple[P, int]:
+    """Call `run_epoch` (it trains one epoch, records it in the progress and advances
+    progress.epoch) until the progress reaches `epochs`, after resuming `checkpoint` if it is this
+    job's. Returns the final progress and the epoch resumed from (0: a fresh start)."""
+    if checkpoint.exists():
+        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+        if state.get("identity") == identity:
+            job.load_state(state["job"])
+            torch.set_rng_state(state["rng_cpu"])
+            if state["rng_cuda"] is not None and torch.cuda.is_available():
+                torch.cuda.set_rng_state_all(state["rng_cuda"])
+            progress = type(progress)(**state["progress"])
+    resumed_from = progress.epoch
+    last_save = time.monotonic()
+    while progress.epoch < epochs:
+        t0 = time.perf_counter()
+        run_epoch(progress)
+        progress.train_seconds += time.perf_counter() - t0
+        if progress.epoch < epochs and time.monotonic() - last_save >= checkpoint_every_s:
+            save_atomic({"identity": identity, "job": job.state(), "progress": asdict(progress),
+                         "rng_cpu": torch.get_rng_state(),
+                         "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None},
+                        checkpoint)
+            last_save = time.monotonic()
+        if on_epoch:
+            on_epoch(progress.epoch, epochs)
+    return progress, resumed_from
