@@ -113,14 +113,9 @@ class Trainer:
                 logits.append(self.model(x).float())
         return classification_metrics(torch.cat(logits), test_y)
 
-    def state(self) -> dict[str, Any]:
-        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "scheduler": self.scheduler.state_dict()}
-
-    def load_state(self, state: dict[str, Any]) -> None:
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
+    def parts(self) -> dict[str, Any]:
+        """What a checkpoint holds (benchmark.resumable.Job)."""
+        return {"model": self.model, "optimizer": self.optimizer, "scheduler": self.scheduler}
 
 
 def classification_metrics(logits: torch.Tensor, y: torch.Tensor) -> dict[str, float]:

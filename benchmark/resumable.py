@@ -18,10 +18,8 @@ from benchmark.store import save_atomic
 
 
 class Job(Protocol):
-    def state(self) -> dict[str, Any]:
-        """The state dicts of the job's modules, optimizers and schedulers."""
-
-    def load_state(self, state: dict[str, Any]) -> None: ...
+    def parts(self) -> dict[str, Any]:
+        """The job's modules, optimizers and schedulers by name: what has a state_dict to save."""
 
 
 P = TypeVar("P")  # the job's progress: a dataclass with `epoch` and `train_seconds`
@@ -36,7 +34,8 @@ def train_epochs(job: Job, identity: dict[str, Any], progress: P, epochs: int, r
     if checkpoint.exists():
         state = torch.load(checkpoint, map_location="cpu", weights_only=True)
         if state.get("identity") == identity:
-            job.load_state(state["job"])
+            for name, part in job.parts().items():
+                part.load_state_dict(state["job"][name])
             torch.set_rng_state(state["rng_cpu"])
             if state["rng_cuda"] is not None and torch.cuda.is_available():
                 torch.cuda.set_rng_state_all(state["rng_cuda"])
@@ -48,7 +47,8 @@ def train_epochs(job: Job, identity: dict[str, Any], progress: P, epochs: int, r
         run_epoch(progress)
         progress.train_seconds += time.perf_counter() - t0
         if progress.epoch < epochs and time.monotonic() - last_save >= checkpoint_every_s:
-            save_atomic({"identity": identity, "job": job.state(), "progress": asdict(progress),
+            save_atomic({"identity": identity, "progress": asdict(progress),
+                         "job": {name: part.state_dict() for name, part in job.parts().items()},
                          "rng_cpu": torch.get_rng_state(),
                          "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None},
                         checkpoint)

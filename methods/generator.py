@@ -214,7 +214,6 @@ class GeneratorTraining:
 
     def __init__(self, stage: StageSpec, images: torch.Tensor, labels: torch.Tensor, device: torch.device,
                  recipe: GeneratorRecipe):
-        self.stage = stage
         self.recipe = recipe
         self.device = device
         self.cuda = device.type == "cuda"
@@ -282,16 +281,10 @@ class GeneratorTraining:
         return dict(zip(LOSS_NAMES, (total / self.steps_per_epoch).tolist()))
 
     def parts(self) -> dict[str, Any]:
-        """What a checkpoint holds: the modules, optimizers and schedulers."""
+        """What a checkpoint holds (benchmark.resumable.Job)."""
         return {"generator": self.generator, "discriminator": self.discriminator, "opt_g": self.opt_g,
                 "opt_d": self.opt_d, "sched_g": self.sched_g, "sched_d": self.sched_d}
 
-    def state(self) -> dict[str, Any]:
-        return {name: part.state_dict() for name, part in self.parts().items()}
-
-    def load_state(self, state: dict[str, Any]) -> None:
-        for name, part in self.parts().items():
-            part.load_state_dict(state[name])
 
 
 @register_stage("generator")

@@ -26,12 +26,8 @@ class ToyJob:
         self.model = nn.Linear(3, 1)
         self.optimizer = torch.optim.SGD(self.model.parameters(), lr=0.1, momentum=0.9)
 
-    def state(self):
-        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict()}
-
-    def load_state(self, state):
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
+    def parts(self):
+        return {"model": self.model, "optimizer": self.optimizer}
 
     def run_epoch(self, progress):
         x = torch.randn(8, 3)
