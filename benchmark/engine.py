@@ -8,7 +8,6 @@ read once per epoch.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -16,7 +15,7 @@ from typing import Any, Callable
 import torch
 
 from benchmark.errors import UserError
-from benchmark.models import build_model
+from benchmark.models import bf16_autocast, build_model
 from benchmark.pipeline import TrainData, normalize
 from benchmark.policies import BatchPolicy
 from benchmark.recipes import Recipe, recipe_for
@@ -70,24 +69,24 @@ class Trainer:
         self.optimizer = torch.optim.SGD(model.parameters(), lr=r.lr, momentum=r.momentum,
                                          weight_decay=r.weight_decay, nesterov=r.nesterov)
         self.repeats = r.repeats(spec.shots)
-        self.steps_per_epoch = math.ceil(len(self.data) * self.repeats / r.batch_size)
+        self.steps_per_epoch = r.epoch_steps(len(self.data), spec.shots)
         self.total_steps = r.epochs * self.steps_per_epoch
         self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=self.total_steps)
 
-    def autocast(self):
-        return torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.cuda)
-
     def step(self, idx: torch.Tensor) -> torch.Tensor:
         batch = self.method.augment(self.data.batch(idx))
-        if self.cuda:
-            batch.x = batch.x.contiguous(memory_format=torch.channels_last)
-        with self.autocast():
+        batch.x = self.layout(batch.x)
+        with bf16_autocast(self.device):
             loss = self.method.loss(self.forward, batch)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
         self.scheduler.step()
         return loss.detach()
+
+    def layout(self, x: torch.Tensor) -> torch.Tensor:
+        """The model's input memory layout: channels_last on CUDA."""
+        return x.contiguous(memory_format=torch.channels_last) if self.cuda else x
 
     def epoch_order(self) -> torch.Tensor:
         n = len(self.data)
@@ -106,10 +105,8 @@ class Trainer:
         self.model.eval()
         logits = []
         for i in range(0, len(test_x), chunk):
-            x = normalize(test_x[i:i + chunk])
-            if self.cuda:
-                x = x.contiguous(memory_format=torch.channels_last)
-            with self.autocast():
+            x = self.layout(normalize(test_x[i:i + chunk]))
+            with bf16_autocast(self.device):
                 logits.append(self.model(x).float())
         return classification_metrics(torch.cat(logits), test_y)
 

@@ -2,6 +2,7 @@
 methods can work on penultimate features (SynerMix) or replace the head (Cosine + CE)."""
 from __future__ import annotations
 
+import functools
 from abc import ABC, abstractmethod
 from typing import Callable
 
@@ -131,3 +132,16 @@ def build_model(name: str, num_classes: int) -> Classifier:
     if name not in MODELS:
         raise UserError(f"unknown model '{name}'; valid: {', '.join(MODELS)}")
     return MODELS[name](num_classes)
+
+
+@functools.cache
+def cpu_computes_bf16() -> bool:
+    """Whether this CPU computes bf16 natively (AVX512-BF16, AMX)."""
+    return bool(getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)())
+
+
+def bf16_autocast(device: torch.device, native_cpu: bool = False) -> torch.autocast:
+    """bf16 autocast on CUDA; with `native_cpu` also on CPUs that compute bf16 natively, where the
+    generator's inference is about 3x faster than in fp32. Training on a CPU stays in fp32."""
+    enabled = device.type == "cuda" or (native_cpu and device.type == "cpu" and cpu_computes_bf16())
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)

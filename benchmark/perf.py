@@ -36,6 +36,7 @@ from benchmark.data import DATASETS, check_dataset_name
 from benchmark.engine import Trainer, default_device
 from benchmark.errors import UserError
 from benchmark.grids import parse_list
+from benchmark.models import bf16_autocast
 from benchmark.recipes import recipe_for
 from benchmark.spec import RunSpec, StageSpec
 from methods import METHODS, Context, get_method
@@ -48,8 +49,8 @@ STAND_INS: dict[str, Callable[[StageSpec, Path], None]] = {"generator": write_un
 CHECKED = ("overhead_ms", "generated_overhead_ms")  # the figures `--check` compares
 
 
-def time_trainer(trainer: Trainer, rounds: int, device: torch.device) -> tuple[float, float]:
-    """(whole step, bare forward+backward+optimizer step) median seconds of a trainer."""
+def time_trainer(trainer: Trainer, rounds: int, device: torch.device, with_bare: bool = True) -> tuple[float, float | None]:
+    """(whole step, bare forward+backward+optimizer step or None) median seconds of a trainer."""
     trainer.model.train()
     batch_size = trainer.recipe.batch_size
     order = trainer.epoch_order()
@@ -61,19 +62,17 @@ def time_trainer(trainer: Trainer, rounds: int, device: torch.device) -> tuple[f
         trainer.step(order[i:i + batch_size])
 
     batch = trainer.data.batch(order[:batch_size])
-    x, y = batch.x, batch.y
-    if trainer.cuda:
-        x = x.contiguous(memory_format=torch.channels_last)
+    x, y = trainer.layout(batch.x), batch.y
 
     def bare() -> None:
-        with trainer.autocast():
+        with bf16_autocast(trainer.device):
             loss = F.cross_entropy(trainer.forward(x), y)
         trainer.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         trainer.optimizer.step()
 
-    medians = interleaved_medians({"step": step, "bare": bare}, rounds, device)
-    return medians["step"], medians["bare"]
+    medians = interleaved_medians({"step": step, "bare": bare} if with_bare else {"step": step}, rounds, device)
+    return medians["step"], medians.get("bare")
 
 
 class Bench:
@@ -101,14 +100,14 @@ class Bench:
             STAND_INS[stage.kind](stage, path)
         return path
 
-    def time(self, spec: RunSpec, model: str | None, rounds: int) -> tuple[float, float]:
-        """(step, bare) median seconds of the spec with the recipe's model, or with `model`."""
+    def time(self, spec: RunSpec, model: str | None, rounds: int, with_bare: bool = True) -> tuple[float, float | None]:
+        """(step, bare or None) median seconds of the spec with the recipe's model, or with `model`."""
         recipe = recipe_for(spec.dataset, spec.profile)
         if model is not None:
             recipe = dataclasses.replace(recipe, model=model)
         trainer = Trainer(spec, self.images, self.labels, self.num_classes, self.device, self.artifact(spec), recipe,
                           compile_model=self.compile_model and model is None)
-        return time_trainer(trainer, rounds, self.device)
+        return time_trainer(trainer, rounds, self.device, with_bare)
 
 
 def measure(bench: Bench, method: str, steps: int, overhead_only: bool) -> dict[str, Any]:
@@ -139,8 +138,8 @@ def measure(bench: Bench, method: str, steps: int, overhead_only: bool) -> dict[
         gen_step, gen_bare = bench.time(spec(1.0), "tiny", steps)
         row["generated_overhead_ms"] = 1000 * (gen_step - gen_bare)
         if not overhead_only:
-            gen_step, _ = bench.time(spec(1.0), None, steps)
-            row.update(generated_step_ms=1000 * gen_step, generated_ratio=1000 * gen_step / row["step_ms"])
+            gen_step, _ = bench.time(spec(1.0), None, steps, with_bare=False)  # the bare step is the real batch's
+            row.update(generated_step_ms=1000 * gen_step, generated_ratio=gen_step / step)
     return row
 
 

@@ -24,8 +24,12 @@ class Schedule:
     def repeats(self, shots: int) -> int:
         return max(self.repeats_base // shots, 1)
 
+    def epoch_steps(self, n_images: int, shots: int) -> int:
+        """Steps per epoch of a subset of n_images (fewer than shots x classes where a class has fewer)."""
+        return math.ceil(n_images * self.repeats(shots) / self.batch_size)
+
     def steps_per_epoch(self, shots: int, num_classes: int) -> int:
-        return math.ceil(shots * num_classes * self.repeats(shots) / self.batch_size)
+        return self.epoch_steps(shots * num_classes, shots)
 
     def total_steps(self, shots: int, num_classes: int) -> int:
         return self.epochs * self.steps_per_epoch(shots, num_classes)

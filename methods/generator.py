@@ -11,7 +11,7 @@ reference feeds sigmoid scores to its least-squares loss).
 """
 from __future__ import annotations
 
-import math
+import functools
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from benchmark.cost import interleaved_medians
+from benchmark.models import bf16_autocast
 from benchmark.pipeline import Batch, TrainData, normalize
 from benchmark.recipes import GeneratorRecipe, generator_recipe_for
 from benchmark.resumable import train_epochs
@@ -105,10 +106,17 @@ class Discriminator(nn.Module):
         return self.model(x)
 
 
+@functools.cache
+def binomial_kernel(device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """The 5x5 binomial filter (outer product of 1 4 6 4 1, / 256), copied to a device once: a
+    copy per call would sync the host with the GPU at every loss."""
+    k1 = torch.tensor([1.0, 4.0, 6.0, 4.0, 1.0])
+    return (k1[:, None] * k1[None, :] / 256).to(device, dtype)
+
+
 def binomial_blur(x: torch.Tensor) -> torch.Tensor:
-    """5x5 binomial filter (outer product of 1 4 6 4 1, / 256) per channel, reflect padding."""
-    k1 = torch.tensor([1.0, 4.0, 6.0, 4.0, 1.0], device=x.device, dtype=x.dtype)
-    kernel = (k1[:, None] * k1[None, :] / 256).expand(x.shape[1], 1, 5, 5)
+    """The binomial filter per channel, reflect padding."""
+    kernel = binomial_kernel(x.device, x.dtype).expand(x.shape[1], 1, 5, 5)
     return F.conv2d(F.pad(x, (2, 2, 2, 2), mode="reflect"), kernel, groups=x.shape[1])
 
 
@@ -173,6 +181,8 @@ def stage_masking(stage: StageSpec) -> tuple[str, int]:
 
 
 def resize_uint8(images: torch.Tensor, size: int) -> torch.Tensor:
+    """Bilinear with align_corners=False, as the reference's torchvision Resize of its training images
+    (generated batches are resized with align_corners=True, as the reference does there)."""
     if images.shape[-1] == size:
         return images
     up = F.interpolate(images.float(), size=(size, size), mode="bilinear", align_corners=False)
@@ -192,7 +202,7 @@ def write_untrained_artifact(stage: StageSpec, path: Path) -> None:
 
 def load_generator(path: Path, device: torch.device) -> Generator:
     """The trained generator of an artifact, in eval mode and without gradients."""
-    state = torch.load(path, map_location=device, weights_only=True)
+    state = torch.load(path, map_location="cpu", weights_only=True)
     generator = Generator(state["features"], state["image_size"])
     generator.load_state_dict(state["generator"])
     return generator.to(device).eval().requires_grad_(False)
@@ -216,7 +226,6 @@ class GeneratorTraining:
                  recipe: GeneratorRecipe):
         self.recipe = recipe
         self.device = device
-        self.cuda = device.type == "cuda"
         mask, n_images = stage_masking(stage)
         torch.manual_seed(stage.seed)
         self.generator = Generator(recipe.features, recipe.image_size).to(device)
@@ -227,13 +236,10 @@ class GeneratorTraining:
         self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=recipe.lr, betas=recipe.betas)
         self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=recipe.lr, betas=recipe.betas)
         self.repeats = recipe.repeats(stage.shots)
-        self.steps_per_epoch = math.ceil(len(self.data) * self.repeats / recipe.batch_size)
+        self.steps_per_epoch = recipe.epoch_steps(len(self.data), stage.shots)
         milestones = [m * self.steps_per_epoch for m in recipe.milestones]
         self.sched_g = torch.optim.lr_scheduler.MultiStepLR(self.opt_g, milestones, recipe.gamma)
         self.sched_d = torch.optim.lr_scheduler.MultiStepLR(self.opt_d, milestones, recipe.gamma)
-
-    def autocast(self):
-        return torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.cuda)
 
     def step(self, idx: torch.Tensor) -> torch.Tensor:
         """One G and one D update on compositions of the samples `idx`; the losses, on the device."""
@@ -242,7 +248,7 @@ class GeneratorTraining:
         masks = self.composer.masks(sources)
         b, n = x.shape[:2]
         flat = x.flatten(0, 1)
-        with self.autocast():
+        with bf16_autocast(self.device):
             features = self.generator.encode(flat)
             mixed = mix(features.unflatten(0, (b, n)), masks)
             out = self.generator.decode(torch.cat([features, mixed])).float()
@@ -251,7 +257,7 @@ class GeneratorTraining:
         loss_rec = n * (self.recipe.reconstruction_weight * F.mse_loss(reconstructed, flat)
                         + laplacian_loss(reconstructed, flat))
         self.discriminator.requires_grad_(False)
-        with self.autocast():
+        with bf16_autocast(self.device):
             score_fake = self.discriminator(fake).float()
         loss_adv = F.mse_loss(score_fake, torch.ones_like(score_fake))
         self.opt_g.zero_grad(set_to_none=True)
@@ -260,7 +266,7 @@ class GeneratorTraining:
 
         self.discriminator.requires_grad_(True)
         real = x[torch.arange(b, device=x.device), torch.randint(0, n, (b,), device=x.device)]
-        with self.autocast():
+        with bf16_autocast(self.device):
             scores = self.discriminator(torch.cat([real, fake.detach()])).float()
         loss_d = F.mse_loss(scores[:b], torch.ones_like(scores[:b])) + F.mse_loss(scores[b:], torch.zeros_like(scores[b:]))
         self.opt_d.zero_grad(set_to_none=True)
