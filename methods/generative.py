@@ -51,9 +51,14 @@ class Composition(Method, ABC):
         if self.n_images < 2:
             raise UserError(f"n_images must be at least 2, got {self.n_images}")
 
+    @classmethod
+    def images(cls, hparams: dict[str, Any]) -> int:
+        """N, the number of images mixed, under these hyperparameters."""
+        return int(hparams.get("n_images", cls.default_images()))
+
     @property
     def n_images(self) -> int:
-        return int(self.hp.get("n_images", self.default_images()))
+        return self.images(self.hp)
 
     @abstractmethod
     def mask_size(self) -> int:
@@ -90,7 +95,7 @@ class GeneratorComposition(Composition):
 
     @classmethod
     def stage(cls, spec: RunSpec) -> StageSpec:
-        params = (("mask", cls.mask), ("n_images", int(spec.hparams.get("n_images", cls.default_images()))))
+        params = (("mask", cls.mask), ("n_images", cls.images(spec.hparams)))
         return StageSpec("generator", spec.dataset, spec.shots, spec.seed, spec.profile, params)
 
     def setup(self, data: TrainData, artifact: Path | None) -> None:
