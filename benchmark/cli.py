@@ -218,7 +218,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.dry_run:
         print(describe_plan(specs, store, data_dir))
         if slurm_options:
-            scheduler = slurm.scheduler_for(store, required=False)[0]
+            scheduler = slurm.scheduler_for(required=False)[0]
             print(slurm.describe_plan(slurm.plan_submission(specs, store, slurm_options, scheduler), slurm_options.profile))
         return 0
     validate_data(specs, data_dir, args.download)
@@ -244,7 +244,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     specs = select(grid_specs(args.grid), args.grid, args.methods, args.datasets, args.shots, args.seeds)
     store = Store(args.results_dir or default_results_dir())
-    table, details, _ = status_lines(store, specs)  # the store, and the scheduler for runs submitted to SLURM
+    table, details = status_lines(store, specs)  # the store, and the scheduler for runs submitted to SLURM
     print("\n".join([*table, *details]))
     return 0
 

@@ -61,9 +61,7 @@ def default_workers() -> int:
 
 
 def is_finished(store: Store, task: Task) -> bool:
-    tid = task_id(task)
-    done = store.record_path(tid).exists() if isinstance(task, RunSpec) else store.stage_done(tid)
-    return done or store.failure_path(tid).exists()
+    return store.task_done(task) or store.failure_path(task_id(task)).exists()
 
 
 def launch(specs: list[RunSpec], executor: str, store: Store, data_dir: Path, workers: int | None = None,

@@ -25,7 +25,7 @@ import tomllib
 from collections import Counter
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Collection, Iterable
 
 import submitit
 from submitit.core.utils import JobPaths
@@ -179,7 +179,9 @@ KEYS = {
 assert set(KEYS) == {f.name for f in fields(Resources)}
 
 
-def check_values(table: dict[str, Any], where: str) -> dict[str, Any]:
+def check_values(table: Any, where: str) -> dict[str, Any]:
+    if not isinstance(table, dict):
+        raise UserError(f"{where} must be a table")
     unknown = sorted(set(table) - set(KEYS))
     if unknown:
         raise UserError(f"{where}: unknown key(s) {', '.join(unknown)}; valid: {', '.join(KEYS)}")
@@ -243,14 +245,10 @@ def load_profile(name_or_path: str = DEFAULT_PROFILE) -> Profile:
     datasets_doc = doc.pop("datasets", {})
     valid_tables = ", ".join([*STAGE_KINDS, "datasets"])
     for key, value in doc.items():
-        if isinstance(value, dict):
+        if isinstance(value, dict) and key not in KEYS:
             raise UserError(f"slurm profile {path}: unknown table [{key}]; valid: {valid_tables}")
     base = check_values(doc, f"slurm profile {path}")
-    stages = {}
-    for kind, table in stages_doc.items():
-        if not isinstance(table, dict):
-            raise UserError(f"slurm profile {path}: '{kind}' must be a table [{kind}]")
-        stages[kind] = check_values(table, f"slurm profile {path} [{kind}]")
+    stages = {kind: check_values(table, f"slurm profile {path} [{kind}]") for kind, table in stages_doc.items()}
     if not isinstance(datasets_doc, dict):
         raise UserError(f"slurm profile {path}: 'datasets' must be a table [datasets.NAME]")
     datasets, dataset_stages = {}, {}
@@ -288,18 +286,7 @@ class SlurmBatch(submitit.helpers.Checkpointable):
         self.options = options
 
     def __call__(self) -> dict[str, list[str]]:
-        store = Store(Path(self.results_dir))
-        done: list[str] = []
-        failed: list[str] = []
-        for task in self.tasks:
-            tid = task_id(task)
-            finished = store.is_done(task) if isinstance(task, RunSpec) else store.stage_done(tid)
-            if not finished and not store.progress_path(tid).exists():
-                store.write_progress(tid, 0, 1)  # "started" for `status` (the engine writes epochs)
-            result = run_batch([task], self.results_dir, self.data_dir, self.options)
-            done += result["done"]
-            failed += result["failed"]
-        return {"done": done, "failed": failed}
+        return run_batch(self.tasks, self.results_dir, self.data_dir, self.options)
 
     def checkpoint(self, *args: Any, **kwargs: Any) -> submitit.helpers.DelayedSubmission:
         return submitit.helpers.DelayedSubmission(self, *args, **kwargs)
@@ -366,7 +353,7 @@ class Scheduler:
 
 
 def job_files(store: Store, job_id: str) -> JobPaths:
-    return JobPaths(store.jobs_dir / "slurm", job_id=job_id, task_id=0)
+    return JobPaths(store.slurm_jobs_dir, job_id=job_id, task_id=0)
 
 
 LOG_EVENTS = [  # slurmstepd's lines in a job's log -> the state they mean (None: not an end)
@@ -435,22 +422,20 @@ class TaskState:
     log: str | None = None
 
 
-def is_task_done(store: Store, task: Task) -> bool:
-    return store.is_done(task) if isinstance(task, RunSpec) else store.stage_done(task.stage_id)
-
-
-def task_states(store: Store, tasks: list[Task], scheduler: Scheduler | None) -> dict[str, TaskState]:
-    """The state of each task. Without a scheduler (none reachable), submitted tasks without a
-    record count as pending with detail "scheduler not reachable"."""
+def task_states(store: Store, tasks: list[Task], scheduler: Scheduler | None,
+                done: Collection[str] = ()) -> dict[str, TaskState]:
+    """The state of each task; `done` holds ids already known to be done (not read again). Without
+    a scheduler (none reachable), submitted tasks without a record count as pending with detail
+    "scheduler not reachable"."""
     states: dict[str, TaskState] = {}
-    ended: dict[str, list[str]] = {}
+    ended: dict[str, list[tuple[str, str | None]]] = {}  # job id -> (task id, log): jobs that have ended
     for task in tasks:
         tid = task_id(task)
+        if tid in done or store.task_done(task):
+            states[tid] = TaskState("done")
+            continue
         submission = store.load_submission(tid)
         failure = store.load_failure(tid)
-        if is_task_done(store, task):
-            states[tid] = TaskState("done", submission and submission.get("job_id"))
-            continue
         if submission is None:
             states[tid] = (TaskState("failed", None, failure.get("error", ""), failure.get("log")) if failure
                            else TaskState("missing"))
@@ -473,28 +458,25 @@ def task_states(store: Store, tasks: list[Task], scheduler: Scheduler | None) ->
         elif failure:
             states[tid] = TaskState("failed", job_id, failure.get("error", ""), failure.get("log") or log)
         else:
-            ended.setdefault(job_id, []).append(tid)
-            states[tid] = TaskState("failed", job_id, (queued or ("", ""))[0], log)  # refined below
-    if ended and scheduler is not None:
-        unknown = [j for j in ended if not states[ended[j][0]].detail]
-        acct = scheduler.accounting(unknown) if unknown else {}
-        for job_id, tids in ended.items():
-            known = states[tids[0]].detail or acct.get(job_id, "")
-            state, error = ended_job(store, job_id, known)
-            for tid in tids:
-                if state in INTERRUPTED_STATES:
-                    states[tid] = TaskState("missing", job_id, f"job {job_id} {state.lower()}", states[tid].log)
-                elif state == "COMPLETED":
-                    states[tid] = TaskState("failed", job_id, f"job {job_id} completed without writing a record",
-                                            states[tid].log)
-                else:
-                    states[tid] = TaskState("failed", job_id, f"job {job_id} {state}: {error}", states[tid].log)
+            ended.setdefault(job_id, []).append((tid, log))
+    if ended:
+        final = {job_id: scheduler.queue().get(job_id, ("", ""))[0] for job_id in ended}  # squeue within MinJobAge
+        acct = scheduler.accounting([job_id for job_id, state in final.items() if not state])
+        for job_id, tasks_of_job in ended.items():
+            state, error = ended_job(store, job_id, final[job_id] or acct[job_id])
+            if state in INTERRUPTED_STATES:
+                ending = TaskState("missing", job_id, f"job {job_id} {state.lower()}")
+            elif state == "COMPLETED":
+                ending = TaskState("failed", job_id, f"job {job_id} completed without writing a record")
+            else:
+                ending = TaskState("failed", job_id, f"job {job_id} {state}: {error}")
+            for tid, log in tasks_of_job:
+                states[tid] = replace(ending, log=log)
     return states
 
 
-def scheduler_for(store: Store, required: bool) -> tuple[Scheduler | None, str | None]:
-    """A Scheduler if one answers; with `required` a UserError if none does. Stores that never
-    used SLURM need none."""
+def scheduler_for(required: bool) -> tuple[Scheduler | None, str | None]:
+    """A Scheduler if one answers; with `required` a UserError if none does."""
     scheduler = Scheduler()
     try:
         scheduler.queue()
@@ -590,7 +572,7 @@ def dependency_string(job_ids: set[str], arrays: dict[str, set[str]]) -> str | N
 
 def make_executor(store: Store, resources: Resources) -> submitit.SlurmExecutor:
     try:
-        executor = submitit.SlurmExecutor(folder=store.jobs_dir / "slurm", max_num_timeout=resources.max_timeouts)
+        executor = submitit.SlurmExecutor(folder=store.slurm_jobs_dir, max_num_timeout=resources.max_timeouts)
     except RuntimeError as exc:  # no srun on this machine
         raise UserError(f"--executor slurm: {exc}") from None
     try:
@@ -664,7 +646,7 @@ def plan_submission(specs: list[RunSpec], store: Store, options: SlurmOptions, s
     from benchmark.launch import needed_stages
 
     profile = load_profile(options.profile).with_overrides(options.overrides)
-    outcome = SubmitOutcome(folder=store.jobs_dir / "slurm")
+    outcome = SubmitOutcome(folder=store.slurm_jobs_dir)
     pending_runs = [s for s in specs if not store.is_done(s)]
     outcome.done = len(specs) - len(pending_runs)
     stages = needed_stages(pending_runs)
@@ -784,7 +766,7 @@ def submit(specs: list[RunSpec], store: Store, data_dir: Path, options: SlurmOpt
     """Submit every run without a record that is not queued (and not failed, unless
     options.retry_failed), with the generator stages they need first; classifier arrays that need
     a generator wait for its job (afterany). Returns as soon as sbatch has accepted the arrays."""
-    scheduler, _ = scheduler_for(store, required=True)
+    scheduler, _ = scheduler_for(required=True)
     plan = plan_submission(specs, store, options, scheduler)
     outcome = plan.outcome
     outcome.retried = len(plan.retried)
@@ -811,17 +793,17 @@ def submit(specs: list[RunSpec], store: Store, data_dir: Path, options: SlurmOpt
 # Status
 # ----------------------------------------------------------------------------------------------
 
-def status_lines(store: Store, specs: list[RunSpec]) -> tuple[list[str], list[str], int]:
-    """(table lines, detail lines, number of failed runs) for `status`: runs per method and
+def status_lines(store: Store, specs: list[RunSpec]) -> tuple[list[str], list[str]]:
+    """(table lines, detail lines) for `status`: runs per method and
     dataset as done / running / pending / failed / missing, from the store and, for tasks submitted
     to SLURM, from the scheduler."""
     from benchmark.launch import needed_stages
 
-    uses_slurm = (store.root / "slurm").is_dir()
-    scheduler, problem = scheduler_for(store, required=False) if uses_slurm else (None, None)
-    pending_runs = [s for s in specs if not store.is_done(s)]
-    stages = needed_stages(pending_runs)
-    states = task_states(store, [*stages, *specs], scheduler)
+    uses_slurm = store.submissions_dir.is_dir()
+    scheduler, problem = scheduler_for(required=False) if uses_slurm else (None, None)
+    done = {s.run_id for s in specs if store.is_done(s)}
+    stages = needed_stages([s for s in specs if s.run_id not in done])
+    states = task_states(store, [*stages, *specs], scheduler, done)
     columns = ("done", "missing", "failed", "pending", "running")  # the first three as before SLURM
     counts: dict[tuple[str, str], Counter] = {}
     for spec in specs:
@@ -859,7 +841,7 @@ def status_lines(store: Store, specs: list[RunSpec]) -> tuple[list[str], list[st
         details.append(f"failed: {task.describe()}{job}\n  error: {s.detail}\n  log: {s.log}")
     if failed_tasks and uses_slurm:
         details.append("`run ... --executor slurm --retry-failed` resubmits the failed tasks")
-    return table, details, sum(states[s.run_id].state == "failed" for s in specs)
+    return table, details
 
 
 # ----------------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from typing import Any, Iterable
 
 import torch
 
-from benchmark.spec import RunSpec
+from benchmark.spec import RunSpec, StageSpec
 
 RECORD_KEYS = ("run_id", "spec", "metrics", "curve", "timing", "environment")
 
@@ -41,6 +41,14 @@ def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(payload, indent=1, sort_keys=True))
     tmp.replace(path)
+
+
+def _read_json(path: Path) -> Any:
+    """The parsed file; None if it is missing or not JSON."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
 
 
 class Store:
@@ -67,10 +75,7 @@ class Store:
         return path
 
     def stage_record(self, stage_id: str) -> dict[str, Any] | None:
-        try:
-            return json.loads((self.root / "artifacts" / f"{stage_id}.json").read_text())
-        except (OSError, ValueError):
-            return None
+        return _read_json(self.root / "artifacts" / f"{stage_id}.json")
 
     def stage_done(self, stage_id: str) -> bool:
         return self.stage_record(stage_id) is not None and self.artifact_path(stage_id).exists()
@@ -84,17 +89,28 @@ class Store:
     def jobs_dir(self) -> Path:
         return self.root / "jobs"
 
+    @property
+    def slurm_jobs_dir(self) -> Path:
+        """submitit's folder of SLURM jobs: their logs and result files."""
+        return self.jobs_dir / "slurm"
+
+    @property
+    def submissions_dir(self) -> Path:
+        """The SLURM job each task was last submitted to; exists once a store has used SLURM."""
+        return self.root / "slurm"
+
     def load_record(self, run_id: str) -> dict[str, Any] | None:
-        try:
-            record = json.loads(self.record_path(run_id).read_text())
-        except (OSError, ValueError):
-            return None
-        if not all(k in record for k in RECORD_KEYS) or record["run_id"] != run_id:
+        record = _read_json(self.record_path(run_id))
+        if record is None or not all(k in record for k in RECORD_KEYS) or record["run_id"] != run_id:
             return None
         return record
 
     def is_done(self, spec: RunSpec) -> bool:
         return self.load_record(spec.run_id) is not None
+
+    def task_done(self, task: RunSpec | StageSpec) -> bool:
+        """A run with a valid record; a stage with its record and artifact."""
+        return self.is_done(task) if isinstance(task, RunSpec) else self.stage_done(task.stage_id)
 
     def write_record(self, record: dict[str, Any]) -> None:
         run_id = record["run_id"]
@@ -106,22 +122,16 @@ class Store:
         write_json_atomic(self.failure_path(task_id), {"spec": spec, "error": error, "log": log})
 
     def load_failure(self, run_id: str) -> dict[str, Any] | None:
-        try:
-            return json.loads(self.failure_path(run_id).read_text())
-        except (OSError, ValueError):
-            return None
+        return _read_json(self.failure_path(run_id))
 
     def submission_path(self, task_id: str) -> Path:
-        return self.root / "slurm" / f"{task_id}.json"
+        return self.submissions_dir / f"{task_id}.json"
 
     def write_submission(self, task_id: str, payload: dict[str, Any]) -> None:
         write_json_atomic(self.submission_path(task_id), payload)
 
     def load_submission(self, task_id: str) -> dict[str, Any] | None:
-        try:
-            return json.loads(self.submission_path(task_id).read_text())
-        except (OSError, ValueError):
-            return None
+        return _read_json(self.submission_path(task_id))
 
     def write_progress(self, run_id: str, epoch: int, epochs: int) -> None:
         path = self.progress_path(run_id)

@@ -122,6 +122,8 @@ def run_batch(tasks: list[Task], results_dir: str, data_dir: str, options: JobOp
     done, failed = [], []
     for task in tasks:
         try:
+            if not store.task_done(task) and not store.progress_path(task_id(task)).exists():
+                store.write_progress(task_id(task), 0, 1)  # "started" for `status` (the engine writes epochs)
             if isinstance(task, RunSpec):
                 execute(task, store, Path(data_dir), options=options)
             else:

@@ -435,3 +435,55 @@ def test_failed_generator_leaves_out_its_runs_until_retry_failed(tmp_path):
     plan = slurm.plan_submission(specs, store, slurm.SlurmOptions("testcluster", retry_failed=True), None)
     assert [(a.kind, a.after_stages) for a in plan.arrays] == [("generator", False), ("classifier", False),
                                                                ("classifier", True)]
+
+
+@pytest.mark.parametrize("value", ["5", "[1]", '"x"'])
+def test_a_stage_key_that_is_not_a_table_is_named(tmp_path, value):
+    path = tmp_path / "bad.toml"
+    path.write_text(f"[datasets.cifair10]\ngenerator = {value}\n")
+    with pytest.raises(UserError, match=r"\[datasets\.cifair10\.generator\] must be a table"):
+        slurm.load_profile(str(path))
+
+
+def test_a_top_level_sbatch_table_reaches_every_job(tmp_path):
+    path = tmp_path / "lab.toml"
+    path.write_text('partition = "a"\nsbatch = { mail-type = "FAIL" }\n[classifier]\ncpus = 2\n')
+    r = slurm.load_profile(str(path)).resources("stl10", "classifier")
+    assert (r.partition, r.cpus, r.sbatch) == ("a", 2, (("mail-type", "FAIL"),))
+    assert r.executor_parameters()["additional_parameters"] == {"mail-type": "FAIL"}
+
+
+def test_task_states_of_done_tasks_and_ended_jobs(tmp_path):
+    """Without a cluster: a scheduler whose queue and accounting are already known."""
+    store = Store(tmp_path)
+    done, cancelled, also_cancelled, completed = select(grid_specs("demo"), "demo", None, None, "5", "0")[:4]
+    for position, spec in enumerate([cancelled, also_cancelled]):
+        store.write_submission(spec.run_id, {"job_id": "5_0", "position": position, "log": f"/logs/{position}"})
+    store.write_submission(completed.run_id, {"job_id": "6_0", "position": 0, "log": "/logs/6"})
+    scheduler = slurm.Scheduler()
+    scheduler._queue = {"6_0": ("COMPLETED", "None")}
+    scheduler._acct = {"5_0": "CANCELLED"}
+    states = slurm.task_states(store, [done, cancelled, also_cancelled, completed], scheduler, {done.run_id})
+    assert states[done.run_id] == slurm.TaskState("done")
+    assert states[cancelled.run_id] == slurm.TaskState("missing", "5_0", "job 5_0 cancelled", "/logs/0")
+    assert states[also_cancelled.run_id] == slurm.TaskState("missing", "5_0", "job 5_0 cancelled", "/logs/1")
+    assert states[completed.run_id] == slurm.TaskState("failed", "6_0", "job 6_0 completed without writing a record",
+                                                       "/logs/6")
+
+
+def test_a_slurm_batch_runs_its_tasks_marking_unfinished_ones_started(tmp_path, monkeypatch):
+    from benchmark import worker
+    from benchmark.store import RECORD_KEYS
+
+    store = Store(tmp_path)
+    finished, unfinished = select(grid_specs("demo"), "demo", None, None, "5", "0")[:2]
+    store.write_record({**{k: {} for k in RECORD_KEYS}, "run_id": finished.run_id})
+    started = []
+
+    def execute(spec, store, *args, **kwargs):
+        started.append((spec.run_id, store.progress_path(spec.run_id).exists()))
+
+    monkeypatch.setattr(worker, "execute", execute)
+    batch = slurm.SlurmBatch([finished, unfinished], str(tmp_path), str(tmp_path / "data"), worker.JobOptions())
+    assert batch() == {"done": [finished.run_id, unfinished.run_id], "failed": []}
+    assert started == [(finished.run_id, False), (unfinished.run_id, True)]
