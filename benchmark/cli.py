@@ -153,7 +153,8 @@ def build_parser() -> Parser:
     cse.add_argument("--with-instances", action="store_true",
                      help="also follow instance hyponyms (individual people, places, ...)")
     cse.add_argument("--cache-dir", type=Path, default=None, metavar="DIR",
-                     help="text-embedding cache (default: ~/.cache/smalldata-benchmark/clip_text)")
+                     help="text-embedding cache (default: clip_text in $BENCHMARK_CACHE_DIR or "
+                          "~/.cache/smalldata-benchmark)")
 
     lst = sub.add_parser("list", help="show the methods, datasets and grids",
                          description="Show the registered methods, the datasets and the grids.")
@@ -179,10 +180,10 @@ def build_parser() -> Parser:
                            "when one is more than 2x its saved value")
 
     samples = sub.add_parser("samples", help="draw compositions of a trained generator (like the papers' Fig. 2)",
-                             description="Write a PNG: per row, the N source images of one class, then masks "
-                                         "(coloured by source) each followed by the composition it gives. Generator "
-                                         "methods use the generator trained by `run`; the pixel-space ablations "
-                                         "need nothing trained.")
+                             description="Write an image (PNG by default): per row, the N source images of one "
+                                         "class, then masks (coloured by source) each followed by the composition it "
+                                         "gives. Generator methods use the generator trained by `run`; the pixel-space "
+                                         "ablations need nothing trained.")
     samples.add_argument("--method", required=True, metavar="M", help="a composing method, e.g. chimeramix_grid")
     samples.add_argument("--dataset", required=True, metavar="D", help="dataset of the generator")
     samples.add_argument("--shots", required=True, type=int, metavar="S", help="samples per class of the subset")
@@ -192,7 +193,8 @@ def build_parser() -> Parser:
     samples.add_argument("--data-dir", type=Path, default=None, metavar="DIR",
                          help="where the datasets are (default: $BENCHMARK_DATA_DIR or ~/.cache/smalldata-benchmark/data)")
     samples.add_argument("--out", type=Path, default=None, metavar="FILE",
-                         help="PNG to write (default reports/samples/<method>_<dataset>_<shots>_<seed>_<profile>.png)")
+                         help="image to write, .png, .pdf, .svg, ... (default "
+                              "reports/samples/<method>_<dataset>_<shots>_<seed>_<profile>.png)")
     samples.add_argument("--rows", type=int, default=4, metavar="R", help="rows, one class each (default 4)")
     return p
 

@@ -116,7 +116,7 @@ def pgen_sweep(frame: pd.DataFrame, folder: Path, grid: str) -> list[Path]:
 def generator_ablation(frame: pd.DataFrame, folder: Path, grid: str) -> list[Path]:
     """Fig. 4-style bars: with the generator vs the same mixing in pixel space."""
     plain = frame[frame["augment"] == "none"]
-    plain = plain[plain["p_gen"].isna() | (plain["p_gen"].astype(float) == 0.5)] if "p_gen" in plain else plain
+    plain = plain[plain["p_gen"].isna() | (plain["p_gen"].astype(float) == 0.5)]
     present = set(plain["method_name"])
     pairs = [(g, p) for g, p in GENERATOR_ABLATIONS.items() if g in present and p in present]
     if not pairs:
@@ -184,8 +184,7 @@ def analysis_bars(results: list[dict], value: str, ylabel: str, title: str, fold
     return save(fig, folder, name)
 
 
-def sample_grids(store: Store, frame: pd.DataFrame, folder: Path, grid: str, data_dir: Path | None,
-                 log: Callable[[str], None]) -> list[Path]:
+def sample_grids(store: Store, frame: pd.DataFrame, folder: Path, grid: str, data_dir: Path | None) -> list[Path]:
     """The `samples` command's figure for every trained generator method of the grid (smallest
     shots, seed 0 or the smallest seed, first dataset that has its generator)."""
     from benchmark.data import default_data_dir
@@ -240,7 +239,7 @@ def write_figures(store: Store, frame: pd.DataFrame, table, folder: Path, grid: 
                            lambda r: f", max {math.log2(r['k']):.1f} bits"
                            + (", RANDOM CLIP WEIGHTS: meaningless" if "random" in str(r.get("weights")) else ""))
     try:
-        paths += sample_grids(store, frame, folder, grid, data_dir, log)
+        paths += sample_grids(store, frame, folder, grid, data_dir)
     except Exception as exc:  # noqa: BLE001  e.g. the dataset files are not on this machine
         log(f"sample figures skipped: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
     return paths

@@ -85,3 +85,8 @@ class TrainData:
             augmented = self.pad_for_crop(normalize(self.policy(self.images[idx])))
             x = self.crop_flip(augmented, torch.arange(len(idx), device=idx.device), rows, cols)
         return Batch(x=x.contiguous(), y=self.labels[idx], idx=idx, top=top, left=left, flip=flip)
+
+
+def denormalize(x: torch.Tensor) -> torch.Tensor:
+    """The inverse of `normalize`: float [-1, 1] -> uint8 [0, 255], rounded and clamped."""
+    return ((x.float() + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)

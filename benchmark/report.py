@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import pandas as pd
 
@@ -80,11 +80,12 @@ def spec_dataset_label(name: str) -> str:
 COLUMNS = ["dataset", "dataset_name", "method", "method_name", "augment", "shots", "seed", "accuracy", "p_gen"]
 
 
-def results_frame(store: Store, grid: str) -> pd.DataFrame:
-    """One row per finished run of the grid (unreadable or foreign records are skipped)."""
+def results_frame(store: Store, grid: str, records: Iterable[dict[str, Any]] | None = None) -> pd.DataFrame:
+    """One row per finished run of the grid (unreadable or foreign records are skipped), from
+    `records` if given (the store's records, read once for several grids), else from the store."""
     wanted = {s.run_id: s for s in grid_specs(grid)}
     rows = []
-    for rec in store.records():
+    for rec in store.records() if records is None else records:
         spec = wanted.get(rec["run_id"])
         if spec is None:
             continue
@@ -250,19 +251,6 @@ def kendall_tau_b(x: Sequence[float], y: Sequence[float]) -> float:
     return (concordant - discordant) / denominator if denominator else math.nan
 
 
-def kendall_tau(x: Sequence[float], y: Sequence[float]) -> float:
-    """scipy.stats.kendalltau (tau-b) when scipy is installed, else our tau-b."""
-    if len(x) < 2:
-        return math.nan
-    try:
-        import warnings
-        from scipy.stats import kendalltau
-    except ImportError:
-        return kendall_tau_b(x, y)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # a constant input warns and gives nan
-        return float(kendalltau(x, y).statistic)
-
 
 def paper_frame(grid: str, paper_dir: Path = PAPER_DIR) -> pd.DataFrame | None:
     """The published table of the grid with our row labels in `row`; None if the grid has none."""
@@ -316,7 +304,7 @@ def compare(table: Table, paper: pd.DataFrame) -> Comparison:
         g = frame[(frame["dataset"] == d) & (frame["shots"] == s)]
         if g.empty:
             continue
-        taus.append({"dataset": d, "shots": s, "methods": len(g), "tau": kendall_tau(list(g["ours"]), list(g["paper"]))})
+        taus.append({"dataset": d, "shots": s, "methods": len(g), "tau": kendall_tau_b(list(g["ours"]), list(g["paper"]))})
     published = set(paper["dataset"])
     return Comparison(frame, pd.DataFrame(taus, columns=["dataset", "shots", "methods", "tau"]),
                       int(paper["dataset"].isin(table.datasets).sum()),
@@ -502,9 +490,10 @@ def write_report(store: Store, out: Path, only_grid: str | None = None, figures:
     grids = [only_grid] if only_grid else list(GRIDS)
     if only_grid:
         grid_specs(only_grid)  # an unknown grid is a UserError
+    records = list(store.records())
     written = []
     for grid in grids:
-        frame = results_frame(store, grid)
+        frame = results_frame(store, grid, records)
         if frame.empty:
             if only_grid:
                 log(f"no finished runs of grid '{grid}' in {store.root}")

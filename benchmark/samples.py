@@ -9,26 +9,24 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.backend_bases import FigureCanvasBase  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from benchmark.data import load_dataset, subsample  # noqa: E402
+from benchmark.analysis.sets import composing_methods  # noqa: E402
+from benchmark.data import cached_dataset, subsample  # noqa: E402
 from benchmark.errors import UserError  # noqa: E402
 from benchmark.grids import GRIDS  # noqa: E402
-from benchmark.pipeline import Batch, TrainData, normalize  # noqa: E402
+from benchmark.pipeline import Batch, TrainData, denormalize, normalize  # noqa: E402
 from benchmark.recipes import recipe_for  # noqa: E402
 from benchmark.spec import RunSpec, StageSpec  # noqa: E402
 from benchmark.store import Store  # noqa: E402
-from methods import METHODS, Context, get_method  # noqa: E402
+from methods import Context, get_method  # noqa: E402
 from methods.generative import Composition  # noqa: E402
 
 SOURCE_COLOURS = torch.tensor([[0.12, 0.47, 0.71], [1.0, 0.50, 0.05], [0.17, 0.63, 0.17], [0.84, 0.15, 0.16],
                                [0.58, 0.40, 0.74], [0.55, 0.34, 0.29], [0.89, 0.47, 0.76], [0.50, 0.50, 0.50]])
-
-
-def composing_methods() -> list[str]:
-    return [name for name, cls in METHODS.items() if issubclass(cls, Composition)]
 
 
 def missing_generator(stage: StageSpec, spec: RunSpec, results_dir: Path) -> str:
@@ -66,8 +64,8 @@ def pick_sources(labels: torch.Tensor, rows: int, n_images: int, gen: torch.Gene
 
 
 def to_rgb(x: torch.Tensor) -> np.ndarray:
-    """A normalised image [3, H, W] -> [H, W, 3] in [0, 1]."""
-    return ((x.float().cpu() + 1) / 2).clamp(0, 1).permute(1, 2, 0).numpy()
+    """A normalised image [3, H, W] -> uint8 [H, W, 3]."""
+    return denormalize(x).cpu().permute(1, 2, 0).numpy()
 
 
 def mask_rgb(masks: torch.Tensor, size: int) -> np.ndarray:
@@ -83,9 +81,13 @@ def write_samples(method: str, dataset: str, shots: int, seed: int, profile: str
         raise UserError(f"method '{method}' does not compose images; valid: {', '.join(composing_methods())}")
     if rows < 1:
         raise UserError(f"--rows must be at least 1, got {rows}")
+    formats = FigureCanvasBase.get_supported_filetypes()
+    if out.suffix[1:].lower() not in formats:
+        raise UserError(f"--out '{out}': not an image format matplotlib writes; valid suffixes: "
+                        f"{', '.join('.' + f for f in formats)}")
     spec = RunSpec(method, dataset, shots, seed, profile=profile)
     recipe = recipe_for(dataset, profile)
-    data = load_dataset(dataset, data_dir)
+    data = cached_dataset(dataset, str(data_dir))
     idx = subsample(data.train_y, shots, seed)
     stage = cls.stage(spec)
     artifact = None

@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 import torch
 
-from benchmark.data import ImageSet, load_dataset, subsample
+from benchmark.data import cached_dataset, subsample
 from benchmark.engine import Trainer, default_device, train
 from benchmark.spec import RunSpec, StageSpec
 from benchmark.store import Store
@@ -32,11 +32,6 @@ class JobOptions:
 
 def task_id(task: Task) -> str:
     return task.run_id if isinstance(task, RunSpec) else task.stage_id
-
-
-@functools.lru_cache(maxsize=4)
-def cached_dataset(name: str, data_dir: str) -> ImageSet:
-    return load_dataset(name, Path(data_dir))
 
 
 @functools.lru_cache(maxsize=1)

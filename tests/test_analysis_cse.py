@@ -1,5 +1,6 @@
 import json
 import math
+import re
 import time
 
 import pytest
@@ -10,7 +11,8 @@ pytest.importorskip("open_clip")
 
 from analysis_helpers import add_untrained_generator  # noqa: E402
 from benchmark.analysis.cse import entropy_bits, load_clip, run_cse, synset_text  # noqa: E402
-from benchmark.analysis.wordnet import ensure_wordnet, find_system_wordnet, nltk_has_wordnet, synsets_under  # noqa: E402
+from benchmark.analysis.wordnet import (default_nltk_dir, ensure_wordnet, find_system_wordnet,  # noqa: E402
+                                        nltk_has_wordnet, synsets_under)
 from benchmark.cli import main  # noqa: E402
 from benchmark.errors import UserError  # noqa: E402
 from benchmark.store import Store  # noqa: E402
@@ -87,6 +89,35 @@ def test_missing_clip_weights_fail_at_once_with_one_line(tmp_path, capsys):
         load_clip("ViT-B-32", "nope")
     with pytest.raises(UserError, match="no file"):
         load_clip("ViT-B-32", str(tmp_path / "weights.safetensors"))
+
+
+def test_corrupt_clip_weights_and_config_are_user_errors(tmp_path, tiny_clip_config):
+    junk = tmp_path / "junk.pth"
+    junk.write_bytes(b"junk bytes \x00\x01 not a pickle")  # torch.load: a KeyError in the unpickler
+    with pytest.raises(UserError, match=re.escape(f"could not load CLIP tiny-test-clip / weights file '{junk}'")):
+        load_clip("tiny-test-clip", str(junk), config=tiny_clip_config)
+    broken = tmp_path / "broken-clip.json"
+    broken.write_text('{"embed_dim": 32,')
+    with pytest.raises(UserError, match=re.escape(f"--clip-config: cannot read '{broken}' as JSON")):
+        load_clip("broken-clip", None, config=broken)
+    load_clip("tiny-test-clip", None, config=tiny_clip_config)  # open_clip's config registry is not broken
+
+
+def test_the_subset_is_checked_before_wordnet_and_the_text_embeddings(tmp_path, tiny_clip_config, monkeypatch):
+    def no_wordnet(nltk_dir=None):
+        raise AssertionError("WordNet loaded before the image sets")
+
+    monkeypatch.setattr("benchmark.analysis.wordnet.ensure_wordnet", no_wordnet)
+    with pytest.raises(UserError, match="shots 1000 is more than class"):
+        run_cse("digits", 1000, 0, ["original"], 8, Store(tmp_path / "results"), tmp_path / "data",
+                model="tiny-test-clip", pretrained=None, config=tiny_clip_config, log=lambda s: None)
+
+
+def test_default_nltk_dir_is_in_the_cache_dir_unless_nltk_data_is_set(tmp_path, monkeypatch):
+    monkeypatch.delenv("NLTK_DATA", raising=False)
+    assert default_nltk_dir() == tmp_path / "cache" / "nltk_data"  # $BENCHMARK_CACHE_DIR (fixture `isolated`)
+    monkeypatch.setenv("NLTK_DATA", str(tmp_path / "nltk"))
+    assert default_nltk_dir() == tmp_path / "nltk"
 
 
 @pytest.mark.slow  # reads WordNet's index (about 9 s of CPU)

@@ -1,5 +1,6 @@
 import json
 import importlib.util
+import re
 import time
 
 import pytest
@@ -80,6 +81,27 @@ def test_missing_generator_and_missing_weights_are_user_errors(tmp_path, capsys,
     assert len(err) == 1 and "no Inception weights" in err[0] and "fid-weights" in err[0] and "--download" in err[0]
     with pytest.raises(UserError, match="no file"):
         resolve_inception_weights(tmp_path / "nope.pth")
+
+
+def test_corrupt_or_foreign_inception_weights_are_user_errors(tmp_path, capsys):
+    junk = tmp_path / "junk.pth"
+    junk.write_bytes(b"\x80\x02 not a pickle")
+    foreign = tmp_path / "foreign.pth"
+    torch.save({"fc.weight": torch.zeros(2, 2)}, foreign)
+    for path in (junk, foreign):
+        with pytest.raises(UserError, match=re.escape(f"'{path}' is not an Inception state dict")):
+            resolve_inception_weights(path)
+    code = main(["analyze", "fid", "--dataset", "digits", "--shots", "5", "--sets", "original",
+                 "--inception-weights", str(junk), "--results-dir", str(tmp_path / "results")])
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(junk) in err[0]
+
+
+def test_negative_seed_is_a_user_error(tmp_path):
+    with pytest.raises(UserError, match="seed must be a non-negative integer, got -1"):
+        run_fid("digits", 5, -1, ["original"], 10, Store(tmp_path / "results"), tmp_path / "data",
+                feature_extractor=register_tiny_extractor(), log=lambda s: None)
 
 
 @pytest.mark.slow

@@ -107,3 +107,20 @@ def test_status_counts_done_missing_and_failed(capsys, tmp_path):
     total = next(line for line in out.splitlines() if line.startswith("total"))
     assert total.split()[1:4] == ["1", str(len(specs) - 2), "1"]
     assert "RuntimeError: boom" in out and "/logs/x.err" in out
+
+
+def samples(tmp_path, *argv):
+    return main(["samples", "--method", "gridmix", "--dataset", "digits", "--shots", "5",
+                 "--results-dir", str(tmp_path / "results"), *argv])
+
+
+def test_samples_negative_seed_is_one_line(capsys, tmp_path):
+    assert samples(tmp_path, "--seed", "-1") == 2
+    assert "seed must be a non-negative integer, got -1" in error_line(capsys)
+
+
+def test_samples_unknown_image_format_lists_the_valid_ones(capsys, tmp_path):
+    assert samples(tmp_path, "--seed", "0", "--out", str(tmp_path / "figure.txt")) == 2
+    line = error_line(capsys)
+    assert "figure.txt': not an image format matplotlib writes" in line
+    assert ".png" in line and ".pdf" in line and ".svg" in line

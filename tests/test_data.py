@@ -13,6 +13,7 @@ from PIL import Image
 
 from benchmark.data import (
     DATASETS,
+    cached_dataset,
     check_dataset_name,
     dataset_label,
     dataset_names,
@@ -337,6 +338,17 @@ def test_subsample_rejects_bad_shots() -> None:
         subsample(LABELS, 8, seed=0)
     with pytest.raises(UserError, match="^shots must be a positive integer, got 0$"):
         subsample(LABELS, 0, seed=0)
+
+
+def test_subsample_rejects_a_negative_seed() -> None:
+    with pytest.raises(UserError, match="^seed must be a non-negative integer, got -1$"):
+        subsample(LABELS, 5, seed=-1)
+
+
+def test_cached_dataset_loads_once_per_name_and_directory(tmp_path: Path) -> None:
+    first = cached_dataset("digits", str(tmp_path))
+    assert cached_dataset("digits", str(tmp_path)) is first
+    assert torch.equal(first.train_x, load_dataset("digits", tmp_path).train_x)
 
 
 def test_names_labels_and_data_dir(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -31,7 +31,8 @@ import torch
 import torch.nn.functional as F
 
 from benchmark.errors import UserError
-from benchmark.store import Store
+from benchmark.paths import cache_dir
+from benchmark.store import Store, save_atomic
 
 DEFAULT_MODEL = "ViT-B-32"
 DEFAULT_PRETRAINED = "laion2b_s34b_b79k"
@@ -57,7 +58,6 @@ def synset_text(synset) -> str:
 # ---------------------------------------------------------------- CLIP
 
 def clip_cache_dir() -> Path:
-    from benchmark.analysis.fid import cache_dir
     return cache_dir() / "clip_text"
 
 
@@ -108,18 +108,24 @@ def load_clip(model_name: str = DEFAULT_MODEL, pretrained: str | None = DEFAULT_
         config = Path(config)
         if not config.is_file() or config.suffix != ".json":
             raise UserError(f"--clip-config: '{config}' is not a JSON model config file")
+        try:  # checked here: open_clip keeps the path and would fail on it at every later config scan
+            json.loads(config.read_text())
+        except (OSError, ValueError) as exc:
+            raise UserError(f"--clip-config: cannot read '{config}' as JSON: {exc}") from None
         open_clip.add_model_config(config)
     if model_name not in open_clip.list_models():
         raise UserError(f"unknown CLIP model '{model_name}'; valid: open_clip names such as {DEFAULT_MODEL}, "
                         f"ViT-B-16, ViT-L-14, RN50 (all: python -c 'import open_clip; print(open_clip.list_models())')")
     device = device or torch.device("cuda" if torch.cuda.is_available() else "cpu")
     kwargs: dict[str, Any] = {}
+    weights_file = None  # a local file open_clip is to read
     if pretrained in (None, "", "none"):
         source, weights_id, provenance = None, "random", "random weights (no pretrained CLIP: numbers are meaningless)"
     elif Path(pretrained).expanduser().is_file():
         path = Path(pretrained).expanduser().resolve()
         st = path.stat()
         source, weights_id, provenance = str(path), f"file:{path}:{st.st_size}:{st.st_mtime_ns}", f"file {path}"
+        weights_file = source
     elif "/" in pretrained or pretrained.endswith((".pt", ".pth", ".bin", ".safetensors")):
         raise UserError(f"--clip-pretrained: no file '{pretrained}'")
     else:
@@ -132,7 +138,7 @@ def load_clip(model_name: str = DEFAULT_MODEL, pretrained: str | None = DEFAULT_
         if download:
             source = pretrained
         else:
-            source = local_tag_file(model_name, pretrained)
+            source = weights_file = local_tag_file(model_name, pretrained)
             if source is None:
                 raise UserError(f"CLIP weights {model_name} / {pretrained} are not on this machine (Hugging Face cache "
                                 f"{os.environ.get('HF_HUB_CACHE') or os.environ.get('HF_HOME') or '~/.cache/huggingface'}); "
@@ -147,8 +153,12 @@ def load_clip(model_name: str = DEFAULT_MODEL, pretrained: str | None = DEFAULT_
     logging.getLogger().setLevel(logging.ERROR)  # open_clip logs a warning for random weights
     try:
         model = open_clip.create_model(model_name, pretrained=source, device=device, **kwargs)
-    except (RuntimeError, FileNotFoundError, OSError) as exc:
-        raise UserError(f"could not load CLIP {model_name} / {pretrained}: {str(exc).splitlines()[0]}") from None
+    except Exception as exc:  # noqa: BLE001  a corrupt weights file fails anywhere in its reader (e.g. a KeyError)
+        if weights_file is None and not isinstance(exc, (RuntimeError, OSError)):
+            raise
+        what = f"weights file '{weights_file}'" if weights_file else pretrained
+        detail = str(exc).splitlines()[0] if str(exc) else ""
+        raise UserError(f"could not load CLIP {model_name} / {what}: {type(exc).__name__}: {detail}") from None
     finally:
         logging.getLogger().setLevel(level)
     model.eval().requires_grad_(False)
@@ -181,7 +191,8 @@ def encode_texts(clip: Clip, texts: list[str], batch_size: int = 256, log=None) 
 
 def synset_embeddings(clip: Clip, synsets: list, cache: Path | None, log=None) -> tuple[torch.Tensor, bool]:
     """L2-normalised text embeddings [S, D] of the synsets' prompts; cached on disk unless the
-    weights are random. Returns (embeddings, whether they came from the cache)."""
+    weights are random. Rounded to half precision, as cached: the picks do not depend on whether
+    the cache had them. Returns (embeddings, whether they came from the cache)."""
     names = [s.name() for s in synsets]
     path = None
     if cache is not None and clip.weights_id != "random":
@@ -193,14 +204,11 @@ def synset_embeddings(clip: Clip, synsets: list, cache: Path | None, log=None) -
                     return stored["embeddings"].float(), True
             except Exception:  # noqa: BLE001  a broken cache file is recomputed
                 pass
-    embeddings = encode_texts(clip, [synset_text(s) for s in synsets], log=log)
+    embeddings = encode_texts(clip, [synset_text(s) for s in synsets], log=log).half()
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        torch.save({"model": clip.name, "weights": clip.weights_id, "template": TEMPLATE, "synsets": names,
-                    "embeddings": embeddings.half()}, tmp)
-        tmp.replace(path)
-    return embeddings, False
+        save_atomic({"model": clip.name, "weights": clip.weights_id, "template": TEMPLATE, "synsets": names,
+                     "embeddings": embeddings}, path)
+    return embeddings.float(), False
 
 
 def preprocess(clip: Clip, images: torch.Tensor) -> torch.Tensor:
@@ -246,13 +254,14 @@ def run_cse(dataset: str, shots: int, seed: int, names: list[str], k: int, store
 
     profile = resolve_profile(names, dataset, shots, seed, store, profile)
     clip = load_clip(model, pretrained, download, config)  # first: a missing model or weights fails at once
+    t0 = time.perf_counter()
+    sets = build_sets(names, dataset, shots, seed, profile, k, store, data_dir)  # before the text embeddings' minutes
     wn = ensure_wordnet(nltk_dir)
     synsets = synsets_under(wn, root, instances)
-    t0 = time.perf_counter()
+    t = time.perf_counter()
     text, cached = synset_embeddings(clip, synsets, clip_cache_dir() if cache is None else cache, log)
     log(f"  {len(synsets)} synsets under {root}: text embeddings {'from the cache' if cached else 'computed'} "
-        f"({time.perf_counter() - t0:.0f} s)")
-    sets = build_sets(names, dataset, shots, seed, profile, k, store, data_dir)
+        f"({time.perf_counter() - t:.0f} s)")
     rows = []
     for name in names:
         row = {"name": name, "label": set_label(name), **synset_entropy(clip, sets[name], synsets, text)}

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import os
 import re
 import time
 from pathlib import Path
@@ -31,6 +30,7 @@ import torch
 from torch.utils.data import Dataset
 
 from benchmark.errors import UserError
+from benchmark.paths import cache_dir
 from benchmark.store import Store, save_atomic
 
 TORCH_FIDELITY_FILE = "weights-inception-2015-12-05-6726825d.pth"
@@ -61,12 +61,6 @@ class TensorImages(Dataset):
 
 # ---------------------------------------------------------------- Inception weights
 
-def cache_dir() -> Path:
-    """$BENCHMARK_CACHE_DIR, else ~/.cache/smalldata-benchmark."""
-    configured = os.environ.get("BENCHMARK_CACHE_DIR")
-    return Path(configured).expanduser() if configured else Path.home() / ".cache" / "smalldata-benchmark"
-
-
 def converted_weights_path() -> Path:
     return cache_dir() / "fid" / CONVERTED_FILE
 
@@ -80,6 +74,13 @@ def resolve_inception_weights(explicit: Path | None = None, download: bool = Fal
     if explicit is not None:
         if not Path(explicit).is_file():
             raise UserError(f"--inception-weights: no file '{explicit}'")
+        try:
+            state = torch.load(explicit, map_location="cpu", weights_only=True)
+        except Exception:  # noqa: BLE001  a corrupt file fails anywhere in the unpickler
+            state = None
+        if not isinstance(state, dict) or "Conv2d_1a_3x3.conv.weight" not in state:
+            raise UserError(f"--inception-weights: '{explicit}' is not an Inception state dict in torch-fidelity's "
+                            "format (corrupt, or another file?)")
         return str(explicit), f"file {explicit}"
     if converted_weights_path().is_file():
         return str(converted_weights_path()), (f"{FID_HELPER_PIN} default_1.pt (TF inception-2015-12-05) converted "
@@ -194,7 +195,6 @@ def write_converted_weights(source: Path | None = None, out: Path | None = None,
     if not source.is_file():
         raise UserError(f"--source: no file '{source}'")
     out = Path(out) if out else converted_weights_path()
-    out.parent.mkdir(parents=True, exist_ok=True)
     save_atomic(convert_fid_helper(source), out)
     return out, (check_converted(source, out) if check else None)
 
@@ -224,8 +224,8 @@ def fid(images1: torch.Tensor, images2: torch.Tensor, weights: str | None, featu
 
 def reference_images(dataset: str, data_dir: Path, size: int | None, seed: int = 0) -> tuple[torch.Tensor, int]:
     """The training pool of the dataset, or `size` of its images drawn with a fixed seed; and the pool size."""
-    from benchmark.data import load_dataset
-    pool = load_dataset(dataset, data_dir).train_x
+    from benchmark.data import cached_dataset
+    pool = cached_dataset(dataset, str(data_dir)).train_x
     if size is None or size >= len(pool):
         return pool, len(pool)
     if size < 2:
@@ -244,9 +244,9 @@ def weights_key(weights: str | None, feature_extractor: str) -> str:
 def run_fid(dataset: str, shots: int, seed: int, names: list[str], k: int, store: Store, data_dir: Path,
             profile: str | None = None, reference_size: int | None = None, weights_file: Path | None = None,
             download: bool = False, feature_extractor: str = INCEPTION, batch_size: int = 50,
-            reuse: bool = True, feature_layer: str | None = None, log=print) -> tuple[dict[str, Any], Path]:
-    """FID of each set against the training pool; saved under <results>/analysis/fid/. With
-    `reuse`, sets already computed the same way are not computed again."""
+            feature_layer: str | None = None, log=print) -> tuple[dict[str, Any], Path]:
+    """FID of each set against the training pool; saved under <results>/analysis/fid/. Sets
+    already computed the same way are not computed again."""
     from benchmark.analysis.results import load_result, merge_sets, safe_key, save_result, analysis_dir
     from benchmark.analysis.sets import build_sets, resolve_profile, set_label
     from benchmark.data import dataset_label
@@ -266,7 +266,7 @@ def run_fid(dataset: str, shots: int, seed: int, names: list[str], k: int, store
     old = load_result(path)
     wkey = weights_key(weights, feature_extractor)
     same = old is not None and old.get("weights_key") == wkey
-    todo = [n for n in names if not (reuse and same and any(s["name"] == n for s in old["sets"]))]
+    todo = [n for n in names if not (same and any(s["name"] == n for s in old["sets"]))]
     computed = []
     t0 = time.perf_counter()
     if todo:
@@ -284,8 +284,7 @@ def run_fid(dataset: str, shots: int, seed: int, names: list[str], k: int, store
         "analysis": "fid", "dataset": dataset, "dataset_label": dataset_label(dataset), "shots": shots, "seed": seed,
         "profile": profile, "k": k, "reference_size": len(ref), "reference_pool": pool_size,
         "feature_extractor": feature_extractor, "feature_layer": layer, "weights": provenance, "weights_key": wkey,
-        "sets": merge_sets(old, computed, same),
-        "order": names, "seconds": round(time.perf_counter() - t0, 2),
+        "sets": merge_sets(old, computed, same), "seconds": round(time.perf_counter() - t0, 2),
     }
     order = {n: i for i, n in enumerate(names)}
     result["sets"].sort(key=lambda s: order.get(s["name"], len(order)))

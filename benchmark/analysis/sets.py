@@ -57,11 +57,6 @@ def parse_sets(text: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def to_uint8(x: torch.Tensor) -> torch.Tensor:
-    """Normalised [-1, 1] float -> uint8 [0, 255] (the inverse of pipeline.normalize)."""
-    return ((x.float() + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
-
-
 def trained_profiles(method: str, dataset: str, shots: int, seed: int, store: Store) -> list[str]:
     """The profiles for which `run` trained this method's stage (all profiles if it needs none)."""
     from methods import get_method
@@ -113,8 +108,8 @@ class Subset:
 
 
 def load_subset(dataset: str, shots: int, seed: int, data_dir: Path) -> Subset:
-    from benchmark.data import load_dataset, subsample
-    data = load_dataset(dataset, data_dir)
+    from benchmark.data import cached_dataset, subsample
+    data = cached_dataset(dataset, str(data_dir))
     idx = subsample(data.train_y, shots, seed)
     return Subset(data.train_x[idx], data.train_y[idx], data.num_classes, data.image_size)
 
@@ -135,9 +130,9 @@ def mixup_set(subset: Subset, k: int, gen: torch.Generator, alpha: float = 1.0) 
 
 
 def composed_set(method: str, subset: Subset, dataset: str, shots: int, seed: int, profile: str, store: Store,
-                 k: int, gen: torch.Generator, device: torch.device, batch_size: int = 64) -> torch.Tensor:
+                 k: int, gen: torch.Generator, batch_size: int = 64) -> torch.Tensor:
     """K compositions of a composing method: its own `augment` with p_gen = 1."""
-    from benchmark.pipeline import TrainData
+    from benchmark.pipeline import TrainData, denormalize
     from methods import Context, get_method
     cls = get_method(method)
     spec = RunSpec(method, dataset, shots, seed, profile=profile)
@@ -147,29 +142,28 @@ def composed_set(method: str, subset: Subset, dataset: str, shots: int, seed: in
         if not store.stage_done(stage.stage_id):
             raise UserError(f"no trained generator for {spec.describe()} in {store.root}")
         artifact = store.artifact_path(stage.stage_id)
-    data = TrainData(subset.images.to(device), subset.labels.to(device), pad=0)
+    data = TrainData(subset.images, subset.labels, pad=0)
     mixer = cls(Context(dataset, subset.num_classes, subset.image_size, {"p_gen": 1.0}, profile))
     mixer.setup(data, artifact)
     n = len(data)
-    order = torch.cat([torch.randperm(n, generator=gen) for _ in range(-(-k // n))])[:k].to(device)
+    order = torch.cat([torch.randperm(n, generator=gen) for _ in range(-(-k // n))])[:k]
     out = []
     with torch.inference_mode():
         for i in range(0, k, batch_size):
-            out.append(to_uint8(mixer.augment(data.batch(order[i:i + batch_size])).x).cpu())
+            out.append(denormalize(mixer.augment(data.batch(order[i:i + batch_size])).x))
     return torch.cat(out)
 
 
 def build_sets(names: list[str], dataset: str, shots: int, seed: int, profile: str, k: int, store: Store,
-               data_dir: Path, device: torch.device | None = None, sample_seed: int = 0) -> dict[str, torch.Tensor]:
-    """name -> uint8 [K, 3, H, W]; every set is drawn with its own generator seeded by `sample_seed`,
-    so adding a set to the list does not change the others."""
+               data_dir: Path) -> dict[str, torch.Tensor]:
+    """name -> uint8 [K, 3, H, W], on the CPU; every set is drawn with its own generator seeded by
+    its name, so adding a set to the list does not change the others."""
     if k < 1:
         raise UserError(f"--k must be at least 1, got {k}")
-    device = device or torch.device("cpu")
     subset = load_subset(dataset, shots, seed, data_dir)
     sets = {}
     for name in names:
-        set_seed = zlib.crc32(f"{sample_seed}:{name}".encode())
+        set_seed = zlib.crc32(f"0:{name}".encode())  # "0:": the seeds of the results written so far
         gen = torch.Generator().manual_seed(set_seed)
         torch.manual_seed(set_seed)  # the methods draw masks and partners from the global RNG
         if name == "original":
@@ -177,5 +171,5 @@ def build_sets(names: list[str], dataset: str, shots: int, seed: int, profile: s
         elif name == "mixup":
             sets[name] = mixup_set(subset, k, gen)
         else:
-            sets[name] = composed_set(name, subset, dataset, shots, seed, profile, store, k, gen, device)
+            sets[name] = composed_set(name, subset, dataset, shots, seed, profile, store, k, gen)
     return sets

@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 from benchmark.errors import UserError
+from benchmark.paths import cache_dir
 
 # The lexicographer files of WordNet 3.0, in file-number order (lexnames(5WN)).
 LEXNAMES = (
@@ -53,11 +54,12 @@ def find_system_wordnet() -> Path | None:
 
 
 def default_nltk_dir() -> Path:
-    """The first directory of $NLTK_DATA if set, else ~/.cache/smalldata-benchmark/nltk_data."""
+    """The first directory of $NLTK_DATA if set, else nltk_data in the cache directory
+    ($BENCHMARK_CACHE_DIR or ~/.cache/smalldata-benchmark)."""
     configured = os.environ.get("NLTK_DATA", "").split(os.pathsep)[0]
     if configured:
         return Path(configured).expanduser()
-    return Path.home() / ".cache" / "smalldata-benchmark" / "nltk_data"
+    return cache_dir() / "nltk_data"
 
 
 def lexnames_text() -> str:

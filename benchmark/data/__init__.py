@@ -6,6 +6,7 @@ their files are checked against the MD5 table in `benchmark.data.files`. `digits
 scikit-learn and `folder:PATH` reads the user's own images (see `benchmark.data.folder`).
 """
 
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,11 +21,13 @@ from benchmark.data.folder import load_folder
 from benchmark.data.imageset import ImageSet
 from benchmark.data.stl10 import load_stl10
 from benchmark.errors import UserError
+from benchmark.paths import home_cache_dir
 
 __all__ = [
     "DATASETS",
     "DatasetInfo",
     "ImageSet",
+    "cached_dataset",
     "check_dataset_name",
     "dataset_label",
     "dataset_names",
@@ -97,12 +100,18 @@ def load_dataset(name: str, data_dir: Path, download: bool = False) -> ImageSet:
     return DATASETS[name].loader(data_dir, download)
 
 
+@functools.lru_cache(maxsize=4)
+def cached_dataset(name: str, data_dir: str) -> ImageSet:
+    """`load_dataset` once per process: the tensors are shared, never modify them in place."""
+    return load_dataset(name, Path(data_dir))
+
+
 def default_data_dir() -> Path:
     """$BENCHMARK_DATA_DIR if set (and not empty), else ~/.cache/smalldata-benchmark/data."""
     configured = os.environ.get("BENCHMARK_DATA_DIR")
     if configured:
         return Path(configured).expanduser()
-    return Path.home() / ".cache" / "smalldata-benchmark" / "data"
+    return home_cache_dir() / "data"
 
 
 def subsample(labels: torch.Tensor, shots: int, seed: int) -> torch.Tensor:
@@ -114,6 +123,8 @@ def subsample(labels: torch.Tensor, shots: int, seed: int) -> torch.Tensor:
     """
     if shots <= 0:
         raise UserError(f"shots must be a positive integer, got {shots}")
+    if seed < 0:
+        raise UserError(f"seed must be a non-negative integer, got {seed}")
     labels_np = labels.cpu().numpy()
     classes, counts = np.unique(labels_np, return_counts=True)
     smallest = int(np.argmin(counts))
