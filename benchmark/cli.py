@@ -323,21 +323,20 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_perf(args: argparse.Namespace) -> int:
-    from benchmark.perf import REGRESSION_FACTOR, confirmed_regressions, format_table, run_perf
+    from benchmark.perf import REGRESSION_FACTOR, confirmed_regressions, format_table, load_baseline, run_perf
 
     if args.steps < 1:
         raise UserError(f"--steps must be at least 1, got {args.steps}")
-    if args.check is not None and not args.check.is_file():
-        raise UserError(f"--check: no file {args.check}; write one with: python -m benchmark perf --json > FILE")
+    baseline = None if args.check is None else load_baseline(args.check)
     rows = run_perf(args.methods, args.dataset, args.profile, args.steps, args.overhead_only, args.compile)
     if args.json:
         import json
         print(json.dumps(rows, indent=1))
     else:
         print(format_table(rows))
-    if args.check is None:
+    if baseline is None:
         return 0
-    regressions = confirmed_regressions(rows, args.check, lambda names: run_perf(
+    regressions = confirmed_regressions(rows, baseline, lambda names: run_perf(
         ",".join(names), args.dataset, args.profile, args.steps, args.overhead_only, args.compile, progress=False))
     for line in regressions:
         print(f"PERF REGRESSION (more than {REGRESSION_FACTOR:g}x {args.check}): {line}", file=sys.stderr)

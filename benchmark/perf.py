@@ -181,15 +181,21 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def check_regressions(rows: list[dict[str, Any]], baseline_file: Path) -> dict[str, list[str]]:
-    """Per method, its figures that are more than REGRESSION_FACTOR times the baseline's (a
-    `perf --json` file)."""
+Baseline = dict[tuple[str, str, str], dict[str, Any]]  # (method, dataset, profile) -> saved row
+
+
+def load_baseline(path: Path) -> Baseline:
+    """The rows of a `perf --json` file, checked before anything is measured."""
     try:
-        baseline = {(r["method"], r["dataset"], r["profile"]): r for r in json.loads(baseline_file.read_text())}
+        return {(r["method"], r["dataset"], r["profile"]): r for r in json.loads(path.read_text())}
     except FileNotFoundError:
-        raise UserError(f"no baseline file {baseline_file}; write one with: python -m benchmark perf --json > FILE") from None
-    except (json.JSONDecodeError, TypeError, KeyError):
-        raise UserError(f"{baseline_file} is not the output of `perf --json`") from None
+        raise UserError(f"--check: no file {path}; write one with: python -m benchmark perf --json > FILE") from None
+    except (OSError, json.JSONDecodeError, TypeError, KeyError):
+        raise UserError(f"--check: {path} is not the output of `perf --json`") from None
+
+
+def check_regressions(rows: list[dict[str, Any]], baseline: Baseline) -> dict[str, list[str]]:
+    """Per method, its figures that are more than REGRESSION_FACTOR times the baseline's."""
     found: dict[str, list[str]] = {}
     for row in rows:
         old = baseline.get((row["method"], row["dataset"], row["profile"]))
@@ -203,13 +209,13 @@ def check_regressions(rows: list[dict[str, Any]], baseline_file: Path) -> dict[s
     return found
 
 
-def confirmed_regressions(rows: list[dict[str, Any]], baseline_file: Path, remeasure: Callable[[list[str]], list[dict[str, Any]]]) -> list[str]:
+def confirmed_regressions(rows: list[dict[str, Any]], baseline: Baseline, remeasure: Callable[[list[str]], list[dict[str, Any]]]) -> list[str]:
     """The regressions of `rows` that a second measurement of the flagged methods confirms (each
     figure: the lower of the two), since one timing on a shared machine can be slow by chance."""
-    flagged = check_regressions(rows, baseline_file)
+    flagged = check_regressions(rows, baseline)
     if not flagged:
         return []
     again = {r["method"]: r for r in remeasure(list(flagged))}
     best = [{**r, **{k: min(r[k], again[r["method"]][k]) for k in CHECKED if r[k] is not None}}
             for r in rows if r["method"] in again]
-    return [line for lines in check_regressions(best, baseline_file).values() for line in lines]
+    return [line for lines in check_regressions(best, baseline).values() for line in lines]

@@ -3,7 +3,7 @@ import json
 import pytest
 
 from benchmark.cli import main
-from benchmark.perf import check_regressions, confirmed_regressions, format_table, run_perf
+from benchmark.perf import check_regressions, confirmed_regressions, format_table, load_baseline, run_perf
 
 
 def test_perf_measures_every_requested_method():
@@ -36,7 +36,7 @@ def test_check_flags_only_figures_above_twice_the_baseline(tmp_path):
     baseline = tmp_path / "baseline.json"
     baseline.write_text(json.dumps([perf_row("baseline", 1.0), perf_row("cutout", 1.0), perf_row("hydramix", 1.0, 200.0)]))
     rows = [perf_row("baseline", 1.9), perf_row("cutout", 2.5), perf_row("hydramix", 1.0, 450.0), perf_row("new", 9.0)]
-    found = check_regressions(rows, baseline)
+    found = check_regressions(rows, load_baseline(baseline))
     assert list(found) == ["cutout", "hydramix"]
     assert found["cutout"] == ["cutout: overhead_ms 2.50 ms, baseline 1.00 ms (2.5x)"]
     assert found["hydramix"][0].startswith("hydramix: generated_overhead_ms 450.00 ms")
@@ -52,7 +52,7 @@ def test_a_regression_counts_only_when_a_second_measurement_confirms_it(tmp_path
         asked.extend(names)
         return [perf_row("baseline", 1.2), perf_row("cutout", 3.0)]  # baseline was slow by chance
 
-    assert confirmed_regressions(rows, baseline, remeasure) == ["cutout: overhead_ms 2.50 ms, baseline 1.00 ms (2.5x)"]
+    assert confirmed_regressions(rows, load_baseline(baseline), remeasure) == ["cutout: overhead_ms 2.50 ms, baseline 1.00 ms (2.5x)"]
     assert asked == ["baseline", "cutout"]
 
 
@@ -64,3 +64,15 @@ def test_check_exits_1_on_a_regression_and_2_without_a_baseline(tmp_path, capsys
     assert "PERF REGRESSION" in capsys.readouterr().err
     assert main([*args, "--check", str(tmp_path / "missing.json")]) == 2
     assert "--check: no file" in capsys.readouterr().err
+
+
+def test_a_check_file_that_is_not_perf_json_fails_before_measuring(tmp_path, capsys, monkeypatch):
+    def measured(*args, **kwargs):
+        raise AssertionError("measured before the --check file was read")
+
+    monkeypatch.setattr("benchmark.perf.run_perf", measured)
+    garbage = tmp_path / "garbage.json"
+    garbage.write_text("not json")
+    assert main(["perf", "--overhead-only", "--check", str(garbage)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: --check: {garbage} is not the output of `perf --json`"]
