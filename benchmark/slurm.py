@@ -498,6 +498,10 @@ class SlurmOptions:
     overrides: dict[str, Any] = field(default_factory=dict)  # Resources fields from the command line
     retry_failed: bool = False
 
+    def resources(self) -> Profile:
+        """The profile with the command line's overrides; a UserError for a bad profile or value."""
+        return load_profile(self.profile).with_overrides(self.overrides)
+
 
 @dataclass
 class ArraySubmission:
@@ -645,7 +649,7 @@ def plan_submission(specs: list[RunSpec], store: Store, options: SlurmOptions, s
     leaves out failed tasks unless options.retry_failed."""
     from benchmark.launch import needed_stages
 
-    profile = load_profile(options.profile).with_overrides(options.overrides)
+    profile = options.resources()
     outcome = SubmitOutcome(folder=store.slurm_jobs_dir)
     pending_runs = [s for s in specs if not store.is_done(s)]
     outcome.done = len(specs) - len(pending_runs)
@@ -893,4 +897,6 @@ def slurm_options_from_args(args) -> SlurmOptions | None:
         if used:
             raise UserError(f"{', '.join(used)} only apply to --executor slurm (got --executor {args.executor})")
         return None
-    return SlurmOptions(args.slurm_profile or DEFAULT_PROFILE, given, args.retry_failed)
+    options = SlurmOptions(args.slurm_profile or DEFAULT_PROFILE, given, args.retry_failed)
+    options.resources()  # a bad profile or value fails here, before the plan is measured or data is read
+    return options

@@ -99,6 +99,13 @@ def test_cli_errors_for_slurm_options(capsys, tmp_path):
     assert "command line: time 'soon' is not a SLURM time limit" in capsys.readouterr().err
 
 
+def test_a_bad_slurm_option_fails_before_the_plan_is_printed(capsys, tmp_path):
+    assert main(["run", *SLICE, "--executor", "slurm", "--gpus", "x", "--dry-run",
+                 "--results-dir", str(tmp_path / "results")]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.strip().splitlines() == ["error: command line: gpus must be an integer >= 0, got 'x'"]
+
+
 def test_every_slurm_option_is_in_help_and_readme():
     help_text = subprocess.run([sys.executable, "-m", "benchmark", "run", "--help"], capture_output=True, text=True,
                                cwd=REPO, env={**os.environ, "COLUMNS": "200"}).stdout
