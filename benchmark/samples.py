@@ -14,29 +14,17 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from benchmark.analysis.sets import composing_methods  # noqa: E402
+from benchmark.analysis.sets import composer_of, composing_methods  # noqa: E402
 from benchmark.data import cached_dataset, subsample  # noqa: E402
 from benchmark.errors import UserError  # noqa: E402
-from benchmark.grids import GRIDS  # noqa: E402
 from benchmark.pipeline import Batch, TrainData, denormalize, normalize  # noqa: E402
 from benchmark.recipes import recipe_for  # noqa: E402
-from benchmark.spec import RunSpec, StageSpec  # noqa: E402
 from benchmark.store import Store  # noqa: E402
-from methods import Context, get_method  # noqa: E402
+from methods import get_method  # noqa: E402
 from methods.generative import Composition  # noqa: E402
 
 SOURCE_COLOURS = torch.tensor([[0.12, 0.47, 0.71], [1.0, 0.50, 0.05], [0.17, 0.63, 0.17], [0.84, 0.15, 0.16],
                                [0.58, 0.40, 0.74], [0.55, 0.34, 0.29], [0.89, 0.47, 0.76], [0.50, 0.50, 0.50]])
-
-
-def missing_generator(stage: StageSpec, spec: RunSpec, results_dir: Path) -> str:
-    """The error for an untrained generator, with the `run` command of a grid that trains it."""
-    missing = f"no trained generator for {spec.describe()} in {results_dir}"
-    for name, grid in GRIDS.items():
-        if any(s.method == spec.method and get_method(s.method).stage(s) == stage for s in grid.build()):
-            return (f"{missing}; train it with: python -m benchmark run --grid {name} --methods {spec.method} "
-                    f"--datasets {spec.dataset} --shots {spec.shots} --seeds {spec.seed} --results-dir {results_dir}")
-    return f"{missing}, and no grid trains it; see the grids of profile '{spec.profile}' with `python -m benchmark list grids`"
 
 
 def plain_batch(data: TrainData, idx: torch.Tensor) -> Batch:
@@ -85,19 +73,11 @@ def write_samples(method: str, dataset: str, shots: int, seed: int, profile: str
     if out.suffix[1:].lower() not in formats:
         raise UserError(f"--out '{out}': not an image format matplotlib writes; valid suffixes: "
                         f"{', '.join('.' + f for f in formats)}")
-    spec = RunSpec(method, dataset, shots, seed, profile=profile)
     recipe = recipe_for(dataset, profile)
     data = cached_dataset(dataset, str(data_dir))
     idx = subsample(data.train_y, shots, seed)
-    stage = cls.stage(spec)
-    artifact = None
-    if stage is not None:
-        if not store.stage_done(stage.stage_id):
-            raise UserError(missing_generator(stage, spec, store.root))
-        artifact = store.artifact_path(stage.stage_id)
     subset = TrainData(data.train_x[idx], data.train_y[idx], recipe.pad)
-    mixer = cls(Context(dataset, data.num_classes, data.image_size, {}, profile))
-    mixer.setup(subset, artifact)
+    mixer = composer_of(method, dataset, shots, seed, profile, store, subset, data.num_classes, data.image_size, {})
     n = mixer.n_images
     picks = pick_sources(subset.labels, min(rows, data.num_classes), n, torch.Generator().manual_seed(seed))
     sources = [repeat(plain_batch(subset, picks[:, j]), compositions) for j in range(n)]

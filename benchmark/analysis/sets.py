@@ -17,14 +17,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import zlib
 
 import torch
 
 from benchmark.errors import UserError
-from benchmark.spec import PROFILES, RunSpec
+from benchmark.spec import PROFILES, RunSpec, StageSpec
 from benchmark.store import Store
+
+if TYPE_CHECKING:
+    from benchmark.pipeline import TrainData
+    from methods.generative import Composition
 
 BASE_SETS = {"original": "Original", "mixup": "MixUp"}
 
@@ -99,6 +104,36 @@ def resolve_profile(names: list[str], dataset: str, shots: int, seed: int, store
                     f"or a grid with that method (`python -m benchmark list grids`)")
 
 
+def missing_generator(stage: StageSpec, spec: RunSpec, results_dir: Path) -> str:
+    """The error for an untrained generator, with the `run` command of a grid that trains it."""
+    from benchmark.grids import GRIDS
+    from methods import get_method
+    missing = f"no trained generator for {spec.describe()} in {results_dir}"
+    for name, grid in GRIDS.items():
+        if any(s.method == spec.method and get_method(s.method).stage(s) == stage for s in grid.build()):
+            return (f"{missing}; train it with: python -m benchmark run --grid {name} --methods {spec.method} "
+                    f"--datasets {spec.dataset} --shots {spec.shots} --seeds {spec.seed} --results-dir {results_dir}")
+    return f"{missing}, and no grid trains it; see the grids of profile '{spec.profile}' with `python -m benchmark list grids`"
+
+
+def composer_of(method: str, dataset: str, shots: int, seed: int, profile: str, store: Store, data: "TrainData",
+                num_classes: int, image_size: int, hparams: dict[str, Any]) -> "Composition":
+    """The composing method set up on `data` with its trained generator, if it needs one; a
+    UserError naming the `run` that trains a missing one."""
+    from methods import Context, get_method
+    cls = get_method(method)
+    spec = RunSpec(method, dataset, shots, seed, profile=profile)
+    stage = cls.stage(spec)
+    artifact = None
+    if stage is not None:
+        if not store.stage_done(stage.stage_id):
+            raise UserError(missing_generator(stage, spec, store.root))
+        artifact = store.artifact_path(stage.stage_id)
+    mixer = cls(Context(dataset, num_classes, image_size, hparams, profile))
+    mixer.setup(data, artifact)
+    return mixer
+
+
 @dataclass
 class Subset:
     images: torch.Tensor  # uint8 [n, 3, H, W]
@@ -133,18 +168,9 @@ def composed_set(method: str, subset: Subset, dataset: str, shots: int, seed: in
                  k: int, gen: torch.Generator, batch_size: int = 64) -> torch.Tensor:
     """K compositions of a composing method: its own `augment` with p_gen = 1."""
     from benchmark.pipeline import TrainData, denormalize
-    from methods import Context, get_method
-    cls = get_method(method)
-    spec = RunSpec(method, dataset, shots, seed, profile=profile)
-    stage = cls.stage(spec)
-    artifact = None
-    if stage is not None:
-        if not store.stage_done(stage.stage_id):
-            raise UserError(f"no trained generator for {spec.describe()} in {store.root}")
-        artifact = store.artifact_path(stage.stage_id)
     data = TrainData(subset.images, subset.labels, pad=0)
-    mixer = cls(Context(dataset, subset.num_classes, subset.image_size, {"p_gen": 1.0}, profile))
-    mixer.setup(data, artifact)
+    mixer = composer_of(method, dataset, shots, seed, profile, store, data, subset.num_classes, subset.image_size,
+                        {"p_gen": 1.0})
     n = len(data)
     order = torch.cat([torch.randperm(n, generator=gen) for _ in range(-(-k // n))])[:k]
     out = []
