@@ -39,7 +39,8 @@ from benchmark.grids import parse_list
 from benchmark.models import bf16_autocast
 from benchmark.recipes import recipe_for
 from benchmark.spec import RunSpec, StageSpec
-from methods import METHODS, Context, get_method
+from methods import METHODS, get_method
+from methods.generative import Composition
 from methods.generator import write_untrained_artifact
 
 PERF_SHOTS = 10
@@ -86,7 +87,6 @@ class Bench:
         n = PERF_SHOTS * info.num_classes
         self.images = torch.randint(0, 256, (n, 3, info.image_size, info.image_size), dtype=torch.uint8, generator=gen)
         self.labels = torch.arange(info.num_classes).repeat_interleave(PERF_SHOTS)
-        self.context = Context(dataset, info.num_classes, info.image_size, {}, profile)
 
     def artifact(self, spec: RunSpec) -> Path | None:
         stage = get_method(spec.method).stage(spec)
@@ -112,7 +112,7 @@ class Bench:
 
 def measure(bench: Bench, method: str, steps: int, overhead_only: bool) -> dict[str, Any]:
     cls = get_method(method)
-    replaces_batches = "p_gen" in cls.defaults(bench.context)
+    replaces_batches = issubclass(cls, Composition)
 
     def spec(p_gen: float | None = None) -> RunSpec:
         overrides = () if p_gen is None else (("p_gen", p_gen),)
