@@ -17,7 +17,7 @@ class Parser(argparse.ArgumentParser):
 
 
 def add_selection(p: argparse.ArgumentParser, grid_required: bool = True) -> None:
-    from benchmark.grids import GRIDS
+    from benchmark.orchestration.grids import GRIDS
     p.add_argument("--grid", required=grid_required, metavar="G", help=f"grid to use: {', '.join(GRIDS)}")
     p.add_argument("--methods", metavar="M1,M2", help="only these methods of the grid")
     p.add_argument("--datasets", metavar="D1,D2", help="only these datasets of the grid")
@@ -53,7 +53,7 @@ def build_parser() -> Parser:
                      help="write a checkpoint at the first epoch end after this many seconds (default 60)")
     run.add_argument("--dry-run", action="store_true", help="print the plan (run counts, training steps, estimated time) and exit")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
-    from benchmark.slurm import add_slurm_arguments
+    from benchmark.orchestration.slurm import add_slurm_arguments
     add_slurm_arguments(run)
 
     status = sub.add_parser("status", help="done / missing / failed / pending / running runs of a grid",
@@ -201,18 +201,18 @@ def build_parser() -> Parser:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from benchmark.data import default_data_dir
-    from benchmark.grids import grid_specs, select
-    from benchmark.launch import EXECUTORS, launch
-    from benchmark.worker import JobOptions
-    from benchmark.plan import describe_plan, validate_data
-    from benchmark.store import Store, default_results_dir
-    from benchmark.worker import task_id
+    from benchmark.orchestration.grids import grid_specs, select
+    from benchmark.orchestration.launch import EXECUTORS, launch
+    from benchmark.orchestration.worker import JobOptions
+    from benchmark.orchestration.plan import describe_plan, validate_data
+    from benchmark.orchestration.store import Store, default_results_dir
+    from benchmark.orchestration.worker import task_id
 
     if args.executor not in EXECUTORS:
         raise UserError(f"unknown executor '{args.executor}'; valid: {', '.join(EXECUTORS)}")
     if args.workers is not None and args.workers < 1:
         raise UserError(f"--workers must be at least 1, got {args.workers}")
-    from benchmark import slurm
+    from benchmark.orchestration import slurm
     slurm_options = slurm.slurm_options_from_args(args)
     specs = select(grid_specs(args.grid), args.grid, args.methods, args.datasets, args.shots, args.seeds)
     store = Store(args.results_dir or default_results_dir())
@@ -240,9 +240,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from benchmark.grids import grid_specs, select
-    from benchmark.slurm import status_lines
-    from benchmark.store import Store, default_results_dir
+    from benchmark.orchestration.grids import grid_specs, select
+    from benchmark.orchestration.slurm import status_lines
+    from benchmark.orchestration.store import Store, default_results_dir
 
     specs = select(grid_specs(args.grid), args.grid, args.methods, args.datasets, args.shots, args.seeds)
     store = Store(args.results_dir or default_results_dir())
@@ -252,8 +252,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from benchmark.report import write_report
-    from benchmark.store import Store, default_results_dir
+    from benchmark.output.report import write_report
+    from benchmark.orchestration.store import Store, default_results_dir
 
     store = Store(args.results_dir or default_results_dir())
     written = write_report(store, args.out, args.grid, figures=not args.no_figures, fid=not args.no_fid,
@@ -264,14 +264,14 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    from benchmark.store import Store, default_results_dir
+    from benchmark.orchestration.store import Store, default_results_dir
 
     if args.analysis == "fid-weights":
-        from benchmark.analysis.fid import write_converted_weights
+        from benchmark.output.analysis.fid import write_converted_weights
         path, diff = write_converted_weights(args.source, args.out)
         print(f"wrote {path}; largest feature difference to the TorchScript original: {diff:.2e}")
         return 0
-    from benchmark.analysis.sets import parse_sets
+    from benchmark.output.analysis.sets import parse_sets
     from benchmark.data import check_dataset_name, default_data_dir
 
     check_dataset_name(args.dataset)
@@ -284,7 +284,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     data_dir = args.data_dir or default_data_dir()
     print(f"{args.analysis.upper()} of {', '.join(names)} on {args.dataset}, {args.shots} shots, seed {args.seed}, K = {args.k}")
     if args.analysis == "fid":
-        from benchmark.analysis.fid import run_fid
+        from benchmark.output.analysis.fid import run_fid
         if args.batch_size < 1:
             raise UserError(f"--batch-size must be at least 1, got {args.batch_size}")
         result, path = run_fid(args.dataset, args.shots, args.seed, names, args.k, store, data_dir, args.profile,
@@ -293,7 +293,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         print(f"reference: {result['reference_size']} of {result['reference_pool']} training images; "
               f"weights: {result['weights']}")
     else:
-        from benchmark.analysis.cse import run_cse
+        from benchmark.output.analysis.cse import run_cse
         result, path = run_cse(args.dataset, args.shots, args.seed, names, args.k, store, data_dir, args.profile,
                                args.clip_model, args.clip_pretrained, args.download, args.clip_config, args.root,
                                args.with_instances, args.cache_dir)
@@ -303,7 +303,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     from benchmark.data import DATASETS
-    from benchmark.grids import GRIDS
+    from benchmark.orchestration.grids import GRIDS
     from methods import METHODS
 
     if args.what in ("all", "methods"):
@@ -323,7 +323,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_perf(args: argparse.Namespace) -> int:
-    from benchmark.perf import REGRESSION_FACTOR, confirmed_regressions, format_table, load_baseline, run_perf
+    from benchmark.output.perf import REGRESSION_FACTOR, confirmed_regressions, format_table, load_baseline, run_perf
 
     if args.steps < 1:
         raise UserError(f"--steps must be at least 1, got {args.steps}")
@@ -347,9 +347,9 @@ def cmd_perf(args: argparse.Namespace) -> int:
 
 def cmd_samples(args: argparse.Namespace) -> int:
     from benchmark.data import check_dataset_name, default_data_dir
-    from benchmark.samples import write_samples
-    from benchmark.spec import PROFILES
-    from benchmark.store import Store, default_results_dir
+    from benchmark.output.samples import write_samples
+    from benchmark.training.spec import PROFILES
+    from benchmark.orchestration.store import Store, default_results_dir
 
     check_dataset_name(args.dataset)
     if args.profile not in PROFILES:

@@ -14,3 +14,6 @@ def cache_dir() -> Path:
     """$BENCHMARK_CACHE_DIR if set (and not empty), else ~/.cache/smalldata-benchmark."""
     configured = os.environ.get("BENCHMARK_CACHE_DIR")
     return Path(configured).expanduser() if configured else home_cache_dir()
+
+
+REPOSITORY = Path(__file__).resolve().parent.parent  # the checkout: slurm/ profiles, results/paper/

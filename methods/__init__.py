@@ -7,7 +7,7 @@ from typing import Callable, Protocol
 import torch
 
 from benchmark.errors import UserError
-from benchmark.spec import StageSpec
+from benchmark.training.spec import StageSpec
 from methods.base import Context, Method
 
 METHODS: dict[str, type[Method]] = {}

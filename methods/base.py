@@ -12,8 +12,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from benchmark.errors import UserError
-from benchmark.pipeline import Batch, TrainData
-from benchmark.spec import RunSpec, StageSpec
+from benchmark.training.pipeline import Batch, TrainData
+from benchmark.training.spec import RunSpec, StageSpec
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from torch import nn
 
 from methods import register
 from methods.base import Context, Method
-from benchmark.pipeline import Batch
+from benchmark.training.pipeline import Batch
 
 
 def cosine_loss(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

@@ -10,7 +10,7 @@ import torch
 
 from methods import register
 from methods.base import Context, Method
-from benchmark.pipeline import Batch
+from benchmark.training.pipeline import Batch
 
 
 def square_mask(size: int, length: torch.Tensor | int, cy: torch.Tensor, cx: torch.Tensor) -> torch.Tensor:

@@ -18,9 +18,9 @@ import torch
 import torch.nn.functional as F
 
 from benchmark.errors import UserError
-from benchmark.models import bf16_autocast
-from benchmark.pipeline import Batch, TrainData
-from benchmark.spec import RunSpec, StageSpec
+from benchmark.training.models import bf16_autocast
+from benchmark.training.pipeline import Batch, TrainData
+from benchmark.training.spec import RunSpec, StageSpec
 from methods import register
 from methods.base import Context, Method
 from methods.generator import Composer, load_generator

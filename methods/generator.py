@@ -20,13 +20,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from benchmark.cost import interleaved_medians
-from benchmark.models import bf16_autocast
-from benchmark.pipeline import Batch, TrainData, normalize
-from benchmark.recipes import GeneratorRecipe, generator_recipe_for
-from benchmark.resumable import train_epochs
-from benchmark.spec import StageSpec
-from benchmark.store import save_atomic
+from benchmark.orchestration.cost import interleaved_medians
+from benchmark.training.models import bf16_autocast
+from benchmark.training.pipeline import Batch, TrainData, normalize
+from benchmark.training.recipes import GeneratorRecipe, generator_recipe_for
+from benchmark.training.resumable import train_epochs
+from benchmark.training.spec import StageSpec
+from benchmark.orchestration.store import save_atomic
 from methods import register_stage
 from methods.masks import MASKS, SEGMENTED_SOURCE, felzenszwalb_params, mix, sample_masks, segment
 
@@ -287,7 +287,7 @@ class GeneratorTraining:
         return dict(zip(LOSS_NAMES, (total / self.steps_per_epoch).tolist()))
 
     def parts(self) -> dict[str, Any]:
-        """What a checkpoint holds (benchmark.resumable.Job)."""
+        """What a checkpoint holds (benchmark.training.resumable.Job)."""
         return {"generator": self.generator, "discriminator": self.discriminator, "opt_g": self.opt_g,
                 "opt_d": self.opt_d, "sched_g": self.sched_g, "sched_d": self.sched_d}
 

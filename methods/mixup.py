@@ -9,7 +9,7 @@ from torch import nn
 
 from methods import register
 from methods.base import Context, Method
-from benchmark.pipeline import Batch
+from benchmark.training.pipeline import Batch
 
 
 @register("mixup")

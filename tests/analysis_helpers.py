@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from benchmark.spec import RunSpec
-from benchmark.store import Store
+from benchmark.training.spec import RunSpec
+from benchmark.orchestration.store import Store
 from methods import get_method
 from methods.generator import write_untrained_artifact
 

@@ -10,12 +10,12 @@ pytest.importorskip("nltk")
 pytest.importorskip("open_clip")
 
 from analysis_helpers import add_untrained_generator  # noqa: E402
-from benchmark.analysis.cse import entropy_bits, load_clip, run_cse, synset_text  # noqa: E402
-from benchmark.analysis.wordnet import (default_nltk_dir, ensure_wordnet, find_system_wordnet,  # noqa: E402
+from benchmark.output.analysis.cse import entropy_bits, load_clip, run_cse, synset_text  # noqa: E402
+from benchmark.output.analysis.wordnet import (default_nltk_dir, ensure_wordnet, find_system_wordnet,  # noqa: E402
                                         nltk_has_wordnet, synsets_under)
 from benchmark.cli import main  # noqa: E402
 from benchmark.errors import UserError  # noqa: E402
-from benchmark.store import Store  # noqa: E402
+from benchmark.orchestration.store import Store  # noqa: E402
 
 TINY_CLIP = {"embed_dim": 32,
              "vision_cfg": {"image_size": 32, "layers": 1, "width": 64, "patch_size": 8, "head_width": 32},
@@ -107,7 +107,7 @@ def test_the_subset_is_checked_before_wordnet_and_the_text_embeddings(tmp_path, 
     def no_wordnet(nltk_dir=None):
         raise AssertionError("WordNet loaded before the image sets")
 
-    monkeypatch.setattr("benchmark.analysis.wordnet.ensure_wordnet", no_wordnet)
+    monkeypatch.setattr("benchmark.output.analysis.wordnet.ensure_wordnet", no_wordnet)
     with pytest.raises(UserError, match="shots 1000 is more than class"):
         run_cse("digits", 1000, 0, ["original"], 8, Store(tmp_path / "results"), tmp_path / "data",
                 model="tiny-test-clip", pretrained=None, config=tiny_clip_config, log=lambda s: None)

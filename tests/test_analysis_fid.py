@@ -9,12 +9,12 @@ import torch
 pytest.importorskip("torch_fidelity")
 
 from analysis_helpers import add_untrained_generator, register_tiny_extractor  # noqa: E402
-from benchmark.analysis.fid import (INCEPTION, converted_weights_path, fid, resolve_inception_weights,  # noqa: E402
+from benchmark.output.analysis.fid import (INCEPTION, converted_weights_path, fid, resolve_inception_weights,  # noqa: E402
                                     run_fid)
-from benchmark.analysis.sets import build_sets  # noqa: E402
+from benchmark.output.analysis.sets import build_sets  # noqa: E402
 from benchmark.cli import main  # noqa: E402
 from benchmark.errors import UserError  # noqa: E402
-from benchmark.store import Store  # noqa: E402
+from benchmark.orchestration.store import Store  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -68,7 +68,7 @@ def test_run_fid_writes_a_result_and_reuses_it(tmp_path):
 
 
 def test_missing_generator_and_missing_weights_are_user_errors(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr("benchmark.analysis.fid.fid_helper_installed", lambda: False)
+    monkeypatch.setattr("benchmark.output.analysis.fid.fid_helper_installed", lambda: False)
     store = Store(tmp_path / "results")
     with pytest.raises(UserError, match="no trained generator for hydramix on digits"):
         run_fid("digits", 5, 0, ["original", "hydramix"], 10, store, tmp_path / "data",

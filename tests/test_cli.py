@@ -5,8 +5,8 @@ import sys
 import pytest
 
 from benchmark.cli import main
-from benchmark.grids import grid_specs
-from benchmark.store import Store
+from benchmark.orchestration.grids import grid_specs
+from benchmark.orchestration.store import Store
 
 
 def error_line(capsys):

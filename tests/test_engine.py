@@ -1,10 +1,10 @@
 import pytest
 import torch
 
-from benchmark.engine import classification_metrics
-from benchmark.spec import RunSpec
-from benchmark.store import Store
-from benchmark.worker import JobOptions, execute
+from benchmark.training.engine import classification_metrics
+from benchmark.training.spec import RunSpec
+from benchmark.orchestration.store import Store
+from benchmark.orchestration.worker import JobOptions, execute
 from methods import METHODS, get_method
 
 SPEC = RunSpec("baseline", "digits", 5, 0, profile="quick")
@@ -73,8 +73,8 @@ def test_a_corrupt_record_does_not_count_as_done(tmp_path):
 @pytest.mark.parametrize("p_gen", [0.0, 1.0])
 def test_training_steps_issue_no_host_device_sync(tmp_path, p_gen):
     """Every method's step, real and generated batches, under CUDA's sync debug mode set to error."""
-    from benchmark.engine import Trainer
-    from benchmark.perf import Bench
+    from benchmark.training.engine import Trainer
+    from benchmark.output.perf import Bench
 
     device = torch.device("cuda")
     bench = Bench("cifair10", "quick", device, False, tmp_path)

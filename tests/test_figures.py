@@ -1,8 +1,8 @@
 from analysis_helpers import add_untrained_generator
-from benchmark.analysis.results import save_result
-from benchmark.grids import GRIDS, grid_specs
-from benchmark.report import write_report
-from benchmark.store import Store
+from benchmark.output.analysis.results import save_result
+from benchmark.orchestration.grids import GRIDS, grid_specs
+from benchmark.output.report import write_report
+from benchmark.orchestration.store import Store
 
 import pytest
 

@@ -10,12 +10,12 @@ import torch.nn.functional as F
 
 from benchmark.cli import main
 from benchmark.data import load_dataset, subsample
-from benchmark.engine import Trainer
-from benchmark.pipeline import TrainData, normalize
-from benchmark.recipes import GeneratorRecipe, Recipe
-from benchmark.spec import RunSpec, StageSpec
-from benchmark.store import Store
-from benchmark.worker import run_batch
+from benchmark.training.engine import Trainer
+from benchmark.training.pipeline import TrainData, normalize
+from benchmark.training.recipes import GeneratorRecipe, Recipe
+from benchmark.training.spec import RunSpec, StageSpec
+from benchmark.orchestration.store import Store
+from benchmark.orchestration.worker import run_batch
 from methods import STAGES, Context, get_method
 from methods.generator import (
     Discriminator,
@@ -198,7 +198,7 @@ def test_samples_of_a_pixel_space_method_need_no_stage(tmp_path: Path):
 @pytest.mark.slow
 def test_one_generator_stage_serves_two_classifier_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr("methods.generator.generator_recipe_for", lambda dataset, profile: TINY_GENERATOR)
-    monkeypatch.setattr("benchmark.engine.recipe_for", lambda dataset, profile: TINY_CLASSIFIER)
+    monkeypatch.setattr("benchmark.training.engine.recipe_for", lambda dataset, profile: TINY_CLASSIFIER)
     first = RunSpec("chimeramix_grid", "digits", 5, 0, profile="quick")
     second = RunSpec("chimeramix_grid", "digits", 5, 0, augment="trivialaugment", profile="quick")
     stage = get_method("chimeramix_grid").stage(first)

@@ -1,9 +1,9 @@
 import pytest
 
-from benchmark import worker
+from benchmark.orchestration import worker
 from benchmark.cli import main
-from benchmark.grids import grid_specs, select
-from benchmark.store import Store
+from benchmark.orchestration.grids import grid_specs, select
+from benchmark.orchestration.store import Store
 
 SLICE = ["--grid", "demo", "--methods", "baseline,cutout", "--shots", "5", "--seeds", "0"]
 

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from skimage import data as skdata
 
-from benchmark.pipeline import TrainData, normalize
+from benchmark.training.pipeline import TrainData, normalize
 from methods.masks import (
     GRID_CELLS,
     felzenszwalb_params,

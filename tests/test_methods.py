@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from benchmark.errors import UserError
-from benchmark.pipeline import Batch
+from benchmark.training.pipeline import Batch
 from methods import METHODS, Context, get_method
 from methods.cosine import CosineCEModel, cosine_loss
 

@@ -3,7 +3,7 @@ import json
 import pytest
 
 from benchmark.cli import main
-from benchmark.perf import check_regressions, confirmed_regressions, format_table, load_baseline, run_perf
+from benchmark.output.perf import check_regressions, confirmed_regressions, format_table, load_baseline, run_perf
 
 
 def test_perf_measures_every_requested_method():
@@ -70,7 +70,7 @@ def test_a_check_file_that_is_not_perf_json_fails_before_measuring(tmp_path, cap
     def measured(*args, **kwargs):
         raise AssertionError("measured before the --check file was read")
 
-    monkeypatch.setattr("benchmark.perf.run_perf", measured)
+    monkeypatch.setattr("benchmark.output.perf.run_perf", measured)
     garbage = tmp_path / "garbage.json"
     garbage.write_text("not json")
     assert main(["perf", "--overhead-only", "--check", str(garbage)]) == 2

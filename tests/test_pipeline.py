@@ -1,7 +1,7 @@
 import torch
 import torch.nn.functional as F
 
-from benchmark.pipeline import TrainData, normalize
+from benchmark.training.pipeline import TrainData, normalize
 
 
 def reference_crop_flip(img: torch.Tensor, pad: int, top: int, left: int, flip: bool) -> torch.Tensor:

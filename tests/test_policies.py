@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torchvision.transforms import v2
 
-from benchmark.policies import OP, OPS, SIGNED, BatchPolicy, OpTable, apply_stage, magnitude_bins
+from benchmark.training.policies import OP, OPS, SIGNED, BatchPolicy, OpTable, apply_stage, magnitude_bins
 
 REFERENCE = v2.TrivialAugmentWide(interpolation=v2.InterpolationMode.NEAREST)
 SPACES = ((v2.TrivialAugmentWide._AUGMENTATION_SPACE, 31, True), (v2.AutoAugment._AUGMENTATION_SPACE, 10, False))

@@ -5,11 +5,11 @@ import subprocess
 import pytest
 
 from benchmark.cli import main
-from benchmark.grids import grid_specs
-from benchmark.report import (Cell, build_table, compare, kendall_tau_b, latex_table, paper_frame,
+from benchmark.orchestration.grids import grid_specs
+from benchmark.output.report import (Cell, build_table, compare, kendall_tau_b, latex_table, paper_frame,
                               results_frame, spec_row_label, write_report)
-from benchmark.spec import RunSpec
-from benchmark.store import Store
+from benchmark.training.spec import RunSpec
+from benchmark.orchestration.store import Store
 
 
 @pytest.fixture(autouse=True)
@@ -17,7 +17,7 @@ def isolated_cache(tmp_path, monkeypatch):
     """No Inception weights of the user's cache: the demo report must not compute FID here."""
     monkeypatch.setenv("BENCHMARK_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    monkeypatch.setattr("benchmark.analysis.fid.fid_helper_installed", lambda: False)
+    monkeypatch.setattr("benchmark.output.analysis.fid.fid_helper_installed", lambda: False)
 
 
 def fake_record(spec, accuracy, dataset_label, method_label=None, hparams=None):
@@ -125,7 +125,7 @@ def test_fig4_is_compared_with_tables_1_and_3():
 
 def test_overrides_get_their_own_row_label(tmp_path):
     assert spec_row_label(RunSpec("hydramix", "cifair10", 5, 0, overrides=(("p_gen", 0.25),))) == "HydraMix (p_gen=0.25)"
-    if "pgen" not in __import__("benchmark.grids", fromlist=["GRIDS"]).GRIDS:
+    if "pgen" not in __import__("benchmark.orchestration.grids", fromlist=["GRIDS"]).GRIDS:
         pytest.skip("no pgen grid")
     store = Store(tmp_path / "results")
     for spec in grid_specs("pgen"):
@@ -154,7 +154,7 @@ def test_kendall_tau_b_by_hand_and_against_scipy():
 
 
 def test_latex_escapes_labels():
-    from benchmark.report import Table
+    from benchmark.output.report import Table
     table = Table("pgen", ["HydraMix (p_gen=0.25)"], ["ciFAIR-10"], {"ciFAIR-10": [5]},
                   {("HydraMix (p_gen=0.25)", "ciFAIR-10", 5): Cell(5, 30.0, 1.0)},
                   {("HydraMix (p_gen=0.25)", "ciFAIR-10", 5): 5})

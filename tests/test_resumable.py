@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from benchmark.resumable import train_epochs
+from benchmark.training.resumable import train_epochs
 
 EPOCHS = 4
 

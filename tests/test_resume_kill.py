@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from benchmark.spec import RunSpec
+from benchmark.training.spec import RunSpec
 
 SPEC = RunSpec("baseline", "digits", 5, 0, profile="quick")
 ARGS = ["run", "--grid", "demo", "--methods", "baseline", "--shots", "5", "--seeds", "0", "--executor", "debug",

@@ -19,12 +19,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from benchmark import slurm
+from benchmark.orchestration import slurm
 from benchmark.cli import main
 from benchmark.errors import UserError
-from benchmark.grids import GRIDS, Grid, grid_specs, select
-from benchmark.spec import RunSpec
-from benchmark.store import Store
+from benchmark.orchestration.grids import GRIDS, Grid, grid_specs, select
+from benchmark.training.spec import RunSpec
+from benchmark.orchestration.store import Store
 
 REPO = Path(__file__).resolve().parent.parent
 WAIT_S = 900  # the longest any test waits for jobs (2 shared cores; a job here takes 0.5-3 min)
@@ -118,7 +118,7 @@ def test_every_slurm_option_is_in_help_and_readme():
 def test_dry_run_shows_the_arrays_of_table1_on_the_default_profile(capsys, tmp_path, monkeypatch):
     results = tmp_path / "results"
     # the CPU plan (tested in test_cli) would time the paper models on this CPU
-    monkeypatch.setattr("benchmark.plan.describe_plan", lambda *args: "(the plan on this device)")
+    monkeypatch.setattr("benchmark.orchestration.plan.describe_plan", lambda *args: "(the plan on this device)")
     assert main(["run", "--grid", "table1", "--executor", "slurm", "--dry-run", "--results-dir", str(results)]) == 0
     out = capsys.readouterr().out
     assert "slurm profile default: would submit" in out
@@ -479,8 +479,8 @@ def test_task_states_of_done_tasks_and_ended_jobs(tmp_path):
 
 
 def test_a_slurm_batch_runs_its_tasks_marking_unfinished_ones_started(tmp_path, monkeypatch):
-    from benchmark import worker
-    from benchmark.store import RECORD_KEYS
+    from benchmark.orchestration import worker
+    from benchmark.orchestration.store import RECORD_KEYS
 
     store = Store(tmp_path)
     finished, unfinished = select(grid_specs("demo"), "demo", None, None, "5", "0")[:2]

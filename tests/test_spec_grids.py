@@ -1,8 +1,8 @@
 import pytest
 
 from benchmark.errors import UserError
-from benchmark.grids import GRIDS, SEEDS, SHOTS, TABLE1_ROWS, grid_specs, select
-from benchmark.spec import RunSpec
+from benchmark.orchestration.grids import GRIDS, SEEDS, SHOTS, TABLE1_ROWS, grid_specs, select
+from benchmark.training.spec import RunSpec
 from methods import METHODS
 
 

@@ -14,10 +14,10 @@ import submitit
 import torch
 from tqdm import tqdm
 
-from benchmark.recipes import recipe_for
-from benchmark.spec import RunSpec, StageSpec
-from benchmark.store import Store
-from benchmark.worker import JobOptions, Task, run_batch, task_id
+from benchmark.training.recipes import recipe_for
+from benchmark.training.spec import RunSpec, StageSpec
+from benchmark.orchestration.store import Store
+from benchmark.orchestration.worker import JobOptions, Task, run_batch, task_id
 from methods import get_method
 
 EXECUTORS = ("local", "debug", "slurm")
@@ -67,9 +67,9 @@ def is_finished(store: Store, task: Task) -> bool:
 def launch(specs: list[RunSpec], executor: str, store: Store, data_dir: Path, workers: int | None = None,
            options: JobOptions = JobOptions(), progress: bool = True, slurm=None):
     """Run (debug, local) and return an Outcome, or submit (slurm: `slurm` is a
-    benchmark.slurm.SlurmOptions) and return a benchmark.slurm.SubmitOutcome without waiting."""
+    benchmark.orchestration.slurm.SlurmOptions) and return a benchmark.orchestration.slurm.SubmitOutcome without waiting."""
     if executor == "slurm":
-        from benchmark.slurm import SlurmOptions, submit
+        from benchmark.orchestration.slurm import SlurmOptions, submit
         return submit(specs, store, data_dir, slurm or SlurmOptions(), options)
     pending = [s for s in specs if not store.is_done(s)]
     outcome = Outcome(skipped=len(specs) - len(pending))

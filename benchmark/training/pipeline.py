@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from benchmark.policies import BatchPolicy
+from benchmark.training.policies import BatchPolicy
 
 
 def normalize(images: torch.Tensor) -> torch.Tensor:

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from benchmark.store import Store, write_json_atomic
+from benchmark.orchestration.store import Store, write_json_atomic
 
 
 def analysis_dir(store: Store, kind: str) -> Path:

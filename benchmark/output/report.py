@@ -10,7 +10,7 @@ For every grid with results it writes into <out>/<grid>/:
                the analyses and the figures
   tables.tex   the same table in LaTeX (booktabs), to \\input
   report.tex   a standalone LaTeX document of it (pdflatex report.tex)
-  figures/     PNG and PDF figures (see benchmark.figures)
+  figures/     PNG and PDF figures (see benchmark.output.figures)
 A missing or half-finished cell is shown and counted, never an error.
 """
 from __future__ import annotations
@@ -22,11 +22,12 @@ from typing import Any, Callable, Iterable, Sequence
 
 import pandas as pd
 
-from benchmark.grids import GRIDS, grid_specs
-from benchmark.spec import RunSpec
-from benchmark.store import Store
+from benchmark.orchestration.grids import GRIDS, grid_specs
+from benchmark.paths import REPOSITORY
+from benchmark.training.spec import RunSpec
+from benchmark.orchestration.store import Store
 
-PAPER_DIR = Path(__file__).resolve().parent.parent / "results" / "paper"
+PAPER_DIR = REPOSITORY / "results" / "paper"
 # grid -> the published tables its rows are compared with (rows they lack have no published numbers);
 # fig4's GridMix row is in Table 3, its ChimeraMix+Grid row in Table 1 (and 3: the same numbers)
 PAPER_TABLE = {"table1": ("chimeramix_table1.csv",), "table2": ("chimeramix_table2.csv",),
@@ -366,7 +367,7 @@ def analysis_section(store: Store, kind: str, datasets: list[str], title: str, i
                      describe: Callable[[dict], str]) -> str:
     """A section with one line per `analyze` result of a kind (fid, cse) for these datasets
     (names or labels); empty when there is none."""
-    from benchmark.analysis.results import load_results
+    from benchmark.output.analysis.results import load_results
     results = [r for r in load_results(store, kind) if r.get("dataset_label") in datasets or r.get("dataset") in datasets]
     if not results:
         return ""
@@ -416,8 +417,8 @@ DEMO_FID = {"shots": 20, "seed": 0, "k": 100, "reference_size": 100, "feature_la
 
 def demo_fid(store: Store, data_dir: Path | None, table: Table, log: Callable[[str], None]) -> None:
     """FID of the demo's generated sets, if the Inception weights are on this machine (never downloads)."""
-    from benchmark.analysis.fid import inception_available_offline, run_fid, WEIGHTS_HINT
-    from benchmark.analysis.sets import trained_profiles
+    from benchmark.output.analysis.fid import inception_available_offline, run_fid, WEIGHTS_HINT
+    from benchmark.output.analysis.sets import trained_profiles
     from benchmark.data import default_data_dir
     if not inception_available_offline():
         log(f"demo FID skipped: no Inception weights on this machine; to add it, {WEIGHTS_HINT}")
@@ -470,7 +471,7 @@ def write_grid_report(store: Store, out: Path, grid: str, frame: pd.DataFrame, f
     md += [s for s in (fid_section(store, table.datasets), cse_section(store, table.datasets)) if s]
     paths: list[Path] = []
     if figures:
-        from benchmark.figures import write_figures
+        from benchmark.output.figures import write_figures
         try:
             paths = write_figures(store, frame, table, folder / "figures", grid, data_dir, log)
         except Exception as exc:  # noqa: BLE001  a figure problem must not lose the tables

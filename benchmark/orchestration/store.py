@@ -19,7 +19,7 @@ from typing import Any, Iterable
 
 import torch
 
-from benchmark.spec import RunSpec, StageSpec
+from benchmark.training.spec import RunSpec, StageSpec
 
 RECORD_KEYS = ("run_id", "spec", "metrics", "curve", "timing", "environment")
 

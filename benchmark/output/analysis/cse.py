@@ -32,7 +32,7 @@ import torch.nn.functional as F
 
 from benchmark.errors import UserError
 from benchmark.paths import cache_dir
-from benchmark.store import Store, save_atomic
+from benchmark.orchestration.store import Store, save_atomic
 
 DEFAULT_MODEL = "ViT-B-32"
 DEFAULT_PRETRAINED = "laion2b_s34b_b79k"
@@ -247,9 +247,9 @@ def run_cse(dataset: str, shots: int, seed: int, names: list[str], k: int, store
             download: bool = False, config: Path | None = None, root: str = DEFAULT_ROOT, instances: bool = False,
             cache: Path | None = None, nltk_dir: Path | None = None, log=print) -> tuple[dict[str, Any], Path]:
     """CSE of each set; saved under <results>/analysis/cse/."""
-    from benchmark.analysis.results import safe_key, save_result
-    from benchmark.analysis.sets import build_sets, resolve_profile, set_label
-    from benchmark.analysis.wordnet import ensure_wordnet, synsets_under
+    from benchmark.output.analysis.results import safe_key, save_result
+    from benchmark.output.analysis.sets import build_sets, resolve_profile, set_label
+    from benchmark.output.analysis.wordnet import ensure_wordnet, synsets_under
     from benchmark.data import dataset_label
 
     profile = resolve_profile(names, dataset, shots, seed, store, profile)

@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass
 
 from benchmark.errors import UserError
-from benchmark.spec import PROFILES
+from benchmark.training.spec import PROFILES
 
 
 @dataclass(frozen=True)

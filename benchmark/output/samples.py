@@ -14,12 +14,12 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from benchmark.analysis.sets import composer_of, composing_methods  # noqa: E402
+from benchmark.output.analysis.sets import composer_of, composing_methods  # noqa: E402
 from benchmark.data import cached_dataset, subsample  # noqa: E402
 from benchmark.errors import UserError  # noqa: E402
-from benchmark.pipeline import Batch, TrainData, denormalize, normalize  # noqa: E402
-from benchmark.recipes import recipe_for  # noqa: E402
-from benchmark.store import Store  # noqa: E402
+from benchmark.training.pipeline import Batch, TrainData, denormalize, normalize  # noqa: E402
+from benchmark.training.recipes import recipe_for  # noqa: E402
+from benchmark.orchestration.store import Store  # noqa: E402
 from methods import get_method  # noqa: E402
 from methods.generative import Composition  # noqa: E402
 

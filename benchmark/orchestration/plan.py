@@ -4,13 +4,13 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
-from benchmark.cost import StepTimes, format_duration
+from benchmark.orchestration.cost import StepTimes, format_duration
 from benchmark.data import DATASETS, load_dataset, subsample
-from benchmark.engine import default_device, resolve_policy
-from benchmark.launch import needed_stages
-from benchmark.recipes import generator_recipe_for, recipe_for
-from benchmark.spec import RunSpec, StageSpec
-from benchmark.store import Store
+from benchmark.training.engine import default_device, resolve_policy
+from benchmark.orchestration.launch import needed_stages
+from benchmark.training.recipes import generator_recipe_for, recipe_for
+from benchmark.training.spec import RunSpec, StageSpec
+from benchmark.orchestration.store import Store
 from methods import Context, get_method
 from methods.generator import measure_step_seconds as measure_generator_step_seconds
 

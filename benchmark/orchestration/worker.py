@@ -13,9 +13,9 @@ from typing import Any, Callable
 import torch
 
 from benchmark.data import cached_dataset, subsample
-from benchmark.engine import Trainer, default_device, train
-from benchmark.spec import RunSpec, StageSpec
-from benchmark.store import Store
+from benchmark.training.engine import Trainer, default_device, train
+from benchmark.training.spec import RunSpec, StageSpec
+from benchmark.orchestration.store import Store
 from methods import STAGES, get_method
 
 Task = RunSpec | StageSpec

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from benchmark.errors import UserError
-from benchmark.spec import AUGMENT_POLICIES, RunSpec
+from benchmark.training.spec import AUGMENT_POLICIES, RunSpec
 from benchmark.data import check_dataset_name
 from methods import METHODS, get_method
 

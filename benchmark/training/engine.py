@@ -15,12 +15,12 @@ from typing import Any, Callable
 import torch
 
 from benchmark.errors import UserError
-from benchmark.models import bf16_autocast, build_model
-from benchmark.pipeline import TrainData, normalize
-from benchmark.policies import BatchPolicy
-from benchmark.recipes import Recipe, recipe_for
-from benchmark.spec import RunSpec
-from benchmark.resumable import train_epochs
+from benchmark.training.models import bf16_autocast, build_model
+from benchmark.training.pipeline import TrainData, normalize
+from benchmark.training.policies import BatchPolicy
+from benchmark.training.recipes import Recipe, recipe_for
+from benchmark.training.spec import RunSpec
+from benchmark.training.resumable import train_epochs
 from methods import Context, get_method
 
 EVALUATIONS_PER_RUN = 10  # points of the test-accuracy curve
@@ -111,7 +111,7 @@ class Trainer:
         return classification_metrics(torch.cat(logits), test_y)
 
     def parts(self) -> dict[str, Any]:
-        """What a checkpoint holds (benchmark.resumable.Job)."""
+        """What a checkpoint holds (benchmark.training.resumable.Job)."""
         return {"model": self.model, "optimizer": self.optimizer, "scheduler": self.scheduler}
 
 

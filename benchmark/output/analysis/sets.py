@@ -24,11 +24,11 @@ import zlib
 import torch
 
 from benchmark.errors import UserError
-from benchmark.spec import PROFILES, RunSpec, StageSpec
-from benchmark.store import Store
+from benchmark.training.spec import PROFILES, RunSpec, StageSpec
+from benchmark.orchestration.store import Store
 
 if TYPE_CHECKING:
-    from benchmark.pipeline import TrainData
+    from benchmark.training.pipeline import TrainData
     from methods.generative import Composition
 
 BASE_SETS = {"original": "Original", "mixup": "MixUp"}
@@ -106,7 +106,7 @@ def resolve_profile(names: list[str], dataset: str, shots: int, seed: int, store
 
 def missing_generator(stage: StageSpec, spec: RunSpec, results_dir: Path) -> str:
     """The error for an untrained generator, with the `run` command of a grid that trains it."""
-    from benchmark.grids import GRIDS
+    from benchmark.orchestration.grids import GRIDS
     from methods import get_method
     missing = f"no trained generator for {spec.describe()} in {results_dir}"
     for name, grid in GRIDS.items():
@@ -167,7 +167,7 @@ def mixup_set(subset: Subset, k: int, gen: torch.Generator, alpha: float = 1.0) 
 def composed_set(method: str, subset: Subset, dataset: str, shots: int, seed: int, profile: str, store: Store,
                  k: int, gen: torch.Generator, batch_size: int = 64) -> torch.Tensor:
     """K compositions of a composing method: its own `augment` with p_gen = 1."""
-    from benchmark.pipeline import TrainData, denormalize
+    from benchmark.training.pipeline import TrainData, denormalize
     data = TrainData(subset.images, subset.labels, pad=0)
     mixer = composer_of(method, dataset, shots, seed, profile, store, data, subset.num_classes, subset.image_size,
                         {"p_gen": 1.0})

@@ -9,7 +9,7 @@
 - `fid`: FID bars of the image sets of each `analyze fid` result of the grid's datasets;
 - `cse`: CLIP Synset Entropy bars of each `analyze cse` result;
 - `samples_<method>`: sources, masks and compositions of each trained generator of the grid, drawn
-  by the `samples` command's function (benchmark.samples.write_samples).
+  by the `samples` command's function (benchmark.output.samples.write_samples).
 A figure whose data is absent is skipped.
 """
 from __future__ import annotations
@@ -25,7 +25,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from benchmark.store import Store  # noqa: E402
+from benchmark.orchestration.store import Store  # noqa: E402
 
 # composing method with its generator -> the same mixing in pixel space (HydraMix Fig. 4, ChimeraMix Table 3)
 GENERATOR_ABLATIONS = {"chimeramix_grid": "gridmix", "chimeramix_seg": "segmix", "hydramix": "hydramix_direct"}
@@ -188,8 +188,8 @@ def sample_grids(store: Store, frame: pd.DataFrame, folder: Path, grid: str, dat
     """The `samples` command's figure for every trained generator method of the grid (smallest
     shots, seed 0 or the smallest seed, first dataset that has its generator)."""
     from benchmark.data import default_data_dir
-    from benchmark.grids import grid_specs
-    from benchmark.samples import write_samples
+    from benchmark.orchestration.grids import grid_specs
+    from benchmark.output.samples import write_samples
     from methods import get_method
     paths = []
     specs = grid_specs(grid)
@@ -224,7 +224,7 @@ def png_to_pdf(png: Path) -> Path:
 
 def write_figures(store: Store, frame: pd.DataFrame, table, folder: Path, grid: str, data_dir: Path | None = None,
                   log: Callable[[str], None] = print) -> list[Path]:
-    from benchmark.analysis.results import load_results
+    from benchmark.output.analysis.results import load_results
     paths = accuracy_vs_shots(frame, table.rows, folder, grid)
     paths += pgen_sweep(frame, folder, grid)
     paths += generator_ablation(frame, folder, grid)

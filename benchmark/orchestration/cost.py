@@ -10,8 +10,8 @@ from typing import Any, Callable
 import torch
 import torch.nn.functional as F
 
-from benchmark.models import build_model
-from benchmark.recipes import Recipe
+from benchmark.training.models import build_model
+from benchmark.training.recipes import Recipe
 
 
 def interleaved_medians(fns: dict[str, Callable[[], Any]], rounds: int, device: torch.device,

@@ -31,14 +31,14 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from benchmark.cost import interleaved_medians
+from benchmark.orchestration.cost import interleaved_medians
 from benchmark.data import DATASETS, check_dataset_name
-from benchmark.engine import Trainer, default_device
+from benchmark.training.engine import Trainer, default_device
 from benchmark.errors import UserError
-from benchmark.grids import parse_list
-from benchmark.models import bf16_autocast
-from benchmark.recipes import recipe_for
-from benchmark.spec import RunSpec, StageSpec
+from benchmark.orchestration.grids import parse_list
+from benchmark.training.models import bf16_autocast
+from benchmark.training.recipes import recipe_for
+from benchmark.training.spec import RunSpec, StageSpec
 from methods import METHODS, get_method
 from methods.generative import Composition
 from methods.generator import write_untrained_artifact

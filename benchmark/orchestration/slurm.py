@@ -31,12 +31,13 @@ import submitit
 from submitit.core.utils import JobPaths
 
 from benchmark.errors import UserError
-from benchmark.spec import RunSpec, StageSpec
-from benchmark.store import Store
-from benchmark.worker import JobOptions, Task, run_batch, task_id
+from benchmark.paths import REPOSITORY
+from benchmark.training.spec import RunSpec, StageSpec
+from benchmark.orchestration.store import Store
+from benchmark.orchestration.worker import JobOptions, Task, run_batch, task_id
 from methods import get_method
 
-PROFILE_DIR = Path(__file__).resolve().parent.parent / "slurm"
+PROFILE_DIR = REPOSITORY / "slurm"
 DEFAULT_PROFILE = "default"
 STAGE_KINDS = ("generator", "classifier")  # profile sections; every pre-classifier stage uses `generator`
 COMMAND_TIMEOUT_S = 60
@@ -589,7 +590,7 @@ def make_executor(store: Store, resources: Resources) -> submitit.SlurmExecutor:
 def submit_array(store: Store, data_dir: Path, tasks: list[Task], resources: Resources, kind: str,
                  dataset: str, dependency: str | None,
                  job_options: JobOptions) -> tuple[ArraySubmission, list[tuple[str, list[Task]]]]:
-    from benchmark.launch import deal
+    from benchmark.orchestration.launch import deal
 
     batches = deal(tasks, math.ceil(len(tasks) / resources.runs_per_job))
     executor = make_executor(store, resources)
@@ -647,7 +648,7 @@ def plan_submission(specs: list[RunSpec], store: Store, options: SlurmOptions, s
     """Which tasks to submit, grouped into arrays of equal resources: the generator stages that the
     unfinished runs need first, then the runs. Skips runs with a record and tasks already queued;
     leaves out failed tasks unless options.retry_failed."""
-    from benchmark.launch import needed_stages
+    from benchmark.orchestration.launch import needed_stages
 
     profile = options.resources()
     outcome = SubmitOutcome(folder=store.slurm_jobs_dir)
@@ -715,7 +716,7 @@ def estimate_gpu_hours(tasks: Iterable[Task]) -> tuple[float, float, int]:
     """(classifier GPU-hours, generator GPU-hours, tasks without an estimate): steps per task from
     the recipe x the assumed step time of its model."""
     from benchmark.data import DATASETS
-    from benchmark.recipes import recipe_for
+    from benchmark.training.recipes import recipe_for
 
     runs = stages = 0.0
     unknown = 0
@@ -728,7 +729,7 @@ def estimate_gpu_hours(tasks: Iterable[Task]) -> tuple[float, float, int]:
             runs += recipe.total_steps(task.shots, info.num_classes) * ASSUMED_GPU_STEP_S.get(recipe.model, 0.0) / 3600
         else:
             try:
-                from benchmark.recipes import generator_recipe_for
+                from benchmark.training.recipes import generator_recipe_for
                 steps = generator_recipe_for(task.dataset, task.profile).total_steps(task.shots, info.num_classes)
             except ImportError:
                 unknown += 1
@@ -801,7 +802,7 @@ def status_lines(store: Store, specs: list[RunSpec]) -> tuple[list[str], list[st
     """(table lines, detail lines) for `status`: runs per method and
     dataset as done / running / pending / failed / missing, from the store and, for tasks submitted
     to SLURM, from the scheduler."""
-    from benchmark.launch import needed_stages
+    from benchmark.orchestration.launch import needed_stages
 
     uses_slurm = store.submissions_dir.is_dir()
     scheduler, problem = scheduler_for(required=False) if uses_slurm else (None, None)
