@@ -9,6 +9,9 @@ from typing import NoReturn
 from benchmark.errors import UserError
 
 
+EXECUTORS = ("local", "debug", "slurm")
+
+
 class Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line and exit status 2."""
 
@@ -53,14 +56,14 @@ def build_parser() -> Parser:
                      help="write a checkpoint at the first epoch end after this many seconds (default 60)")
     run.add_argument("--dry-run", action="store_true", help="print the plan (run counts, training steps, estimated time) and exit")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
-    from benchmark.orchestration.slurm import add_slurm_arguments
+    from benchmark.orchestration.slurm.options import add_slurm_arguments
     add_slurm_arguments(run)
 
     status = sub.add_parser("status", help="done / missing / failed / pending / running runs of a grid",
                             description="Count the done, missing, failed, pending and running runs of a grid, per "
                                         "method and dataset, from the results store and, for runs submitted with "
                                         "--executor slurm, from the scheduler (squeue; sacct where accounting is on); "
-                                        "list failed runs and generator stages with their last error and log.")
+                                        "list failed runs and stages with their last error and log.")
     add_selection(status)
     add_results_dir(status)
 
@@ -199,54 +202,63 @@ def build_parser() -> Parser:
     return p
 
 
+def selected_plan(args: argparse.Namespace, data_dir: Path | None = None):
+    """The grid selection of the command line, resolved into the task graph."""
+    from benchmark.orchestration.grids import grid_specs, select
+    from benchmark.orchestration.plan import resolve
+    return resolve(select(grid_specs(args.grid), args.grid, args.methods, args.datasets, args.shots, args.seeds),
+                   data_dir)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from benchmark.data import default_data_dir
-    from benchmark.orchestration.grids import grid_specs, select
-    from benchmark.orchestration.launch import EXECUTORS, launch
-    from benchmark.orchestration.worker import JobOptions
-    from benchmark.orchestration.plan import describe_plan, validate_data
+    from benchmark.orchestration.slurm.options import slurm_options_from_args
     from benchmark.orchestration.store import Store, default_results_dir
-    from benchmark.orchestration.worker import task_id
 
     if args.executor not in EXECUTORS:
         raise UserError(f"unknown executor '{args.executor}'; valid: {', '.join(EXECUTORS)}")
     if args.workers is not None and args.workers < 1:
         raise UserError(f"--workers must be at least 1, got {args.workers}")
-    from benchmark.orchestration import slurm
-    slurm_options = slurm.slurm_options_from_args(args)
-    specs = select(grid_specs(args.grid), args.grid, args.methods, args.datasets, args.shots, args.seeds)
-    store = Store(args.results_dir or default_results_dir())
+    slurm_options = slurm_options_from_args(args)
     data_dir = args.data_dir or default_data_dir()
+    plan = selected_plan(args, data_dir)
+    store = Store(args.results_dir or default_results_dir())
     if args.dry_run:
-        print(describe_plan(specs, store, data_dir))
+        from benchmark.orchestration.cost import CostModel, StepTimes
+        from benchmark.orchestration.plan import describe_plan
+        from benchmark.training.engine import default_device
+        print(describe_plan(plan, store, CostModel(StepTimes(store.root / "step_times.json", default_device()))))
         if slurm_options:
-            scheduler = slurm.scheduler_for(required=False)[0]
-            print(slurm.describe_plan(slurm.plan_submission(specs, store, slurm_options, scheduler), slurm_options.profile))
+            from benchmark.orchestration.slurm.scheduler import scheduler_for
+            from benchmark.orchestration.slurm.submit import plan_submission
+            scheduler = scheduler_for(required=False)[0]
+            print("\n".join(plan_submission(plan, store, slurm_options, scheduler).dry_run(slurm_options.profile)))
         return 0
-    validate_data(specs, data_dir, args.download)
+    from benchmark.orchestration.plan import validate_data
+    from benchmark.orchestration.worker import JobOptions
+    validate_data(plan, data_dir, args.download)
     options = JobOptions(checkpoint_every_s=args.checkpoint_every, compile_model=args.compile)
-    outcome = launch(specs, args.executor, store, data_dir, args.workers, options, not args.quiet,
-                     slurm_options)
     if slurm_options:
-        print("\n".join(outcome.summary()))
+        from benchmark.orchestration.slurm.submit import submit
+        print("\n".join(submit(plan, store, data_dir, slurm_options, options).summary(store.slurm_jobs_dir)))
         return 0
+    from benchmark.orchestration.local import launch
+    outcome = launch(plan, args.executor, store, data_dir, args.workers, options, not args.quiet)
     stages = f"{outcome.stages_trained} stages trained, " if outcome.stages_trained else ""
     print(f"{stages}{len(outcome.done)} runs finished, {outcome.skipped} already done, {len(outcome.failed)} failed; "
           f"records in {store.root / 'runs'}")
     for task in outcome.failed[:10]:
-        failure = store.load_failure(task_id(task)) or {}
+        failure = store.load_failure(task.id) or {}
         print(f"  failed: {task.describe()}: {failure.get('error', 'no record written')} (log: {failure.get('log')})")
     return 1 if outcome.failed else 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from benchmark.orchestration.grids import grid_specs, select
-    from benchmark.orchestration.slurm import status_lines
+    from benchmark.orchestration.status import status_lines
     from benchmark.orchestration.store import Store, default_results_dir
 
-    specs = select(grid_specs(args.grid), args.grid, args.methods, args.datasets, args.shots, args.seeds)
     store = Store(args.results_dir or default_results_dir())
-    table, details = status_lines(store, specs)  # the store, and the scheduler for runs submitted to SLURM
+    table, details = status_lines(store, selected_plan(args))  # the store, and the scheduler for SLURM runs
     print("\n".join([*table, *details]))
     return 0
 
@@ -256,8 +268,13 @@ def cmd_report(args: argparse.Namespace) -> int:
     from benchmark.orchestration.store import Store, default_results_dir
 
     store = Store(args.results_dir or default_results_dir())
-    written = write_report(store, args.out, args.grid, figures=not args.no_figures, fid=not args.no_fid,
-                           data_dir=args.data_dir)
+    if not args.no_fid and args.grid in (None, "demo"):
+        from benchmark.output.analysis.fid import demo_fid
+        try:
+            demo_fid(store, args.data_dir)
+        except Exception as exc:  # noqa: BLE001  the tables must still be written
+            print(f"demo FID failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+    written = write_report(store, args.out, args.grid, figures=not args.no_figures, data_dir=args.data_dir)
     for path in written:
         print(f"wrote {path} (and tables.tex, report.tex, figures/ beside it)")
     return 0

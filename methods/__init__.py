@@ -1,25 +1,14 @@
-"""The method registry: name -> Method class. One module per method family."""
+"""The method registry (name -> Method class, one module per method family) and the stage kinds
+(name -> StageKind) that methods require. The contracts: methods/base.py and methods/stage.py."""
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Callable, Protocol
-
-import torch
+from typing import Callable
 
 from benchmark.errors import UserError
-from benchmark.training.spec import StageSpec
 from methods.base import Context, Method
+from methods.stage import STAGE_KINDS, StageKind, register_stage_kind
 
 METHODS: dict[str, type[Method]] = {}
-
-
-class StageTrainer(Protocol):
-    def __call__(self, stage: StageSpec, images: torch.Tensor, labels: torch.Tensor, device: torch.device,
-                 artifact: Path, checkpoint: Path, checkpoint_every_s: float,
-                 on_epoch: Callable[[int, int], None] | None) -> dict: ...
-
-
-STAGES: dict[str, StageTrainer] = {}  # stage kind -> function that trains it and writes `artifact`
 
 
 def register(name: str) -> Callable[[type[Method]], type[Method]]:
@@ -30,20 +19,12 @@ def register(name: str) -> Callable[[type[Method]], type[Method]]:
     return add
 
 
-def register_stage(kind: str) -> Callable[[StageTrainer], StageTrainer]:
-    def add(fn: StageTrainer) -> StageTrainer:
-        STAGES[kind] = fn
-        return fn
-
-    return add
-
-
 def get_method(name: str) -> type[Method]:
     if name not in METHODS:
         raise UserError(f"unknown method '{name}'; valid: {', '.join(METHODS)}")
     return METHODS[name]
 
 
-from methods import standard, erasing, cosine, mixup, generator, generative  # noqa: E402,F401  (they register themselves)
+from methods import standard, erasing, cosine, mixup, generator, generative, teacher  # noqa: E402,F401  (they register themselves)
 
-__all__ = ["METHODS", "STAGES", "Context", "Method", "get_method", "register", "register_stage"]
+__all__ = ["METHODS", "STAGE_KINDS", "Context", "Method", "StageKind", "get_method", "register", "register_stage_kind"]

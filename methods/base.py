@@ -1,6 +1,37 @@
-"""The method contract. A method may transform a batch (`augment`), replace the loss (`loss`),
-change the model (`wrap_model`), use the whole training subset (`setup`), and carry an augment
-policy. It knows nothing about grids, launchers or storage."""
+"""The method contract, in the spirit of DomainBed's `Algorithm`: a method is a class with a
+label, a summary and a few hooks, and knows nothing about grids, launchers or storage.
+
+- `defaults(ctx)`: every hyperparameter and its default for this dataset, declared once. A run's
+  overrides are checked against it and coerced to the default's type; the run id hashes only the
+  values that differ from these defaults.
+- `requires()`: the stages (orchestration's word for work trained once and shared, e.g. a generator
+  or a teacher; see methods/stage.py) that must be trained before this run, as StageSpecs.
+- `setup(data, artifacts)`: once before training, with the subset on the device and the artifact
+  of each required stage (by stage kind).
+- `wrap_model(model)`: change the classifier (an extra head, a front end).
+- `augment(batch)`: transform or replace a batch; mixing methods mix here: images, soft targets
+  (`Batch.targets`) and hidden features at a mixing point of the classifier (`Batch.mix`).
+- `loss(model, batch)`: the training loss; by default the cross-entropy of the batch's targets.
+
+A worked example, a MixUp with its lambda fixed per run (with `import torch`, `mix_pairs` from
+benchmark.training.pipeline and `register` from methods):
+
+    @register("fixed_mixup")
+    class FixedMixUp(Method):
+        label = "MixUp (fixed lambda)"
+        summary = "convex combination of image pairs with a constant lambda"
+
+        @classmethod
+        def defaults(cls, ctx):
+            return {"lam": 0.7}
+
+        def augment(self, batch):
+            perm = torch.randperm(len(batch.x), device=batch.x.device)
+            return mix_pairs(batch, self.hp["lam"], perm)
+
+`python -m benchmark run --methods fixed_mixup ...` then trains it; the report labels a run with
+lam = 0.5 "MixUp (fixed lambda) (lam=0.5)".
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -8,36 +39,61 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from benchmark.errors import UserError
-from benchmark.training.pipeline import Batch, TrainData
-from benchmark.training.spec import RunSpec, StageSpec
+from benchmark.training.pipeline import Batch, TrainData, mixed_cross_entropy
+from benchmark.training.spec import StageSpec
 
 
 @dataclass(frozen=True)
 class Context:
+    """What a method knows about its run."""
+
     dataset: str
     num_classes: int
     image_size: int
-    overrides: dict[str, Any] = field(default_factory=dict)
+    shots: int
+    seed: int
     profile: str = "paper"
+    augment: str = "none"  # the run's augment policy (AutoAugment / TrivialAugment on top of the method)
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+
+def coerce(name: str, default: Any, value: Any) -> Any:
+    """`value` as the type of the parameter's default: bools from true/false/1/0, integers only
+    from whole numbers, floats from any number."""
+    kind = type(default)
+    try:
+        if kind is bool:
+            if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0"):
+                return value.strip().lower() in ("true", "1")
+            if isinstance(value, (bool, int)) and value in (0, 1):
+                return bool(value)
+            raise ValueError
+        if kind is int:
+            number = float(value)
+            if isinstance(value, bool) or not number.is_integer():
+                raise ValueError
+            return int(number)
+        if kind is float:
+            if isinstance(value, bool):
+                raise ValueError
+            return float(value)
+        return kind(value)
+    except (TypeError, ValueError):
+        raise UserError(f"parameter {name}: {value!r} is not a {kind.__name__} (default {default!r})") from None
 
 
 class Method:
     label: ClassVar[str]  # the papers' row label
     summary: ClassVar[str]
     policy: ClassVar[str] = "none"  # autoaugment / trivialaugment for the policy methods
+    mixes_images: ClassVar[bool] = False  # its augment makes new images (the analyses' image sets)
 
     def __init__(self, ctx: Context):
         self.ctx = ctx
-        defaults = self.defaults(ctx)
-        unknown = sorted(set(ctx.overrides) - set(defaults))
-        if unknown:
-            valid = ", ".join(defaults) or "none"
-            raise UserError(f"unknown parameter '{unknown[0]}' for method {type(self).__name__}; valid: {valid}")
-        self.hp = {**defaults, **{k: type(defaults[k])(v) for k, v in ctx.overrides.items()}}
+        self.hp = self.resolve(ctx)
 
     @classmethod
     def defaults(cls, ctx: Context) -> dict[str, Any]:
@@ -45,12 +101,22 @@ class Method:
         return {}
 
     @classmethod
-    def stage(cls, spec: RunSpec) -> StageSpec | None:
-        """The stage (e.g. a generator) this run needs trained first, if any."""
-        return None
+    def resolve(cls, ctx: Context) -> dict[str, Any]:
+        """The defaults with the context's overrides, checked and coerced."""
+        defaults = cls.defaults(ctx)
+        unknown = sorted(set(ctx.overrides) - set(defaults))
+        if unknown:
+            valid = ", ".join(defaults) or "none"
+            raise UserError(f"unknown parameter '{unknown[0]}' for method {cls.__name__}; valid: {valid}")
+        return {**defaults, **{k: coerce(k, defaults[k], v) for k, v in ctx.overrides.items()}}
 
-    def setup(self, data: TrainData, artifact: Path | None) -> None:
-        """Called once before training with the subset on the device and the stage's artifact."""
+    def requires(self) -> tuple[StageSpec, ...]:
+        """The stages this run needs trained first (orchestration trains each once)."""
+        return ()
+
+    def setup(self, data: TrainData, artifacts: dict[str, Path]) -> None:
+        """Called once before training with the subset on the device and the required stages'
+        artifacts by stage kind."""
         self.data = data
 
     def wrap_model(self, model: nn.Module) -> nn.Module:
@@ -60,4 +126,5 @@ class Method:
         return batch
 
     def loss(self, model: nn.Module, batch: Batch) -> torch.Tensor:
-        return F.cross_entropy(model(batch.x), batch.y)
+        logits = model(batch.x) if batch.mix is None else model(batch.x, mix=batch.mix)
+        return mixed_cross_entropy(logits, batch.targets)

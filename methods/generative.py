@@ -20,10 +20,10 @@ import torch.nn.functional as F
 from benchmark.errors import UserError
 from benchmark.training.models import bf16_autocast
 from benchmark.training.pipeline import Batch, TrainData
-from benchmark.training.spec import RunSpec, StageSpec
+from benchmark.training.spec import StageSpec
 from methods import register
 from methods.base import Context, Method
-from methods.generator import Composer, load_generator
+from methods.generator import Composer, GeneratorKind, load_generator
 from methods.masks import mix
 
 HYDRAMIX_IMAGES = 4  # our choice of N for HydraMix (reference/hydramix.md)
@@ -33,15 +33,12 @@ class Composition(Method, ABC):
     """Batch replacement by compositions; subclasses choose the mask and how sources are mixed."""
 
     mask: ClassVar[str]
-
-    @classmethod
-    def default_images(cls) -> int:
-        return HYDRAMIX_IMAGES if cls.mask == "seg_assign" else 2  # seg_assign: the only N-image rule
+    mixes_images = True
 
     @classmethod
     def defaults(cls, ctx: Context) -> dict[str, Any]:
-        if cls.default_images() > 2:
-            return {"p_gen": 0.5, "n_images": cls.default_images()}
+        if cls.mask == "seg_assign":  # the only rule that mixes N images; the others mix 2
+            return {"p_gen": 0.5, "n_images": HYDRAMIX_IMAGES}
         return {"p_gen": 0.5}
 
     def __init__(self, ctx: Context):
@@ -51,14 +48,10 @@ class Composition(Method, ABC):
         if self.n_images < 2:
             raise UserError(f"n_images must be at least 2, got {self.n_images}")
 
-    @classmethod
-    def images(cls, hparams: dict[str, Any]) -> int:
-        """N, the number of images mixed, under these hyperparameters."""
-        return int(hparams.get("n_images", cls.default_images()))
-
     @property
     def n_images(self) -> int:
-        return self.images(self.hp)
+        """N, the number of images mixed."""
+        return self.hp.get("n_images", 2)
 
     @abstractmethod
     def mask_size(self) -> int:
@@ -68,8 +61,8 @@ class Composition(Method, ABC):
     def render(self, sources: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
         """Compositions [B, 3, H, W] of sources [B, N, 3, H, W] under masks [B, N, h, w]."""
 
-    def setup(self, data: TrainData, artifact: Path | None) -> None:
-        super().setup(data, artifact)
+    def setup(self, data: TrainData, artifacts: dict[str, Path]) -> None:
+        super().setup(data, artifacts)
         self.composer = Composer(data, self.mask, self.n_images, self.mask_size(), self.ctx.dataset)
 
     def augment(self, batch: Batch) -> Batch:
@@ -93,16 +86,13 @@ class PixelComposition(Composition):
 class GeneratorComposition(Composition):
     """The masks applied to the generator's encoder features; needs the generator stage."""
 
-    @classmethod
-    def stage(cls, spec: RunSpec) -> StageSpec:
-        params = (("mask", cls.mask), ("n_images", cls.images(spec.hparams)))
-        return StageSpec("generator", spec.dataset, spec.shots, spec.seed, spec.profile, params)
+    def requires(self) -> tuple[StageSpec, ...]:
+        ctx = self.ctx
+        return (GeneratorKind.spec(ctx.dataset, ctx.shots, ctx.seed, ctx.profile, self.mask, self.n_images),)
 
-    def setup(self, data: TrainData, artifact: Path | None) -> None:
-        if artifact is None:
-            raise ValueError(f"{type(self).__name__} needs the artifact of its generator stage")
-        self.generator = load_generator(artifact, data.labels.device)
-        super().setup(data, artifact)
+    def setup(self, data: TrainData, artifacts: dict[str, Path]) -> None:
+        self.generator = load_generator(artifacts[GeneratorKind.name], data.labels.device)
+        super().setup(data, artifacts)
 
     def mask_size(self) -> int:
         return self.generator.mask_size

@@ -2,8 +2,9 @@
 
 An encoder turns each of N same-class images into features at 1/4 of the generator's image size;
 the features are mixed with one-hot masks (methods.masks) and decoded into one composition. The
-generator is trained once per (dataset, shots, seed, mask, N, profile) as a stage
-(StageSpec kind "generator") and its artifact is loaded by the classifier runs that need it.
+generator is trained once per (dataset, shots, seed, mask, N, profile) as a stage of kind
+"generator" (`GeneratorKind`, with its recipe `generator_recipe_for`), and its artifact is loaded
+by the classifier runs that need it.
 
 Architecture and losses follow reference/chimeramix.md 7.5, with the decoder's residual blocks
 used (the reference code discards their output) and the discriminator's final sigmoid kept (the
@@ -14,23 +15,53 @@ from __future__ import annotations
 import functools
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from benchmark.orchestration.cost import interleaved_medians
+from benchmark.atomic import save_atomic
 from benchmark.training.models import bf16_autocast
 from benchmark.training.pipeline import Batch, TrainData, normalize
-from benchmark.training.recipes import GeneratorRecipe, generator_recipe_for
+from benchmark.training.recipes import Schedule, by_profile
 from benchmark.training.resumable import train_epochs
 from benchmark.training.spec import StageSpec
-from benchmark.orchestration.store import save_atomic
-from methods import register_stage
+from benchmark.training.timing import interleaved_medians
 from methods.masks import MASKS, SEGMENTED_SOURCE, felzenszwalb_params, mix, sample_masks, segment
+from methods.stage import EpochCallback, StageKind, register_stage_kind
 
 LAPLACIAN_LEVELS = 3
+
+
+@dataclass(frozen=True)
+class GeneratorRecipe(Schedule):
+    image_size: int  # the generator's working size; the encoder's features are image_size // 4
+    features: int  # channels of the first encoder conv (x2, x4 after the two strided convs)
+    milestones: tuple[int, ...]  # epochs at which the learning rate is multiplied by gamma
+    lr: float = 2e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+    gamma: float = 0.2
+    reconstruction_weight: float = 1000.0
+
+
+# reference/chimeramix.md 7.5: 32-px sets are upsampled to 64 px (bilinear); STL-10 stays at 96 px
+# with batch 8 and 30 repeats.
+GENERATOR_PAPER_32 = GeneratorRecipe(image_size=64, features=64, batch_size=64, epochs=200,
+                                     milestones=(60, 120, 160), repeats_base=500)
+GENERATOR_PAPER_96 = GeneratorRecipe(image_size=96, features=64, batch_size=8, epochs=200,
+                                     milestones=(60, 120, 160), repeats_base=30)
+# quick: width 8, no upsampling at 32 px (8x8 features), 150 steps of 8 at a larger lr (the demo's
+# 12 generators take about 2 minutes of a 2-core CPU).
+GENERATOR_QUICK_32 = GeneratorRecipe(image_size=32, features=8, batch_size=8, epochs=3,
+                                     milestones=(2,), repeats_base=40, lr=4e-3)
+GENERATOR_QUICK_96 = GeneratorRecipe(image_size=48, features=8, batch_size=8, epochs=3,
+                                     milestones=(2,), repeats_base=12, lr=4e-3)
+
+
+def generator_recipe_for(dataset: str, profile: str) -> GeneratorRecipe:
+    return by_profile(dataset, profile, {("paper", False): GENERATOR_PAPER_32, ("paper", True): GENERATOR_PAPER_96,
+                                         ("quick", False): GENERATOR_QUICK_32, ("quick", True): GENERATOR_QUICK_96})
 
 
 def conv_norm_relu(cin: int, cout: int, kernel: int, stride: int = 1, padding: int = 0) -> list[nn.Module]:
@@ -194,12 +225,6 @@ def write_artifact(generator: Generator, stage: StageSpec, path: Path) -> None:
                  "generator": generator.state_dict()}, path)
 
 
-def write_untrained_artifact(stage: StageSpec, path: Path) -> None:
-    """An untrained generator of the stage's recipe: same cost as a trained one (for `perf`)."""
-    recipe = generator_recipe_for(stage.dataset, stage.profile)
-    write_artifact(Generator(recipe.features, recipe.image_size), stage, path)
-
-
 def load_generator(path: Path, device: torch.device) -> Generator:
     """The trained generator of an artifact, in eval mode and without gradients."""
     state = torch.load(path, map_location="cpu", weights_only=True)
@@ -292,36 +317,61 @@ class GeneratorTraining:
                 "opt_d": self.opt_d, "sched_g": self.sched_g, "sched_d": self.sched_d}
 
 
+@register_stage_kind
+class GeneratorKind(StageKind):
+    """The ChimeraMix / HydraMix generator of a subset, for one mask rule and N (the stage's params)."""
 
-@register_stage("generator")
-def train_generator(stage: StageSpec, images: torch.Tensor, labels: torch.Tensor, device: torch.device,
-                    artifact: Path, checkpoint: Path, checkpoint_every_s: float,
-                    on_epoch: Callable[[int, int], None] | None, recipe: GeneratorRecipe | None = None) -> dict:
-    """Train the stage's generator to the end, resuming from and periodically writing `checkpoint`
-    (at epoch ends), then write `artifact` atomically. Returns the stage's summary."""
-    recipe = recipe or generator_recipe_for(stage.dataset, stage.profile)
-    training = GeneratorTraining(stage, images, labels, device, recipe)
+    name = "generator"
+    label = "generator"
+    profile_section = "generator"
 
-    def run_epoch(progress: GeneratorProgress) -> None:
-        progress.curve.append(training.train_epoch())
-        progress.epoch += 1
+    @classmethod
+    def spec(cls, dataset: str, shots: int, seed: int, profile: str, mask: str, n_images: int) -> StageSpec:
+        return StageSpec(cls.name, dataset, shots, seed, profile, (("mask", mask), ("n_images", n_images)))
 
-    progress, resumed_from = train_epochs(training, stage.to_dict(), GeneratorProgress(), recipe.epochs, run_epoch,
-                                          checkpoint, checkpoint_every_s, on_epoch)
-    write_artifact(training.generator, stage, artifact)
-    return {"recipe": asdict(recipe), "epochs": recipe.epochs, "steps": recipe.epochs * training.steps_per_epoch,
-            "train_seconds": progress.train_seconds, "resumed_from_epoch": resumed_from,
-            "final_losses": progress.curve[-1], "curve": progress.curve}
+    def schedule(self, stage: StageSpec) -> GeneratorRecipe:
+        return generator_recipe_for(stage.dataset, stage.profile)
 
+    def gpu_step_s(self, stage: StageSpec) -> float:
+        return 0.050  # generator + discriminator step, batch 64 at 64 px (assumed, not measured)
 
-def measure_step_seconds(stage: StageSpec, image_size: int, num_classes: int, device: torch.device,
-                         steps: int = 2) -> float:
-    """Median time of one generator training step of the stage's recipe, on random images."""
-    recipe = generator_recipe_for(stage.dataset, stage.profile)
-    per_class = 2
-    gen = torch.Generator().manual_seed(0)
-    images = torch.randint(0, 256, (per_class * num_classes, 3, image_size, image_size), dtype=torch.uint8, generator=gen)
-    labels = torch.arange(num_classes).repeat_interleave(per_class)
-    training = GeneratorTraining(stage, images, labels, device, recipe)
-    idx = torch.arange(recipe.batch_size, device=device) % len(labels)
-    return interleaved_medians({"step": lambda: training.step(idx)}, steps, device, warmup=1)["step"]
+    def step_key(self, stage: StageSpec, image_size: int, num_classes: int) -> str:
+        recipe = self.schedule(stage)
+        mask, n_images = stage_masking(stage)
+        return f"generator:{recipe.features}f:b{recipe.batch_size}:{recipe.image_size}px:{mask}:n{n_images}"
+
+    def measure_step(self, stage: StageSpec, image_size: int, num_classes: int, device: torch.device) -> float:
+        """Median time of one generator training step of the stage's recipe, on random images."""
+        recipe = self.schedule(stage)
+        per_class = 2
+        gen = torch.Generator().manual_seed(0)
+        images = torch.randint(0, 256, (per_class * num_classes, 3, image_size, image_size), dtype=torch.uint8,
+                               generator=gen)
+        labels = torch.arange(num_classes).repeat_interleave(per_class)
+        training = GeneratorTraining(stage, images, labels, device, recipe)
+        idx = torch.arange(recipe.batch_size, device=device) % len(labels)
+        return interleaved_medians({"step": lambda: training.step(idx)}, 2, device, warmup=1)["step"]
+
+    def train(self, stage: StageSpec, images: torch.Tensor, labels: torch.Tensor, num_classes: int,
+              device: torch.device, inputs: dict[str, Path], artifact: Path, checkpoint: Path, checkpoint_every_s: float,
+              on_epoch: EpochCallback | None, recipe: GeneratorRecipe | None = None) -> dict:
+        recipe = recipe or self.schedule(stage)
+        training = GeneratorTraining(stage, images, labels, device, recipe)
+
+        def run_epoch(progress: GeneratorProgress) -> None:
+            progress.curve.append(training.train_epoch())
+            progress.epoch += 1
+
+        progress, resumed_from = train_epochs(training, stage.to_dict(), GeneratorProgress(), recipe.epochs, run_epoch,
+                                              checkpoint, checkpoint_every_s, on_epoch)
+        write_artifact(training.generator, stage, artifact)
+        return {"recipe": asdict(recipe), "epochs": recipe.epochs, "steps": recipe.epochs * training.steps_per_epoch,
+                "train_seconds": progress.train_seconds, "resumed_from_epoch": resumed_from,
+                "final_losses": progress.curve[-1], "curve": progress.curve}
+
+    def stand_in(self, stage: StageSpec, images: torch.Tensor, labels: torch.Tensor, num_classes: int,
+                 inputs: dict[str, Path], artifact: Path) -> None:
+        """An untrained generator of the stage's recipe: same cost as a trained one."""
+        recipe = self.schedule(stage)
+        write_artifact(Generator(recipe.features, recipe.image_size), stage, artifact)
+

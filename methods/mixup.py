@@ -1,21 +1,21 @@
-"""MixUp (Zhang et al. 2018): one lambda ~ Beta(alpha, alpha) per batch, partners by permutation."""
+"""MixUp (Zhang et al. 2018): one lambda ~ Beta(alpha, alpha) per batch, partners by permutation;
+the images and the targets are mixed, the loss is the cross-entropy of the mixed targets."""
 from __future__ import annotations
 
 from typing import Any
 
 import torch
-import torch.nn.functional as F
-from torch import nn
 
 from methods import register
 from methods.base import Context, Method
-from benchmark.training.pipeline import Batch
+from benchmark.training.pipeline import Batch, mix_pairs
 
 
 @register("mixup")
 class MixUp(Method):
     label = "MixUp"
-    summary = "convex combination of image pairs and of their losses, lambda ~ Beta(1, 1)"
+    summary = "convex combination of image pairs and of their labels, lambda ~ Beta(1, 1)"
+    mixes_images = True
 
     @classmethod
     def defaults(cls, ctx: Context) -> dict[str, Any]:
@@ -26,8 +26,7 @@ class MixUp(Method):
         alpha = torch.tensor(float(self.hp["alpha"]))
         self.beta = torch.distributions.Beta(alpha, alpha, validate_args=False)
 
-    def loss(self, model: nn.Module, batch: Batch) -> torch.Tensor:
+    def augment(self, batch: Batch) -> Batch:
         lam = float(self.beta.sample())  # drawn on the host: no device sync
         perm = torch.randperm(len(batch.x), device=batch.x.device)
-        out = model(lam * batch.x + (1 - lam) * batch.x[perm])
-        return lam * F.cross_entropy(out, batch.y) + (1 - lam) * F.cross_entropy(out, batch.y[perm])
+        return mix_pairs(batch, lam, perm)

@@ -1,7 +1,13 @@
 import os
+from pathlib import Path
 
 import pytest
 import torch
+
+from benchmark.orchestration.grids import GRIDS, Grid
+from benchmark.training.spec import RunSpec
+from methods import METHODS, STAGE_KINDS
+from toy_stages import TOY_GRID, TeacherLabels, TeacherLabelSet
 
 
 @pytest.fixture(autouse=True)
@@ -24,3 +30,18 @@ def one_thread():
 
 def pytest_configure(config):
     os.environ.setdefault("OMP_NUM_THREADS", "2")
+
+
+TESTS = Path(__file__).resolve().parent
+
+
+@pytest.fixture
+def toy(monkeypatch):
+    """The toy kind, method and grid registered in this process; worker processes import them
+    (PYTHONPATH) when they unpickle their tasks."""
+    monkeypatch.setitem(STAGE_KINDS, TeacherLabelSet.name, TeacherLabelSet())
+    monkeypatch.setitem(METHODS, "toy_teacher_labels", TeacherLabels)
+    specs = [RunSpec(m, "digits", 5, 0, profile="quick") for m in ("toy_teacher_labels", "baseline")]
+    monkeypatch.setitem(GRIDS, TOY_GRID, Grid(lambda: specs, "toy: a run that needs teacher -> label set (tests)"))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]))
+    return specs

@@ -9,7 +9,7 @@ import torch
 pytest.importorskip("nltk")
 pytest.importorskip("open_clip")
 
-from analysis_helpers import add_untrained_generator  # noqa: E402
+from helpers import add_untrained_stages  # noqa: E402
 from benchmark.output.analysis.cse import entropy_bits, load_clip, run_cse, synset_text  # noqa: E402
 from benchmark.output.analysis.wordnet import (default_nltk_dir, ensure_wordnet, find_system_wordnet,  # noqa: E402
                                         nltk_has_wordnet, synsets_under)
@@ -125,7 +125,7 @@ def test_cse_end_to_end_with_a_tiny_clip_and_the_text_cache(tmp_path, nltk_dir, 
     """A tiny random CLIP (open_clip.add_model_config) saved as a local weights file, the real
     WordNet under dog.n.01, original / MixUp / HydraMix (untrained generator) sets of K = 24."""
     store = Store(tmp_path / "results")
-    add_untrained_generator(store, "hydramix")
+    add_untrained_stages(store, "hydramix")
     clip = load_clip("tiny-test-clip", None, config=tiny_clip_config)
     weights = tmp_path / "tiny.pt"
     torch.save(clip.model.state_dict(), weights)

@@ -8,7 +8,7 @@ import torch
 
 pytest.importorskip("torch_fidelity")
 
-from analysis_helpers import add_untrained_generator, register_tiny_extractor  # noqa: E402
+from helpers import add_untrained_stages, register_tiny_extractor  # noqa: E402
 from benchmark.output.analysis.fid import (INCEPTION, converted_weights_path, fid, resolve_inception_weights,  # noqa: E402
                                     run_fid)
 from benchmark.output.analysis.sets import build_sets  # noqa: E402
@@ -35,7 +35,7 @@ def test_fid_of_a_set_with_itself_is_zero_and_grows_with_a_shift():
 
 def test_sets_have_k_uint8_images_and_are_reproducible(tmp_path):
     store = Store(tmp_path / "results")
-    add_untrained_generator(store, "chimeramix_grid")
+    add_untrained_stages(store, "chimeramix_grid")
     names = ["original", "mixup", "chimeramix_grid", "segmix"]
     sets = build_sets(names, "digits", 5, 0, "quick", 70, store, tmp_path / "data")
     for name in names:
@@ -49,7 +49,7 @@ def test_sets_have_k_uint8_images_and_are_reproducible(tmp_path):
 def test_run_fid_writes_a_result_and_reuses_it(tmp_path):
     name = register_tiny_extractor()
     store = Store(tmp_path / "results")
-    add_untrained_generator(store, "chimeramix_grid")
+    add_untrained_stages(store, "chimeramix_grid")
     result, path = run_fid("digits", 5, 0, ["original", "mixup", "chimeramix_grid"], 40, store, tmp_path / "data",
                            reference_size=80, feature_extractor=name, log=lambda s: None)
     assert path.parent == store.root / "analysis" / "fid"

@@ -6,6 +6,7 @@ import pytest
 
 from benchmark.cli import main
 from benchmark.orchestration.grids import grid_specs
+from helpers import fake_record, grid_tasks
 from benchmark.orchestration.store import Store
 
 
@@ -98,10 +99,10 @@ def test_dry_run_prints_the_table1_plan_with_its_cost(capsys, tmp_path):
 
 def test_status_counts_done_missing_and_failed(capsys, tmp_path):
     store = Store(tmp_path / "results")
-    specs = grid_specs("demo")
+    specs = grid_tasks("demo")
     done, failed = specs[0], specs[1]
-    store.write_record({"run_id": done.run_id, "spec": done.to_dict(), "metrics": {}, "curve": {}, "timing": {}, "environment": {}})
-    store.write_failure(failed.run_id, failed.to_dict(), "RuntimeError: boom", "/logs/x.err")
+    store.write_record(fake_record(done, 50.0))
+    store.write_failure(failed.id, failed.to_dict(), "RuntimeError: boom", "/logs/x.err")
     assert main(["status", "--grid", "demo", "--results-dir", str(store.root)]) == 0
     out = capsys.readouterr().out
     total = next(line for line in out.splitlines() if line.startswith("total"))

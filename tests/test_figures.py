@@ -1,8 +1,8 @@
-from analysis_helpers import add_untrained_generator
-from benchmark.output.analysis.results import save_result
-from benchmark.orchestration.grids import GRIDS, grid_specs
-from benchmark.output.report import write_report
+from benchmark.orchestration.grids import GRIDS
 from benchmark.orchestration.store import Store
+from benchmark.output.analysis.results import save_result
+from benchmark.output.report import write_report
+from helpers import add_untrained_stages, fake_record, grid_tasks
 
 import pytest
 
@@ -11,11 +11,6 @@ import pytest
 def isolated_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("BENCHMARK_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-
-
-def record(spec, accuracy, dataset_label):
-    return {"run_id": spec.run_id, "spec": spec.to_dict(), "dataset_label": dataset_label, "method_label": spec.method,
-            "metrics": {"accuracy": accuracy}, "curve": {}, "timing": {}, "environment": {}, "hparams": {}}
 
 
 def analysis_result(kind, sets):
@@ -27,11 +22,11 @@ def analysis_result(kind, sets):
 
 def test_demo_report_figures_are_written_and_linked(tmp_path):
     store = Store(tmp_path / "results")
-    for i, spec in enumerate(grid_specs("demo")):
-        if spec.method in ("baseline", "mixup", "chimeramix_grid") or spec.shots == 5:
-            store.write_record(record(spec, 50 + spec.shots + i % 3, "digits"))
+    for i, task in enumerate(grid_tasks("demo")):
+        if task.spec.method in ("baseline", "mixup", "chimeramix_grid") or task.spec.shots == 5:
+            store.write_record(fake_record(task, 50 + task.spec.shots + i % 3))
     for method in ("chimeramix_grid", "chimeramix_seg", "hydramix"):
-        add_untrained_generator(store, method, shots=5, seed=0)
+        add_untrained_stages(store, method, shots=5, seed=0)
     save_result(store, "fid", "demo-fid", analysis_result("fid", [
         {"name": "original", "label": "Original", "fid": 20.0, "k": 64},
         {"name": "mixup", "label": "MixUp", "fid": 80.0, "k": 64},
@@ -39,7 +34,7 @@ def test_demo_report_figures_are_written_and_linked(tmp_path):
     save_result(store, "cse", "demo-cse", analysis_result("cse", [
         {"name": "original", "label": "Original", "entropy_bits": 2.5, "distinct": 9, "k": 64, "top": []},
         {"name": "hydramix", "label": "HydraMix", "entropy_bits": 3.5, "distinct": 17, "k": 64, "top": []}]))
-    [path] = write_report(store, tmp_path / "out", "demo", fid=False, data_dir=tmp_path / "data")
+    [path] = write_report(store, tmp_path / "out", "demo", data_dir=tmp_path / "data")
     figures = path.parent / "figures"
     for name in ("accuracy_digits", "fid", "cse", "samples_chimeramix_grid", "samples_chimeramix_seg", "samples_hydramix"):
         for suffix in ("png", "pdf"):
@@ -53,10 +48,10 @@ def test_demo_report_figures_are_written_and_linked(tmp_path):
 @pytest.mark.skipif("fig4" not in GRIDS, reason="no fig4 grid")
 def test_generator_ablation_bars(tmp_path):
     store = Store(tmp_path / "results")
-    for spec in grid_specs("fig4"):
-        if spec.dataset == "cifair10" and spec.seed < 3:
-            store.write_record(record(spec, {"chimeramix_grid": 37, "gridmix": 30, "hydramix": 39,
-                                             "hydramix_direct": 32}[spec.method] + spec.seed, "ciFAIR-10"))
+    for task in grid_tasks("fig4"):
+        if task.dataset == "cifair10" and task.spec.seed < 3:
+            store.write_record(fake_record(task, {"chimeramix_grid": 37, "gridmix": 30, "hydramix": 39,
+                                                  "hydramix_direct": 32}[task.spec.method] + task.spec.seed))
     [path] = write_report(store, tmp_path / "out", "fig4")
     figures = path.parent / "figures"
     assert (figures / "generator_ablation.png").stat().st_size > 1000

@@ -10,21 +10,14 @@ import torch.nn.functional as F
 
 from benchmark.cli import main
 from benchmark.data import load_dataset, subsample
-from benchmark.training.engine import Trainer
-from benchmark.training.pipeline import TrainData, normalize
-from benchmark.training.recipes import GeneratorRecipe, Recipe
-from benchmark.training.spec import RunSpec, StageSpec
 from benchmark.orchestration.store import Store
 from benchmark.orchestration.worker import run_batch
-from methods import STAGES, Context, get_method
-from methods.generator import (
-    Discriminator,
-    Generator,
-    laplacian_loss,
-    load_generator,
-    train_generator,
-    write_untrained_artifact,
-)
+from benchmark.training.pipeline import TrainData, normalize
+from benchmark.training.recipes import Recipe
+from benchmark.training.spec import StageSpec
+from helpers import run_task
+from methods import STAGE_KINDS, Context, get_method
+from methods.generator import Discriminator, Generator, GeneratorKind, GeneratorRecipe, laplacian_loss, load_generator
 from methods.masks import mix
 
 CPU = torch.device("cpu")
@@ -90,25 +83,30 @@ def test_overfitting_two_images_reconstructs_them():
         assert F.mse_loss(g.decode(g.encode(x)), x).item() < 0.01
 
 
-def test_generator_stage_is_registered():
-    assert STAGES["generator"] is train_generator
+def test_generator_stage_kind_is_registered():
+    assert isinstance(STAGE_KINDS["generator"], GeneratorKind)
 
 
 def test_stage_resume_equals_uninterrupted(tmp_path: Path):
     images, labels = digits_subset(3)
     images, labels = images[labels < 2], labels[labels < 2]
     stage = StageSpec("generator", "digits", 3, 0, "quick", (("mask", "seg_assign"), ("n_images", 3)))
+    kind = STAGE_KINDS["generator"]
 
-    whole = train_generator(stage, images, labels, CPU, tmp_path / "a.pt", tmp_path / "a.ckpt", 0.0, None, TINY_GENERATOR)
+    def train(name: str, on_epoch=None) -> dict:
+        return kind.train(stage, images, labels, 2, CPU, {}, tmp_path / f"{name}.pt", tmp_path / f"{name}.ckpt", 0.0,
+                          on_epoch, TINY_GENERATOR)
+
+    whole = train("a")
 
     def killed_after_two(epoch: int, epochs: int) -> None:
         if epoch == 2:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        train_generator(stage, images, labels, CPU, tmp_path / "b.pt", tmp_path / "b.ckpt", 0.0, killed_after_two, TINY_GENERATOR)
+        train("b", killed_after_two)
     assert (tmp_path / "b.ckpt").exists() and not (tmp_path / "b.pt").exists()
-    resumed = train_generator(stage, images, labels, CPU, tmp_path / "b.pt", tmp_path / "b.ckpt", 0.0, None, TINY_GENERATOR)
+    resumed = train("b")
 
     assert resumed["resumed_from_epoch"] == 2 and whole["resumed_from_epoch"] == 0
     assert resumed["curve"] == whole["curve"]
@@ -119,22 +117,24 @@ def test_stage_resume_equals_uninterrupted(tmp_path: Path):
 
 
 def test_stages_are_shared_by_runs_that_need_the_same_generator():
-    grid = get_method("chimeramix_grid")
-    base = grid.stage(RunSpec("chimeramix_grid", "cifair10", 5, 0))
-    assert base == grid.stage(RunSpec("chimeramix_grid", "cifair10", 5, 0, augment="trivialaugment", overrides=(("p_gen", 0.2),)))
-    assert base != grid.stage(RunSpec("chimeramix_grid", "cifair10", 5, 1))
-    assert base != get_method("chimeramix_seg").stage(RunSpec("chimeramix_seg", "cifair10", 5, 0))
-    hydra = get_method("hydramix")
-    assert dict(hydra.stage(RunSpec("hydramix", "stl10", 5, 0)).params) == {"mask": "seg_assign", "n_images": 4}
-    assert dict(hydra.stage(RunSpec("hydramix", "stl10", 5, 0, overrides=(("n_images", 3),))).params)["n_images"] == 3
+    def stage(method: str, dataset: str = "cifair10", seed: int = 0, **kwargs) -> StageSpec:
+        (required,) = run_task(method, dataset, 5, seed, "paper", **kwargs).requires
+        return required.spec
+
+    base = stage("chimeramix_grid")
+    assert base == stage("chimeramix_grid", augment="trivialaugment", p_gen=0.2)
+    assert base != stage("chimeramix_grid", seed=1)
+    assert base != stage("chimeramix_seg")
+    assert dict(stage("hydramix", "stl10").params) == {"mask": "seg_assign", "n_images": 4}
+    assert dict(stage("hydramix", "stl10", n_images=3).params)["n_images"] == 3
     for name in ("gridmix", "segmix", "hydramix_direct"):
-        assert get_method(name).stage(RunSpec(name, "cifair10", 5, 0)) is None
+        assert run_task(name, "cifair10").requires == ()
 
 
-def composing(name: str, overrides: dict, images: torch.Tensor, labels: torch.Tensor, artifact: Path | None = None):
-    method = get_method(name)(Context("digits", 10, 32, overrides, "quick"))
+def composing(name: str, overrides: dict, images: torch.Tensor, labels: torch.Tensor, artifacts: dict | None = None):
+    method = get_method(name)(Context("digits", 10, 32, 5, 0, "quick", overrides=overrides))
     data = TrainData(images, labels, pad=4)
-    method.setup(data, artifact)
+    method.setup(data, artifacts or {})
     return method, data
 
 
@@ -165,13 +165,14 @@ def test_p_gen_zero_keeps_the_batch_and_one_replaces_it():
 @pytest.mark.parametrize("name", ["chimeramix_grid", "chimeramix_seg", "hydramix"])
 def test_generated_batches_are_reproducible_and_trainable(name: str, tmp_path: Path):
     images, labels = digits_subset(5)
-    spec = RunSpec(name, "digits", 5, 0, profile="quick", overrides=(("p_gen", 1.0),))
+    task = run_task(name, p_gen=1.0)
+    (stage,) = task.requires
     artifact = tmp_path / "g.pt"
-    write_untrained_artifact(get_method(name).stage(spec), artifact)
+    stage.kind.stand_in(stage.spec, images, labels, 10, {}, artifact)
     assert load_generator(artifact, CPU).image_size == 32
     losses = []
     for _ in range(2):
-        trainer = Trainer(spec, images, labels, 10, CPU, artifact, recipe=TINY_CLASSIFIER)
+        trainer = task.trainer(images, labels, CPU, {"generator": artifact}, recipe=TINY_CLASSIFIER)
         torch.manual_seed(3)
         batch = trainer.method.augment(trainer.data.batch(torch.arange(0, 50, 5)))
         assert batch.x.shape == (10, 3, 32, 32) and not batch.x.is_inference() and not batch.x.requires_grad
@@ -198,25 +199,25 @@ def test_samples_of_a_pixel_space_method_need_no_stage(tmp_path: Path):
 @pytest.mark.slow
 def test_one_generator_stage_serves_two_classifier_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr("methods.generator.generator_recipe_for", lambda dataset, profile: TINY_GENERATOR)
-    monkeypatch.setattr("benchmark.training.engine.recipe_for", lambda dataset, profile: TINY_CLASSIFIER)
-    first = RunSpec("chimeramix_grid", "digits", 5, 0, profile="quick")
-    second = RunSpec("chimeramix_grid", "digits", 5, 0, augment="trivialaugment", profile="quick")
-    stage = get_method("chimeramix_grid").stage(first)
-    assert stage == get_method("chimeramix_grid").stage(second)
+    monkeypatch.setattr("benchmark.orchestration.tasks.recipe_for", lambda dataset, profile: TINY_CLASSIFIER)
+    first = run_task("chimeramix_grid")
+    second = run_task("chimeramix_grid", augment="trivialaugment")
+    (stage,) = first.requires
+    assert second.requires[0].id == stage.id
     store = Store(tmp_path)
 
-    assert run_batch([stage, first], str(tmp_path), ".") == {"done": [stage.stage_id, first.run_id], "failed": []}
-    artifact = store.artifact_path(stage.stage_id)
+    assert run_batch([stage, first], str(tmp_path), ".") == {"done": [stage.id, first.id], "failed": []}
+    artifact = store.artifact_path(stage.id)
     written = artifact.stat().st_mtime_ns
-    summary = store.stage_record(stage.stage_id)["summary"]
+    summary = store.stage_record(stage.id)["summary"]
     assert summary["epochs"] == TINY_GENERATOR.epochs and summary["resumed_from_epoch"] == 0
 
-    assert run_batch([stage, second], str(tmp_path), ".") == {"done": [stage.stage_id, second.run_id], "failed": []}
+    assert run_batch([stage, second], str(tmp_path), ".") == {"done": [stage.id, second.id], "failed": []}
     assert artifact.stat().st_mtime_ns == written
-    records = [json.loads(store.record_path(s.run_id).read_text()) for s in (first, second)]
-    assert [r["stage"]["stage_id"] for r in records] == [stage.stage_id, stage.stage_id]
+    records = [json.loads(store.record_path(r.id).read_text()) for r in (first, second)]
+    assert [r["stages"][0]["stage_id"] for r in records] == [stage.id, stage.id]
     assert records[0]["method_label"] == "ChimeraMix+Grid"
-    assert not store.checkpoint_path(stage.stage_id).exists()
+    assert not store.checkpoint_path(stage.id).exists()
 
     out = tmp_path / "samples.png"
     assert main(["samples", "--method", "chimeramix_grid", "--dataset", "digits", "--shots", "5", "--seed", "0",

@@ -19,7 +19,7 @@ def make_batch(b=8, size=32, seed=0):
 
 
 def method(name, num_classes=10, size=32, **overrides):
-    return get_method(name)(Context("cifair10", num_classes, size, overrides))
+    return get_method(name)(Context("cifair10", num_classes, size, 5, 0, overrides=overrides))
 
 
 def test_registry_has_the_foundation_methods():
@@ -75,13 +75,15 @@ def test_mixup_loss_is_the_lambda_weighted_cross_entropy():
     batch = make_batch()
     m = method("mixup")
     torch.manual_seed(5)
-    loss = m.loss(model, batch)
+    mixed = m.augment(batch)
+    loss = m.loss(model, mixed)
     torch.manual_seed(5)
     lam = float(torch.distributions.Beta(torch.tensor(1.0), torch.tensor(1.0)).sample())
     perm = torch.randperm(len(batch.x))
     out = model(lam * batch.x + (1 - lam) * batch.x[perm])
     want = lam * F.cross_entropy(out, batch.y) + (1 - lam) * F.cross_entropy(out, batch.y[perm])
-    assert torch.allclose(loss, want)
+    assert torch.equal(loss, want)  # bit for bit: the soft targets' loss is the same expression
+    assert [w for w, _ in mixed.targets] == [lam, 1 - lam] and torch.equal(mixed.targets[1][1], batch.y[perm])
 
 
 def test_cosine_loss_by_hand():
@@ -101,3 +103,16 @@ def test_cosine_ce_adds_a_head_and_weights_its_cross_entropy():
     want = cosine_loss(emb, batch.y) + 0.1 * F.cross_entropy(logits, batch.y)
     assert torch.allclose(m.loss(model, batch), want)
     assert model(batch.x).shape == (8, 4)
+
+
+@pytest.mark.parametrize("value, want", [("true", True), ("0", False), (1, True), (False, False)])
+def test_bool_parameters_are_parsed_not_cast(value, want):
+    from methods.base import coerce
+    assert coerce("flag", False, value) is want
+
+
+@pytest.mark.parametrize("default, value", [(False, "maybe"), (False, 2), (4, 2.5), (4, "x"), (0.5, True)])
+def test_a_parameter_of_the_wrong_type_is_a_user_error(default, value):
+    from methods.base import coerce
+    with pytest.raises(UserError, match="parameter p"):
+        coerce("p", default, value)

@@ -5,11 +5,13 @@ import subprocess
 import pytest
 
 from benchmark.cli import main
+from benchmark.orchestration.plan import resolve
 from benchmark.orchestration.grids import grid_specs
-from benchmark.output.report import (Cell, build_table, compare, kendall_tau_b, latex_table, paper_frame,
-                              results_frame, spec_row_label, write_report)
-from benchmark.training.spec import RunSpec
 from benchmark.orchestration.store import Store
+from benchmark.output.report import results_frame, write_report
+from benchmark.output.reproduction import compare, kendall_tau_b, paper_frame
+from benchmark.output.tables import Cell, Table, build_table, latex_table
+from helpers import fake_record, grid_tasks, run_task
 
 
 @pytest.fixture(autouse=True)
@@ -20,25 +22,20 @@ def isolated_cache(tmp_path, monkeypatch):
     monkeypatch.setattr("benchmark.output.analysis.fid.fid_helper_installed", lambda: False)
 
 
-def fake_record(spec, accuracy, dataset_label, method_label=None, hparams=None):
-    return {"run_id": spec.run_id, "spec": spec.to_dict(), "dataset_label": dataset_label,
-            "method_label": method_label or spec.method, "metrics": {"accuracy": accuracy}, "curve": {}, "timing": {},
-            "environment": {}, "hparams": hparams or {}}
-
-
-def table1_spec(method, dataset, shots, seed):
-    [spec] = [s for s in grid_specs("table1") if (s.method, s.dataset, s.shots, s.seed) == (method, dataset, shots, seed)]
-    return spec
+def table1_task(method, dataset, shots, seed):
+    [task] = [t for t in grid_tasks("table1") if (t.spec.method, t.dataset, t.spec.shots, t.spec.seed)
+              == (method, dataset, shots, seed)]
+    return task
 
 
 def test_report_tables_show_mean_std_counts_and_the_published_numbers(tmp_path):
     store = Store(tmp_path / "results")
-    specs = [s for s in grid_specs("table1") if s.dataset == "cifair10" and s.method == "baseline"]
-    for s in specs:
-        if s.shots == 5:
-            store.write_record(fake_record(s, 30.0 + s.seed, "ciFAIR-10", "Baseline"))
-        elif s.shots == 10 and s.seed < 2:
-            store.write_record(fake_record(s, 40.0 + 2 * s.seed, "ciFAIR-10", "Baseline"))
+    tasks = [t for t in grid_tasks("table1") if t.dataset == "cifair10" and t.spec.method == "baseline"]
+    for t in tasks:
+        if t.spec.shots == 5:
+            store.write_record(fake_record(t, 30.0 + t.spec.seed))
+        elif t.spec.shots == 10 and t.spec.seed < 2:
+            store.write_record(fake_record(t, 40.0 + 2 * t.spec.seed))
     [path] = write_report(store, tmp_path / "out", "table1", figures=False)
     text = path.read_text()
     # the only finished cells of their columns, so the best: bold; 2 of 5 seeds at 10 shots: (n=2)
@@ -49,8 +46,7 @@ def test_report_tables_show_mean_std_counts_and_the_published_numbers(tmp_path):
 
 def test_report_of_the_demo_says_there_are_no_published_numbers(tmp_path):
     store = Store(tmp_path / "results")
-    spec = grid_specs("demo")[0]
-    store.write_record(fake_record(spec, 70.0, "digits", "Baseline"))
+    store.write_record(fake_record(grid_tasks("demo")[0], 70.0))
     paths = write_report(store, tmp_path / "out", figures=False)
     assert [p.parent.name for p in paths] == ["demo"]
     assert "No published numbers for digits." in paths[0].read_text()
@@ -62,8 +58,7 @@ def write_table1_column(store, offsets):
     for method, label, offset in offsets:
         mean = float(paper[(paper.dataset == "ciFAIR-10") & (paper.row == label) & (paper.shots == 5)]["mean"].iloc[0])
         for seed in range(5):
-            store.write_record(fake_record(table1_spec(method, "cifair10", 5, seed), mean + offset + seed - 2,
-                                           "ciFAIR-10", label))
+            store.write_record(fake_record(table1_task(method, "cifair10", 5, seed), mean + offset + seed - 2))
 
 
 def test_reproduction_against_chimeramix_table1_has_known_differences_and_tau(tmp_path):
@@ -71,7 +66,8 @@ def test_reproduction_against_chimeramix_table1_has_known_differences_and_tau(tm
     # published at 5 shots: ChimeraMix+Seg 37.31 (2.57) > MixUp 33.41 (2.70) > Baseline 31.37 (3.28)
     write_table1_column(store, [("baseline", "Baseline", 1.0), ("mixup", "MixUp", -10.0),
                                 ("chimeramix_seg", "ChimeraMix+Seg", 0.5)])
-    table = build_table("table1", results_frame(store, "table1"))
+    records = {r.run_id: r for r in store.records()}
+    table = build_table("table1", results_frame(resolve(grid_specs("table1")), records))
     cmp = compare(table, paper_frame("table1"))
     rows = {r.method: r for r in cmp.rows.itertuples()}
     assert rows["Baseline"].diff == pytest.approx(1.0) and rows["Baseline"].within
@@ -91,13 +87,13 @@ def test_reproduction_against_chimeramix_table1_has_known_differences_and_tau(tm
 
 def test_missing_and_partial_cells_are_marked_and_counted(tmp_path):
     store = Store(tmp_path / "results")
-    store.write_record(fake_record(table1_spec("baseline", "stl10", 20, 3), 40.0, "STL-10", "Baseline"))
+    store.write_record(fake_record(table1_task("baseline", "stl10", 20, 3), 40.0))
     for seed in range(5):
-        store.write_record(fake_record(table1_spec("cutout", "stl10", 20, seed), 41.0 + seed, "STL-10", "Cutout"))
+        store.write_record(fake_record(table1_task("cutout", "stl10", 20, seed), 41.0 + seed))
     (store.root / "runs" / "0000000000000000.json").write_text("{ half a record")  # a broken file is skipped
     [path] = write_report(store, tmp_path / "out", "table1", figures=False)
     text = path.read_text()
-    expected = {(spec_row_label(s), s.dataset, s.shots) for s in grid_specs("table1")}
+    expected = {(t.label, t.dataset, t.spec.shots) for t in grid_tasks("table1")}
     assert f"{len(expected) - 2} of {len(expected)} cells missing; 1 cells with fewer seeds" in text
     line = next(l for l in text.splitlines() if l.startswith("| Baseline |"))
     cells = [c.strip() for c in line.strip("|").split("|")[1:]]
@@ -112,8 +108,7 @@ def test_table2_maps_the_policy_columns_to_our_augment_policy():
     rows = set(paper_frame("table2")["row"])
     assert {"AutoAugment", "TrivialAugment", "ChimeraMix+Grid", "ChimeraMix+Grid + AutoAugment",
             "ChimeraMix+Seg + TrivialAugment"} <= rows
-    spec = RunSpec("chimeramix_seg", "cifair100", 5, 0, augment="trivialaugment")
-    assert spec_row_label(spec) in rows
+    assert run_task("chimeramix_seg", "cifair100", profile="paper", augment="trivialaugment").label in rows
 
 
 def test_fig4_is_compared_with_tables_1_and_3():
@@ -123,15 +118,14 @@ def test_fig4_is_compared_with_tables_1_and_3():
     assert not paper.duplicated(["dataset", "row", "shots"]).any()
 
 
-def test_overrides_get_their_own_row_label(tmp_path):
-    assert spec_row_label(RunSpec("hydramix", "cifair10", 5, 0, overrides=(("p_gen", 0.25),))) == "HydraMix (p_gen=0.25)"
-    if "pgen" not in __import__("benchmark.orchestration.grids", fromlist=["GRIDS"]).GRIDS:
-        pytest.skip("no pgen grid")
+def test_overrides_get_their_own_row_label_and_defaults_none(tmp_path):
+    assert run_task("hydramix", p_gen=0.25).label == "HydraMix (p_gen=0.25)"
+    default = run_task("hydramix", p_gen=0.5)
+    assert default.label == "HydraMix" and default.id == run_task("hydramix").id
     store = Store(tmp_path / "results")
-    for spec in grid_specs("pgen"):
-        if spec.dataset == "cifair10" and spec.seed < 2:
-            p = dict(spec.overrides).get("p_gen", 0.5)
-            store.write_record(fake_record(spec, 30 + 10 * p, "ciFAIR-10", hparams={"p_gen": p}))
+    for task in grid_tasks("pgen"):
+        if task.dataset == "cifair10" and task.spec.seed < 2:
+            store.write_record(fake_record(task, 30 + 10 * task.hparams["p_gen"]))
     [path] = write_report(store, tmp_path / "out", "pgen")
     text = path.read_text()
     assert "| HydraMix (p_gen=0.25) | **32.50 ± 0.00** (n=2) |" not in text  # not the best
@@ -154,7 +148,6 @@ def test_kendall_tau_b_by_hand_and_against_scipy():
 
 
 def test_latex_escapes_labels():
-    from benchmark.output.report import Table
     table = Table("pgen", ["HydraMix (p_gen=0.25)"], ["ciFAIR-10"], {"ciFAIR-10": [5]},
                   {("HydraMix (p_gen=0.25)", "ciFAIR-10", 5): Cell(5, 30.0, 1.0)},
                   {("HydraMix (p_gen=0.25)", "ciFAIR-10", 5): 5})
@@ -166,7 +159,7 @@ def test_latex_escapes_labels():
 def test_latex_report_compiles_with_pdflatex(tmp_path):
     store = Store(tmp_path / "results")
     write_table1_column(store, [("baseline", "Baseline", 1.0), ("mixup", "MixUp", -10.0)])
-    store.write_record(fake_record(table1_spec("cutout", "stl10", 20, 0), 40.0, "STL-10", "Cutout"))
+    store.write_record(fake_record(table1_task("cutout", "stl10", 20, 0), 40.0))
     [path] = write_report(store, tmp_path / "out", "table1", figures=False)
     done = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "report.tex"], cwd=path.parent,
                           capture_output=True, text=True, timeout=120)
@@ -176,7 +169,7 @@ def test_latex_report_compiles_with_pdflatex(tmp_path):
 
 def test_report_cli_writes_every_grid_with_results(tmp_path, capsys):
     store = Store(tmp_path / "results")
-    store.write_record(fake_record(grid_specs("demo")[0], 70.0, "digits", "Baseline"))
+    store.write_record(fake_record(grid_tasks("demo")[0], 70.0))
     assert main(["report", "--results-dir", str(store.root), "--out", str(tmp_path / "out"), "--no-figures"]) == 0
     assert "wrote" in capsys.readouterr().out
     assert (tmp_path / "out" / "demo" / "tables.md").exists() and (tmp_path / "out" / "demo" / "report.tex").exists()

@@ -27,7 +27,7 @@ def test_sigkill_mid_training_then_rerun_gives_the_uninterrupted_record(tmp_path
     assert clean.wait(timeout=300) == 0
     killed = tmp_path / "killed"
     proc = cli(killed)
-    checkpoint = killed / "checkpoints" / f"{SPEC.run_id}.pt"
+    checkpoint = killed / "checkpoints" / f"{SPEC.id}.pt"
     deadline = time.monotonic() + 300
     while not checkpoint.exists() and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.05)
@@ -35,11 +35,11 @@ def test_sigkill_mid_training_then_rerun_gives_the_uninterrupted_record(tmp_path
     assert proc.poll() is None, "the run finished before it could be killed"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
-    assert checkpoint.exists() and not (killed / "runs" / f"{SPEC.run_id}.json").exists()
+    assert checkpoint.exists() and not (killed / "runs" / f"{SPEC.id}.json").exists()
     again = cli(killed)
     assert again.wait(timeout=300) == 0
-    a = json.loads((tmp_path / "clean" / "runs" / f"{SPEC.run_id}.json").read_text())
-    b = json.loads((killed / "runs" / f"{SPEC.run_id}.json").read_text())
+    a = json.loads((tmp_path / "clean" / "runs" / f"{SPEC.id}.json").read_text())
+    b = json.loads((killed / "runs" / f"{SPEC.id}.json").read_text())
     assert b["timing"]["resumed_from_epoch"] > 0
     assert b["metrics"] == a["metrics"] and b["curve"] == a["curve"]
     assert not checkpoint.exists()

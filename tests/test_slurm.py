@@ -19,12 +19,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from benchmark.orchestration import slurm
 from benchmark.cli import main
 from benchmark.errors import UserError
 from benchmark.orchestration.grids import GRIDS, Grid, grid_specs, select
-from benchmark.training.spec import RunSpec
+from benchmark.orchestration.plan import resolve
+from benchmark.orchestration.slurm import options as slurm_options, profiles
+from benchmark.orchestration.slurm import scheduler as slurm_scheduler, states as slurm_states, submit as slurm_submit
 from benchmark.orchestration.store import Store
+from benchmark.training.spec import RunSpec
+from helpers import fake_record, grid_tasks
+from toy_stages import TOY_GRID
 
 REPO = Path(__file__).resolve().parent.parent
 WAIT_S = 900  # the longest any test waits for jobs (2 shared cores; a job here takes 0.5-3 min)
@@ -37,12 +41,12 @@ ON_TEST_CLUSTER = ["--executor", "slurm", "--slurm-profile", "testcluster"]
 # ----------------------------------------------------------------------------------------------
 
 def test_shipped_profiles_load_and_resolve_per_dataset_and_stage():
-    default = slurm.load_profile("default")
+    default = profiles.load_profile("default")
     gen = default.resources("cifair10", "generator")
     assert (gen.gres, gen.cpus, gen.mem, gen.time, gen.partition) == ("gpu:1", 6, "12G", 1440, "gpu")
     assert default.resources("cifair10", "classifier").runs_per_job == 4
     assert default.resources("cifair100", "classifier").runs_per_job == 1
-    test = slurm.load_profile("testcluster").resources("digits", "classifier")
+    test = profiles.load_profile("testcluster").resources("digits", "classifier")
     assert (test.partition, test.gres, test.gpus, test.cpus) == ("debug", None, None, 1)
 
 
@@ -52,7 +56,7 @@ def test_profile_layers_and_command_line_overrides(tmp_path):
                     '[generator]\ncpus = 3\n[classifier]\nqos = "short"\n'
                     '[datasets.stl10]\npartition = "big"\nsbatch = { mail-type = "FAIL" }\n'
                     '[datasets.stl10.generator]\ntime = 90\n[datasets.folder]\naccount = ""\n')
-    profile = slurm.load_profile(str(path))
+    profile = profiles.load_profile(str(path))
     r = profile.resources("cifair10", "generator")
     assert (r.partition, r.cpus, r.time, r.mem, r.account, r.qos) == ("a", 3, 1560, "8G", "lab", None)
     r = profile.resources("stl10", "generator")
@@ -70,7 +74,7 @@ def test_profile_layers_and_command_line_overrides(tmp_path):
 @pytest.mark.parametrize("text, minutes", [(90, 90), ("90", 90), ("1:30", 2), ("02:00:00", 120),
                                           ("1-00:00:00", 1440), ("2-6", 3240), ("1-01:30", 1530)])
 def test_time_limits_in_slurm_formats(text, minutes):
-    assert slurm.parse_minutes(text, "x") == minutes
+    assert profiles.parse_minutes(text, "x") == minutes
 
 
 @pytest.mark.parametrize("content, message", [
@@ -86,7 +90,7 @@ def test_bad_profiles_name_the_bad_value(tmp_path, content, message):
     path = tmp_path / "bad.toml"
     path.write_text(content)
     with pytest.raises(UserError, match=message.replace("[", r"\[").replace("(", r"\(").replace(")", r"\)")):
-        slurm.load_profile(str(path))
+        profiles.load_profile(str(path))
 
 
 def test_cli_errors_for_slurm_options(capsys, tmp_path):
@@ -110,7 +114,7 @@ def test_every_slurm_option_is_in_help_and_readme():
     help_text = subprocess.run([sys.executable, "-m", "benchmark", "run", "--help"], capture_output=True, text=True,
                                cwd=REPO, env={**os.environ, "COLUMNS": "200"}).stdout
     readme = (REPO / "README.md").read_text()
-    for option in ["--slurm-profile", "--retry-failed", *(o for o, *_ in slurm.CLI_OVERRIDES)]:
+    for option in ["--slurm-profile", "--retry-failed", *(slurm_options.option(f) for f, *_ in slurm_options.CLI_OVERRIDES)]:
         assert option in help_text, option
         assert f"`{option}" in readme, option
 
@@ -123,17 +127,16 @@ def test_dry_run_shows_the_arrays_of_table1_on_the_default_profile(capsys, tmp_p
     out = capsys.readouterr().out
     assert "slurm profile default: would submit" in out
     assert "classifier cifair100" in out and "gres=gpu:1 cpus=6 mem=12G time=1-00:00:00" in out
-    specs = grid_specs("table1")
-    if any(slurm.stage_of(s) for s in specs):
-        assert "generator cifair10" in out and "held until its generator stages end" in out
+    if any(t.requires for t in grid_tasks("table1")):
+        assert "generator cifair10" in out and "held until the stages it needs end" in out
     assert "estimated GPU time" in out
 
 
 def test_dependency_names_whole_arrays_and_single_jobs():
     arrays = {"10": {"10_0", "10_1"}, "11": {"11_0", "11_1"}}
-    assert slurm.dependency_string({"10_0", "10_1", "11_1"}, arrays) == "afterany:10:11_1"
-    assert slurm.dependency_string({"7"}, {}) == "afterany:7"
-    assert slurm.dependency_string(set(), arrays) is None
+    assert slurm_submit.dependency_string({"10_0", "10_1", "11_1"}, arrays) == "afterany:10:11_1"
+    assert slurm_submit.dependency_string({"7"}, {}) == "afterany:7"
+    assert slurm_submit.dependency_string(set(), arrays) is None
 
 
 def test_an_ended_job_is_read_from_its_log_and_result_file(tmp_path):
@@ -141,22 +144,22 @@ def test_an_ended_job_is_read_from_its_log_and_result_file(tmp_path):
     folder = store.jobs_dir / "slurm"
     folder.mkdir(parents=True)
     (folder / "5_0_log.err").write_text("step 3\nslurmstepd: error: *** JOB 5 ON vm CANCELLED AT 2024-01-01T00:00:00 ***\n")
-    assert slurm.ended_job(store, "5", "")[0] == "CANCELLED"
+    assert slurm_scheduler.ended_job(store, "5", "")[0] == "CANCELLED"
     (folder / "6_1_0_log.err").write_text("slurmstepd: error: *** JOB 7 ON vm CANCELLED AT 2024-01-01T00:00:00 "
                                           "DUE TO TIME LIMIT ***\n")
-    state, error = slurm.ended_job(store, "6_1", "")
+    state, error = slurm_scheduler.ended_job(store, "6_1", "")
     assert state == "TIMEOUT" and error.startswith("*** JOB 7") and "DUE TO TIME LIMIT" in error
     # a requeue is not an end: the job ran again (and was then killed by the OOM killer)
     (folder / "7_0_log.err").write_text("slurmstepd-vm: error: *** JOB 7 ON vm CANCELLED AT 2024-01-01T00:00:00 DUE TO "
                                         "JOB REQUEUE ***\nepoch 3\nslurmstepd: error: Detected 1 oom_kill event\n")
-    assert slurm.ended_job(store, "7", "")[0] == "OUT_OF_MEMORY"
+    assert slurm_scheduler.ended_job(store, "7", "")[0] == "OUT_OF_MEMORY"
     (folder / "4_0_log.err").write_text("slurmstepd-vm: error: *** JOB 4 ON vm CANCELLED AT 2024-01-01T00:00:00 DUE TO "
                                         "JOB REQUEUE ***\nepoch 3\n")
-    assert slurm.ended_job(store, "4", "") == ("UNKNOWN", "epoch 3")
+    assert slurm_scheduler.ended_job(store, "4", "") == ("UNKNOWN", "epoch 3")
     import submitit
     submitit.core.utils.cloudpickle_dump(("error", "Traceback ...\nValueError: bad"), folder / "8_0_result.pkl")
-    assert slurm.ended_job(store, "8", "") == ("FAILED", "ValueError: bad")
-    assert slurm.ended_job(store, "9", "OUT_OF_MEMORY")[0] == "OUT_OF_MEMORY"
+    assert slurm_scheduler.ended_job(store, "8", "") == ("FAILED", "ValueError: bad")
+    assert slurm_scheduler.ended_job(store, "9", "OUT_OF_MEMORY")[0] == "OUT_OF_MEMORY"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -230,8 +233,8 @@ def wait_until(predicate, what: str, timeout: float = WAIT_S, every: float = 0.5
 
 
 def in_queue(job_id: str) -> bool:
-    state = slurm.Scheduler().queue().get(job_id, ("", ""))[0]
-    return state in slurm.PENDING_STATES | slurm.RUNNING_STATES
+    state = slurm_scheduler.Scheduler().queue().get(job_id, ("", ""))[0]
+    return state in slurm_scheduler.PENDING_STATES | slurm_scheduler.RUNNING_STATES
 
 
 def show(capsys, text: str) -> None:
@@ -248,19 +251,19 @@ def job_logs(store: Store) -> str:
 def test_grid_slice_runs_as_arrays_with_a_generator_dependency(cluster, capsys, tmp_path):
     results = tmp_path / "results"
     argv = ["run", *SLICE, *ON_TEST_CLUSTER, "--results-dir", str(results), "--quiet"]
-    specs = select(grid_specs("demo"), "demo", "baseline,chimeramix_grid", None, "5", "0")
+    tasks = resolve(select(grid_specs("demo"), "demo", "baseline,chimeramix_grid", None, "5", "0")).runs
     store = Store(results)
     assert main(argv) == 0
     out = capsys.readouterr().out
     show(capsys, "run:\n" + out)
     assert "submitted 1 generator stage(s) and 2 run(s)" in out
-    cm = next(s for s in specs if s.method == "chimeramix_grid")
-    base = next(s for s in specs if s.method == "baseline")
-    stage = slurm.stage_of(cm)
-    gen_job = store.load_submission(stage.stage_id)["job_id"]
-    cm_sub = store.load_submission(cm.run_id)
+    cm = next(t for t in tasks if t.spec.method == "chimeramix_grid")
+    base = next(t for t in tasks if t.spec.method == "baseline")
+    (stage,) = cm.requires
+    gen_job = store.load_submission(stage.id)["job_id"]
+    cm_sub = store.load_submission(cm.id)
     assert cm_sub["dependency"] == f"afterany:{gen_job.split('_')[0]}"
-    assert store.load_submission(base.run_id)["dependency"] is None
+    assert store.load_submission(base.id)["dependency"] is None
     # the scheduler holds the classifier until the generator's job has ended
     shown = subprocess.run(["scontrol", "show", "job", cm_sub["job_id"]], capture_output=True, text=True).stdout
     assert f"Dependency=afterany:{gen_job}" in shown
@@ -277,15 +280,43 @@ def test_grid_slice_runs_as_arrays_with_a_generator_dependency(cluster, capsys, 
     assert cm_line.split()[2:] == ["0", "0", "0", "1", "0"]  # done missing failed pending running
     assert "SLURM jobs:" in midway and "Dependency: 1" in midway
 
-    wait_until(lambda: all(store.is_done(s) for s in specs), "both records", every=2)
-    records = {r["spec"]["method"]: r for r in store.records()}
-    assert records["chimeramix_grid"]["stage"]["stage_id"] == stage.stage_id
-    assert all(r["environment"]["threads"] == 1 for r in records.values()), "cpus=1 in the profile = 1 thread"
+    wait_until(lambda: all(t.done(store) for t in tasks), "both records", every=2)
+    records = {r.spec.method: r for r in store.records()}
+    assert records["chimeramix_grid"].stages[0]["stage_id"] == stage.id
+    assert all(r.environment["threads"] == 1 for r in records.values()), "cpus=1 in the profile = 1 thread"
     assert main(["status", *SLICE, "--results-dir", str(results)]) == 0
     done = capsys.readouterr().out
     assert next(line for line in done.splitlines() if line.startswith("total")).split()[1:6] == ["2", "0", "0", "0", "0"], done
     assert main(argv) == 0
     assert "nothing to submit" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_a_chain_of_stages_becomes_dependencies_level_by_level(cluster, toy, capsys, tmp_path):
+    """The toy run needs a label set made with a teacher: three arrays, each held by the one before."""
+    results = tmp_path / "results"
+    argv = ["run", "--grid", TOY_GRID, *ON_TEST_CLUSTER, "--quiet", "--results-dir", str(results)]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    show(capsys, "run:\n" + out)
+    assert "submitted 1 teacher stage(s), 1 teacher-label set stage(s) and 2 run(s)" in out
+    store = Store(results)
+    toy_run, baseline = resolve(toy).runs
+    (label_set,) = toy_run.requires
+    (teacher,) = label_set.requires
+    submitted = {t.what: store.load_submission(t.id) for t in (teacher, label_set, toy_run)}
+    array = {what: s["job_id"].split("_")[0] for what, s in submitted.items()}
+    assert submitted["teacher stage"]["dependency"] is None
+    assert submitted["teacher-label set stage"]["dependency"] == f"afterany:{array['teacher stage']}"
+    assert submitted["run"]["dependency"] == f"afterany:{array['teacher-label set stage']}"
+    assert store.load_submission(baseline.id)["dependency"] is None
+    assert main(["status", "--grid", TOY_GRID, "--results-dir", str(results)]) == 0
+    midway = capsys.readouterr().out
+    show(capsys, "status midway:\n" + midway)
+    assert "teacher stages of the unfinished runs:" in midway
+    wait_until(lambda: toy_run.done(store) and baseline.done(store), "both records", every=2)
+    assert store.load_record(toy_run.id).stages[0]["stage_id"] == label_set.id
+    assert store.stage_done(teacher.id)
 
 
 # --- interruptions: a run long enough to interrupt (a folder dataset of 100 classes, quick profile) ---
@@ -328,16 +359,16 @@ def reference(cluster, long_run, tmp_path_factory):
 
 def checkpoint_then(store: Store, spec: RunSpec) -> str:
     """Wait until the run has written a checkpoint; its job id."""
-    checkpoint = store.root / "checkpoints" / f"{spec.run_id}.pt"
-    wait_until(lambda: checkpoint.exists() or store.is_done(spec), "the first checkpoint", every=0.1)
-    assert not store.is_done(spec), "the run finished before it could be interrupted"
-    return store.load_submission(spec.run_id)["job_id"]
+    checkpoint = store.root / "checkpoints" / f"{spec.id}.pt"
+    wait_until(lambda: checkpoint.exists() or store.is_done(spec.id), "the first checkpoint", every=0.1)
+    assert not store.is_done(spec.id), "the run finished before it could be interrupted"
+    return store.load_submission(spec.id)["job_id"]
 
 
-def same_as_reference(record: dict, reference: Store, spec: RunSpec) -> dict:
-    wait_until(lambda: reference.is_done(spec), "the uninterrupted reference run", every=2)
-    clean = reference.load_record(spec.run_id)
-    assert record["metrics"] == clean["metrics"] and record["curve"] == clean["curve"]
+def same_as_reference(record, reference: Store, spec: RunSpec):
+    wait_until(lambda: reference.is_done(spec.id), "the uninterrupted reference run", every=2)
+    clean = reference.load_record(spec.id)
+    assert record.metrics == clean.metrics and record.curve == clean.curve
     return clean
 
 
@@ -348,7 +379,7 @@ def test_cancelled_job_is_resubmitted_and_resumes_from_its_checkpoint(cluster, l
     job = checkpoint_then(store, long_run)
     subprocess.run(["scancel", job], check=True, timeout=60)
     wait_until(lambda: not in_queue(job), f"job {job} to leave the queue")
-    assert not store.is_done(long_run) and store.checkpoint_path(long_run.run_id).exists()
+    assert not store.is_done(long_run.id) and store.checkpoint_path(long_run.id).exists()
     capsys.readouterr()
     assert main(["status", "--grid", "slurmtest", "--results-dir", str(store.root)]) == 0
     out = capsys.readouterr().out
@@ -358,15 +389,15 @@ def test_cancelled_job_is_resubmitted_and_resumes_from_its_checkpoint(cluster, l
 
     assert submit_long(store.root) == 0  # resubmitted without --retry-failed: a cancel is not a failure
     assert "submitted 1 run(s) as 1 job(s)" in capsys.readouterr().out
-    new_job = store.load_submission(long_run.run_id)["job_id"]
+    new_job = store.load_submission(long_run.id)["job_id"]
     assert new_job != job
-    wait_until(lambda: store.is_done(long_run), "the resubmitted run's record", every=1)
-    record = store.load_record(long_run.run_id)
+    wait_until(lambda: store.is_done(long_run.id), "the resubmitted run's record", every=1)
+    record = store.load_record(long_run.id)
     show(capsys, f"cancelled job {job}, resubmitted as {new_job}: resumed_from_epoch "
-                 f"{record['timing']['resumed_from_epoch']}, accuracy {record['metrics']['accuracy']:.2f}")
-    assert record["timing"]["resumed_from_epoch"] > 0, job_logs(store)
+                 f"{record.timing['resumed_from_epoch']}, accuracy {record.accuracy:.2f}")
+    assert record.timing["resumed_from_epoch"] > 0, job_logs(store)
     same_as_reference(record, reference, long_run)
-    assert not store.checkpoint_path(long_run.run_id).exists()
+    assert not store.checkpoint_path(long_run.id).exists()
 
 
 @pytest.mark.slow
@@ -378,14 +409,14 @@ def test_preempted_job_checkpoints_requeues_itself_and_resumes(cluster, long_run
     job = checkpoint_then(store, long_run)
     subprocess.run(["scancel", job, "--signal", "SIGTERM"], check=True, timeout=60)
     subprocess.run(["scancel", job, "--signal", "USR2"], check=True, timeout=60)
-    wait_until(lambda: store.is_done(long_run), "the requeued run's record", every=1)
-    record = store.load_record(long_run.run_id)
+    wait_until(lambda: store.is_done(long_run.id), "the requeued run's record", every=1)
+    record = store.load_record(long_run.id)
     log = job_logs(store)
-    show(capsys, f"preempted job {job}, requeued: resumed_from_epoch {record['timing']['resumed_from_epoch']}, "
-                 f"accuracy {record['metrics']['accuracy']:.2f}")
+    show(capsys, f"preempted job {job}, requeued: resumed_from_epoch {record.timing['resumed_from_epoch']}, "
+                 f"accuracy {record.accuracy:.2f}")
     assert "this job is preempted" in log and f"JOB {job} ON" in log and "DUE TO JOB REQUEUE" in log, log
-    assert store.load_submission(long_run.run_id)["job_id"] == job  # requeued, not resubmitted
-    assert record["timing"]["resumed_from_epoch"] > 0, log
+    assert store.load_submission(long_run.id)["job_id"] == job  # requeued, not resubmitted
+    assert record.timing["resumed_from_epoch"] > 0, log
     same_as_reference(record, reference, long_run)
 
 
@@ -407,7 +438,7 @@ def test_failed_run_is_left_out_until_retry_failed(cluster, capsys, tmp_path):
         finally:
             shutil.move(data, tmp_path / "elsewhere")
             subprocess.run(["scontrol", "update", f"nodename={node}", "state=resume"], check=True)
-        job = store.load_submission(spec.run_id)["job_id"]
+        job = store.load_submission(spec.id)["job_id"]
         wait_until(lambda: not in_queue(job), f"job {job} to end")
         capsys.readouterr()
         assert main(["status", "--grid", "slurmbroken", "--results-dir", str(store.root)]) == 0
@@ -421,8 +452,8 @@ def test_failed_run_is_left_out_until_retry_failed(cluster, capsys, tmp_path):
         assert "nothing to submit" in out and "left out 1 task(s): failed runs" in out
         assert main([*argv, "--retry-failed"]) == 0
         assert "submitted 1 run(s) as 1 job(s)" in capsys.readouterr().out
-        wait_until(lambda: store.is_done(spec), "the retried run's record", every=1)
-        assert store.load_failure(spec.run_id) is None
+        wait_until(lambda: store.is_done(spec.id), "the retried run's record", every=1)
+        assert store.load_failure(spec.id) is None
     finally:
         GRIDS.pop("slurmbroken", None)
 
@@ -431,17 +462,16 @@ def test_failed_generator_leaves_out_its_runs_until_retry_failed(tmp_path):
     """The plan without a scheduler: a failed stage blocks the runs that need it; --retry-failed
     plans both, the runs held until the generator's job ends."""
     store = Store(tmp_path / "results")
-    specs = select(grid_specs("demo"), "demo", "baseline,chimeramix_grid", None, "5", "0")
-    cm = next(s for s in specs if s.method == "chimeramix_grid")
-    stage = slurm.stage_of(cm)
-    store.write_failure(stage.stage_id, stage.to_dict(), "RuntimeError: boom", "/logs/1_0_log.err")
-    plan = slurm.plan_submission(specs, store, slurm.SlurmOptions("testcluster"), None)
-    assert [(a.kind, [s.method for s in a.tasks]) for a in plan.arrays] == [("classifier", ["baseline"])]
-    assert sorted(why.split(" (")[0] for _, why in plan.outcome.left_out) == [
-        "failed generator stage", "runs whose generator stage failed"]
-    plan = slurm.plan_submission(specs, store, slurm.SlurmOptions("testcluster", retry_failed=True), None)
-    assert [(a.kind, a.after_stages) for a in plan.arrays] == [("generator", False), ("classifier", False),
-                                                               ("classifier", True)]
+    plan = resolve(select(grid_specs("demo"), "demo", "baseline,chimeramix_grid", None, "5", "0"))
+    (stage,) = plan.stages
+    store.write_failure(stage.id, stage.to_dict(), "RuntimeError: boom", "/logs/1_0_log.err")
+    sub = slurm_submit.plan_submission(plan, store, slurm_submit.SlurmOptions("testcluster"), None)
+    assert [(a.section, [t.spec.method for t in a.tasks]) for a in sub.arrays] == [("classifier", ["baseline"])]
+    assert sorted(why.split(" (")[0] for _, why in sub.left_out) == [
+        "failed generator stages", "runs whose required stage failed"]
+    sub = slurm_submit.plan_submission(plan, store, slurm_submit.SlurmOptions("testcluster", retry_failed=True), None)
+    assert [(a.section, a.waits) for a in sub.arrays] == [("generator", False), ("classifier", False),
+                                                          ("classifier", True)]
 
 
 @pytest.mark.parametrize("value", ["5", "[1]", '"x"'])
@@ -449,13 +479,13 @@ def test_a_stage_key_that_is_not_a_table_is_named(tmp_path, value):
     path = tmp_path / "bad.toml"
     path.write_text(f"[datasets.cifair10]\ngenerator = {value}\n")
     with pytest.raises(UserError, match=r"\[datasets\.cifair10\.generator\] must be a table"):
-        slurm.load_profile(str(path))
+        profiles.load_profile(str(path))
 
 
 def test_a_top_level_sbatch_table_reaches_every_job(tmp_path):
     path = tmp_path / "lab.toml"
     path.write_text('partition = "a"\nsbatch = { mail-type = "FAIL" }\n[classifier]\ncpus = 2\n')
-    r = slurm.load_profile(str(path)).resources("stl10", "classifier")
+    r = profiles.load_profile(str(path)).resources("stl10", "classifier")
     assert (r.partition, r.cpus, r.sbatch) == ("a", 2, (("mail-type", "FAIL"),))
     assert r.executor_parameters()["additional_parameters"] == {"mail-type": "FAIL"}
 
@@ -463,34 +493,33 @@ def test_a_top_level_sbatch_table_reaches_every_job(tmp_path):
 def test_task_states_of_done_tasks_and_ended_jobs(tmp_path):
     """Without a cluster: a scheduler whose queue and accounting are already known."""
     store = Store(tmp_path)
-    done, cancelled, also_cancelled, completed = select(grid_specs("demo"), "demo", None, None, "5", "0")[:4]
-    for position, spec in enumerate([cancelled, also_cancelled]):
-        store.write_submission(spec.run_id, {"job_id": "5_0", "position": position, "log": f"/logs/{position}"})
-    store.write_submission(completed.run_id, {"job_id": "6_0", "position": 0, "log": "/logs/6"})
-    scheduler = slurm.Scheduler()
+    done, cancelled, also_cancelled, completed = resolve(select(grid_specs("demo"), "demo", None, None, "5", "0")).runs[:4]
+    for position, task in enumerate([cancelled, also_cancelled]):
+        store.write_submission(task.id, {"job_id": "5_0", "position": position, "log": f"/logs/{position}"})
+    store.write_submission(completed.id, {"job_id": "6_0", "position": 0, "log": "/logs/6"})
+    scheduler = slurm_scheduler.Scheduler()
     scheduler._queue = {"6_0": ("COMPLETED", "None")}
     scheduler._acct = {"5_0": "CANCELLED"}
-    states = slurm.task_states(store, [done, cancelled, also_cancelled, completed], scheduler, {done.run_id})
-    assert states[done.run_id] == slurm.TaskState("done")
-    assert states[cancelled.run_id] == slurm.TaskState("missing", "5_0", "job 5_0 cancelled", "/logs/0")
-    assert states[also_cancelled.run_id] == slurm.TaskState("missing", "5_0", "job 5_0 cancelled", "/logs/1")
-    assert states[completed.run_id] == slurm.TaskState("failed", "6_0", "job 6_0 completed without writing a record",
-                                                       "/logs/6")
+    TaskState = slurm_states.TaskState
+    states = slurm_states.task_states(store, [done, cancelled, also_cancelled, completed], scheduler, {done.id})
+    assert states[done.id] == TaskState("done")
+    assert states[cancelled.id] == TaskState("missing", "5_0", "job 5_0 cancelled", "/logs/0")
+    assert states[also_cancelled.id] == TaskState("missing", "5_0", "job 5_0 cancelled", "/logs/1")
+    assert states[completed.id] == TaskState("failed", "6_0", "job 6_0 completed without writing a record", "/logs/6")
 
 
 def test_a_slurm_batch_runs_its_tasks_marking_unfinished_ones_started(tmp_path, monkeypatch):
     from benchmark.orchestration import worker
-    from benchmark.orchestration.store import RECORD_KEYS
 
     store = Store(tmp_path)
-    finished, unfinished = select(grid_specs("demo"), "demo", None, None, "5", "0")[:2]
-    store.write_record({**{k: {} for k in RECORD_KEYS}, "run_id": finished.run_id})
+    finished, unfinished = resolve(select(grid_specs("demo"), "demo", None, None, "5", "0")).runs[:2]
+    store.write_record(fake_record(finished, 50.0))
     started = []
 
-    def execute(spec, store, *args, **kwargs):
-        started.append((spec.run_id, store.progress_path(spec.run_id).exists()))
+    def execute(task, store, *args, **kwargs):
+        started.append((task.id, store.progress_path(task.id).exists()))
 
     monkeypatch.setattr(worker, "execute", execute)
-    batch = slurm.SlurmBatch([finished, unfinished], str(tmp_path), str(tmp_path / "data"), worker.JobOptions())
-    assert batch() == {"done": [finished.run_id, unfinished.run_id], "failed": []}
-    assert started == [(finished.run_id, False), (unfinished.run_id, True)]
+    batch = slurm_submit.SlurmBatch([finished, unfinished], str(tmp_path), str(tmp_path / "data"), worker.JobOptions())
+    assert batch() == {"done": [finished.id, unfinished.id], "failed": []}
+    assert started == [(finished.id, False), (unfinished.id, True)]

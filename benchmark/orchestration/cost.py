@@ -1,72 +1,61 @@
-"""Cost estimates for a plan: training steps per run times the step time measured on this device."""
+"""One cost model for dealing local work, the dry run and the GPU-hours estimate: the seconds of a
+task = its training steps (exact, from its recipe) x the time of one step on a device. Step times
+are either measured on this machine (`StepTimes`, cached in <results>/step_times.json) or, for
+"gpu", the assumed figures that the models (benchmark.training.models.GPU_STEP_S) and the stage
+kinds declare."""
 from __future__ import annotations
 
 import json
+import math
 import sys
-import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Callable
 
-import torch
-import torch.nn.functional as F
+from benchmark.atomic import write_json_atomic
 
-from benchmark.training.models import build_model
-from benchmark.training.recipes import Recipe
+if TYPE_CHECKING:
+    import torch
 
+    from benchmark.orchestration.tasks import Task
 
-def interleaved_medians(fns: dict[str, Callable[[], Any]], rounds: int, device: torch.device,
-                        warmup: int = 2) -> dict[str, float]:
-    """Median seconds of each function, timed in turn within every round."""
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for i in range(warmup + rounds):
-        for name, fn in fns.items():
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-            t0 = time.perf_counter()
-            fn()
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-            if i >= warmup:
-                times[name].append(time.perf_counter() - t0)
-    return {name: sorted(t)[len(t) // 2] for name, t in times.items()}
-
-
-def measure_step_seconds(recipe: Recipe, image_size: int, num_classes: int, device: torch.device, steps: int = 3) -> float:
-    """Median time of a full SGD step of the recipe's model at its batch size."""
-    torch.manual_seed(0)
-    model = build_model(recipe.model, num_classes).to(device)
-    opt = torch.optim.SGD(model.parameters(), lr=recipe.lr, momentum=0.9, nesterov=True)
-    x = torch.randn(recipe.batch_size, 3, image_size, image_size, device=device)
-    y = torch.randint(0, num_classes, (recipe.batch_size,), device=device)
-
-    def step() -> None:
-        opt.zero_grad(set_to_none=True)
-        F.cross_entropy(model(x), y).backward()
-        opt.step()
-
-    return interleaved_medians({"step": step}, steps, device, warmup=1)["step"]
+GPU = "gpu"  # the assumed data-centre GPU
 
 
 class StepTimes:
-    """Measured step times, cached in a JSON file so that a dry run measures each model once."""
+    """Step times measured on a device, cached in a JSON file so that each kind of step is measured once."""
 
     def __init__(self, cache: Path, device: torch.device):
         self.cache = cache
         self.device = device
-        self.times: dict[str, float] = json.loads(cache.read_text()) if cache.exists() else {}
+        try:
+            self.times: dict[str, float] = json.loads(cache.read_text())
+        except (OSError, ValueError):
+            self.times = {}
 
-    def seconds(self, recipe: Recipe, image_size: int, num_classes: int) -> float:
-        key = f"{self.device.type}:{recipe.model}:b{recipe.batch_size}:{image_size}px:{num_classes}c"
-        return self.cached(key, lambda: measure_step_seconds(recipe, image_size, num_classes, self.device))
+    def seconds(self, task: Task) -> float:
+        return self.cached(f"{self.device.type}:{task.step_key}", lambda: task.measure_step(self.device))
 
     def cached(self, key: str, measure: Callable[[], float]) -> float:
         """The time stored under `key`, measured (once, then cached) when there is none."""
         if key not in self.times:
             print(f"measuring the step time of {key} (once; cached in {self.cache})", file=sys.stderr, flush=True)
             self.times[key] = measure()
-            self.cache.parent.mkdir(parents=True, exist_ok=True)
-            self.cache.write_text(json.dumps(self.times, indent=1, sort_keys=True))
+            write_json_atomic(self.cache, self.times)
         return self.times[key]
+
+
+class CostModel:
+    """Seconds of training of tasks on one device: measured step times, or the assumed GPU's."""
+
+    def __init__(self, step_times: StepTimes | None = None):
+        self.step_times = step_times
+        self.device = GPU if step_times is None else step_times.device.type
+
+    def step_seconds(self, task: Task) -> float:
+        return task.gpu_step_s if self.step_times is None else self.step_times.seconds(task)
+
+    def seconds(self, task: Task) -> float:
+        return task.steps * self.step_seconds(task)
 
 
 def format_duration(seconds: float) -> str:
@@ -75,3 +64,13 @@ def format_duration(seconds: float) -> str:
     if seconds < 7200:
         return f"{seconds / 60:.0f} min"
     return f"{seconds / 3600:,.1f} h"
+
+
+def two_figures(x: float) -> str:
+    """An estimate shown with the precision it has: two significant figures."""
+    if x <= 0:
+        return "0"
+    digits = 1 - math.floor(math.log10(x))
+    if round(x, digits) >= 10 ** (2 - digits):  # 9.96 -> 10, not 10.0
+        digits -= 1
+    return f"{round(x, digits):,.{max(digits, 0)}f}"

@@ -1,4 +1,5 @@
-"""Grids: plain functions returning the RunSpecs of a paper table (or the demo), and filters."""
+"""Grids: plain functions returning the RunSpecs of a paper table (or the demo), and filters. The
+plan resolves them (a parameter equal to its method's default is the same run as none)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -40,8 +41,7 @@ TABLE2_ROWS: tuple[tuple[str, str], ...] = (
 )
 TABLE3_METHODS = ("gridmix", "segmix", "chimeramix_grid", "chimeramix_seg")  # ChimeraMix Table 3
 FIG4_METHODS = ("chimeramix_grid", "gridmix", "hydramix", "hydramix_direct")  # HydraMix Fig. 4, 5 shots
-PGEN_VALUES = (0.0, 0.1, 0.25, 0.5, 0.75, 0.9)  # HydraMix Fig. 5, 5 shots
-PGEN_DEFAULT = 0.5  # the methods' default: that point shares its runs with the other grids
+PGEN_VALUES = (0.0, 0.1, 0.25, 0.5, 0.75, 0.9)  # HydraMix Fig. 5, 5 shots; 0.5, the default, is the hydramix grid's run
 
 
 def table1() -> list[RunSpec]:
@@ -65,10 +65,8 @@ def fig4() -> list[RunSpec]:
 
 
 def pgen() -> list[RunSpec]:
-    def overrides(p: float) -> tuple[tuple[str, float], ...]:
-        return () if p == PGEN_DEFAULT else (("p_gen", p),)
-
-    return [RunSpec("hydramix", d, 5, k, overrides=overrides(p)) for p in PGEN_VALUES for d in TABLE1_DATASETS for k in SEEDS]
+    return [RunSpec("hydramix", d, 5, k, overrides=(("p_gen", p),)) for p in PGEN_VALUES for d in TABLE1_DATASETS
+            for k in SEEDS]
 
 
 def demo() -> list[RunSpec]:

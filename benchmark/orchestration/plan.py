@@ -1,99 +1,116 @@
-"""Checks and summaries of a list of RunSpecs before anything is launched."""
+"""The plan: a list of RunSpecs resolved once into the task graph (benchmark.orchestration.tasks),
+its checks before anything is launched, and the dry run's summary of it."""
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
-from benchmark.orchestration.cost import StepTimes, format_duration
-from benchmark.data import DATASETS, load_dataset, subsample
-from benchmark.training.engine import default_device, resolve_policy
-from benchmark.orchestration.launch import needed_stages
-from benchmark.training.recipes import generator_recipe_for, recipe_for
-from benchmark.training.spec import RunSpec, StageSpec
+from benchmark.orchestration.cost import CostModel, format_duration
 from benchmark.orchestration.store import Store
-from methods import Context, get_method
-from methods.generator import measure_step_seconds as measure_generator_step_seconds
+from benchmark.orchestration.tasks import Resolver, RunTask, Shape, StageTask, Task
+from benchmark.training.spec import RunSpec
 
 
-def dataset_shape(name: str, data_dir: Path) -> tuple[int, int]:
-    """(num_classes, image_size), without reading the data of registered datasets."""
+@dataclass(frozen=True)
+class Plan:
+    runs: tuple[RunTask, ...]
+
+    @cached_property
+    def stages(self) -> tuple[StageTask, ...]:
+        """Every stage the runs require, directly or through other stages, once each, by level."""
+        found: dict[str, StageTask] = {}
+
+        def visit(stage: StageTask) -> None:
+            if stage.id not in found:
+                for required in stage.requires:
+                    visit(required)
+                found[stage.id] = stage
+
+        for run in self.runs:
+            for stage in run.requires:
+                visit(stage)
+        return tuple(sorted(found.values(), key=lambda s: s.level))
+
+    def unfinished(self, store: Store) -> Plan:
+        """The runs without a record (and so the stages they need)."""
+        return Plan(tuple(r for r in self.runs if not r.done(store)))
+
+    def waves(self, store: Store) -> list[list[Task]]:
+        """What is left to train, in the order it can be trained: the untrained stages of the
+        unfinished runs level by level (a stage's requirements in an earlier wave), then the runs."""
+        todo = self.unfinished(store)
+        levels: dict[int, list[Task]] = defaultdict(list)
+        for stage in todo.stages:
+            if not stage.done(store):
+                levels[stage.level].append(stage)
+        waves = [levels[level] for level in sorted(levels)]
+        return [*waves, list(todo.runs)] if todo.runs else waves
+
+
+def dataset_shape(name: str, data_dir: Path | None) -> Shape:
+    """Classes and image size, without reading the data of registered datasets."""
+    from benchmark.data import DATASETS, cached_dataset, default_data_dir
     if name in DATASETS:
-        return DATASETS[name].num_classes, DATASETS[name].image_size
-    data = load_dataset(name, data_dir)
-    return data.num_classes, data.image_size
+        return Shape(DATASETS[name].num_classes, DATASETS[name].image_size)
+    data = cached_dataset(name, str(data_dir or default_data_dir()))
+    return Shape(data.num_classes, data.image_size)
 
 
-def validate_data(specs: list[RunSpec], data_dir: Path, download: bool) -> None:
-    """Fail before launching: missing or corrupt files, too many shots, bad method parameters."""
-    for name in dict.fromkeys(s.dataset for s in specs):
+def resolve(specs: list[RunSpec], data_dir: Path | None = None) -> Plan:
+    """Resolve every spec once: a user error (unknown method, bad parameter, ...) fails here."""
+    resolver = Resolver(lambda name: dataset_shape(name, data_dir))
+    return Plan(tuple(resolver.run(spec) for spec in specs))
+
+
+def validate_data(plan: Plan, data_dir: Path, download: bool) -> None:
+    """Fail before launching: missing or corrupt files, more shots than a class has."""
+    from benchmark.data import load_dataset, subsample
+    for name in dict.fromkeys(r.dataset for r in plan.runs):
         data = load_dataset(name, data_dir, download=download)
-        for shots in sorted({s.shots for s in specs if s.dataset == name}):
+        for shots in sorted({r.spec.shots for r in plan.runs if r.dataset == name}):
             subsample(data.train_y, shots, 0)
-        for spec in {(s.method, s.overrides, s.augment): s for s in specs if s.dataset == name}.values():
-            resolve_policy(spec)
-            get_method(spec.method)(Context(name, data.num_classes, data.image_size, spec.hparams, spec.profile))
 
 
-def describe_plan(specs: list[RunSpec], store: Store, data_dir: Path) -> str:
-    device = default_device()
-    times = StepTimes(store.root / "step_times.json", device)
-    groups: dict[tuple[str, str], list[RunSpec]] = defaultdict(list)
-    for spec in specs:
-        groups[(spec.method, spec.dataset)].append(spec)
-    lines = [f"{'method':<18} {'dataset':<12} {'runs':>5} {'to do':>6} {'steps/run':>10} {'est. time':>10}"]
-    total_runs = total_todo = 0
-    total_seconds = 0.0
-    for (method, dataset), group in groups.items():
-        classes, size = dataset_shape(dataset, data_dir)
-        todo = [s for s in group if not store.is_done(s)]
-        steps = [recipe_for(s.dataset, s.profile).total_steps(s.shots, classes) for s in todo]
-        seconds = sum(n * times.seconds(recipe_for(s.dataset, s.profile), size, classes) for n, s in zip(steps, todo))
-        shots = sorted({s.shots for s in group})
-        step_range = f"{min(steps):,}-{max(steps):,}" if steps else "-"
-        lines.append(f"{method:<18} {dataset:<12} {len(group):>5} {len(todo):>6} {step_range:>10} {format_duration(seconds):>10}"
-                     f"   shots {','.join(map(str, shots))}")
-        total_runs += len(group)
-        total_todo += len(todo)
-        total_seconds += seconds
-    lines.append(f"total: {total_runs} runs, {total_todo} to do, estimated {format_duration(total_seconds)} of training "
-                 f"on {device.type} (steps x measured step time of each model, one process; see {times.cache})")
-    stages = needed_stages(specs)
+def describe_plan(plan: Plan, store: Store, cost: CostModel) -> str:
+    """The dry run: runs per method and dataset and the stages they need, with what is left to do,
+    the steps, and the estimated training time on the cost model's device."""
+    runs: dict[str, list[Task]] = defaultdict(list)
+    for run in plan.runs:
+        runs[f"{run.spec.method:<18} {run.dataset:<12}"].append(run)
+    lines = [f"{'method':<18} {'dataset':<12} {'runs':>6} {'to do':>6} {'steps/run':>17} {'est. time':>10}"]
+    rows, todo, seconds = summary_rows(runs, store, cost)
+    lines += [f"{row}   shots {','.join(str(s) for s in sorted({r.spec.shots for r in group}))}"
+              for row, group in zip(rows, runs.values())]
+    lines.append(f"total: {len(plan.runs)} runs, {todo} to do, estimated {format_duration(seconds)} of training on "
+                 f"{cost.device} (steps x step time of each model, one process)")
+    stages: dict[str, list[Task]] = defaultdict(list)
+    for stage in plan.unfinished(store).stages:
+        name = " ".join([stage.label, *(f"{k}={v}" for k, v in stage.spec.params)])
+        stages[f"{name:<37} {stage.dataset:<12}"].append(stage)
     if stages:
-        lines += ["", *describe_stages(stages, store, data_dir, times)]
+        rows, todo, seconds = summary_rows(stages, store, cost)
+        lines += ["", f"{'stage':<37} {'dataset':<12} {'stages':>6} {'to do':>6} {'steps/stage':>17} {'est. time':>10}",
+                  *rows, f"total: {sum(map(len, stages.values()))} stages, {todo} to do, estimated "
+                         f"{format_duration(seconds)} (each trained once, before the runs that need it)"]
     return "\n".join(lines)
 
 
-def generator_step_seconds(times: StepTimes, stage: StageSpec, image_size: int, num_classes: int) -> float:
-    """The measured time of one generator step of the stage's recipe, cached with the classifier's."""
-    recipe = generator_recipe_for(stage.dataset, stage.profile)
-    params = dict(stage.params)
-    key = (f"{times.device.type}:generator:{recipe.features}f:b{recipe.batch_size}:{recipe.image_size}px:"
-           f"{params['mask']}:n{params['n_images']}")
-    return times.cached(key, lambda: measure_generator_step_seconds(stage, image_size, num_classes, times.device))
-
-
-def describe_stages(stages: list[StageSpec], store: Store, data_dir: Path, times: StepTimes) -> list[str]:
-    """The stages (generators) the runs need, trained once each before the runs: counts and cost."""
-    groups: dict[tuple[str, str, tuple], list[StageSpec]] = defaultdict(list)
-    for stage in stages:
-        groups[(stage.kind, stage.dataset, stage.params)].append(stage)
-    lines = [f"{'stage':<36} {'dataset':<12} {'stages':>6} {'to do':>6} {'steps/stage':>12} {'est. time':>10}"]
-    total_todo = 0
-    total_seconds = 0.0
-    for (kind, dataset, params), group in groups.items():
-        classes, size = dataset_shape(dataset, data_dir)
-        todo = [st for st in group if not store.stage_done(st.stage_id)]
-        name = " ".join([kind, *(f"{k}={v}" for k, v in params)])
-        if kind != "generator":
-            lines.append(f"{name:<36} {dataset:<12} {len(group):>6} {len(todo):>6} {'-':>12} {'-':>10}")
-            total_todo += len(todo)
-            continue
-        steps = [generator_recipe_for(st.dataset, st.profile).total_steps(st.shots, classes) for st in todo]
-        seconds = sum(n * generator_step_seconds(times, st, size, classes) for n, st in zip(steps, todo))
-        step_range = f"{min(steps):,}-{max(steps):,}" if steps else "-"
-        lines.append(f"{name:<36} {dataset:<12} {len(group):>6} {len(todo):>6} {step_range:>12} {format_duration(seconds):>10}")
+def summary_rows(groups: dict[str, list[Task]], store: Store, cost: CostModel) -> tuple[list[str], int, float]:
+    """A row per group (its name, tasks, tasks to do, steps, estimated time), and the totals to do."""
+    rows, total_todo, total_seconds = [], 0, 0.0
+    for name, group in groups.items():
+        todo = [t for t in group if not t.done(store)]
+        seconds = sum(cost.seconds(t) for t in todo)
+        rows.append(f"{name} {len(group):>6} {len(todo):>6} {step_range(todo):>17} {format_duration(seconds):>10}")
         total_todo += len(todo)
         total_seconds += seconds
-    lines.append(f"total: {len(stages)} stages, {total_todo} to do, estimated {format_duration(total_seconds)} of generator "
-                 f"training (trained once each, before the runs; time measured like the runs')")
-    return lines
+    return rows, total_todo, total_seconds
+
+
+def step_range(tasks: list[Task]) -> str:
+    steps = [t.steps for t in tasks]
+    if not steps:
+        return "-"
+    return f"{min(steps):,}" if min(steps) == max(steps) else f"{min(steps):,}-{max(steps):,}"

@@ -17,30 +17,12 @@ import os
 from pathlib import Path
 from typing import Any, Iterable
 
-import torch
-
-from benchmark.training.spec import RunSpec, StageSpec
-
-RECORD_KEYS = ("run_id", "spec", "metrics", "curve", "timing", "environment")
+from benchmark.atomic import write_json_atomic
+from benchmark.orchestration.record import RunRecord
 
 
 def default_results_dir() -> Path:
     return Path(os.environ.get("BENCHMARK_RESULTS_DIR", "results"))
-
-
-def save_atomic(obj: Any, path: Path) -> None:
-    """torch.save to a temporary file, then rename: a killed process never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save(obj, tmp)
-    tmp.replace(path)
-
-
-def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(payload, indent=1, sort_keys=True))
-    tmp.replace(path)
 
 
 def _read_json(path: Path) -> Any:
@@ -99,22 +81,15 @@ class Store:
         """The SLURM job each task was last submitted to; exists once a store has used SLURM."""
         return self.root / "slurm"
 
-    def load_record(self, run_id: str) -> dict[str, Any] | None:
-        record = _read_json(self.record_path(run_id))
-        if record is None or not all(k in record for k in RECORD_KEYS) or record["run_id"] != run_id:
-            return None
-        return record
+    def load_record(self, run_id: str) -> RunRecord | None:
+        return RunRecord.from_json(_read_json(self.record_path(run_id)), run_id)
 
-    def is_done(self, spec: RunSpec) -> bool:
-        return self.load_record(spec.run_id) is not None
+    def is_done(self, run_id: str) -> bool:
+        return self.load_record(run_id) is not None
 
-    def task_done(self, task: RunSpec | StageSpec) -> bool:
-        """A run with a valid record; a stage with its record and artifact."""
-        return self.is_done(task) if isinstance(task, RunSpec) else self.stage_done(task.stage_id)
-
-    def write_record(self, record: dict[str, Any]) -> None:
-        run_id = record["run_id"]
-        write_json_atomic(self.record_path(run_id), record)
+    def write_record(self, record: RunRecord) -> None:
+        run_id = record.run_id
+        write_json_atomic(self.record_path(run_id), record.to_json())
         for leftover in (self.checkpoint_path(run_id), self.failure_path(run_id), self.progress_path(run_id)):
             leftover.unlink(missing_ok=True)
 
@@ -145,7 +120,7 @@ class Store:
         except (OSError, ValueError):
             return 0.0
 
-    def records(self) -> Iterable[dict[str, Any]]:
+    def records(self) -> Iterable[RunRecord]:
         for path in sorted((self.root / "runs").glob("*.json")):
             record = self.load_record(path.stem)
             if record is not None:

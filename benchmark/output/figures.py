@@ -2,7 +2,7 @@
 
 - `accuracy_<dataset>`: accuracy vs samples per class, one line per method, a band of ± one std
   over seeds (grids with more than one shots value);
-- `pgen`: accuracy vs p_gen (HydraMix Fig. 5), one line per dataset, the default 0.5 dashed;
+- `pgen`: accuracy vs p_gen (HydraMix Fig. 5), one line per dataset, the method's default dashed;
 - `generator_ablation`: Fig. 4-style bars, each composing method with its generator next to the
   same mixing in pixel space (ChimeraMix+Grid / GridMix, ChimeraMix+Seg / SegMix,
   HydraMix / HydraMix (no generator)), at the smallest shots of the grid;
@@ -87,24 +87,24 @@ def accuracy_vs_shots(frame: pd.DataFrame, rows: list[str], folder: Path, grid: 
 
 def pgen_sweep(frame: pd.DataFrame, folder: Path, grid: str) -> list[Path]:
     """Accuracy vs p_gen for every method whose runs have more than one p_gen value."""
-    data = frame.dropna(subset=["p_gen"])
+    data = frame[frame["hparams"].map(lambda hp: "p_gen" in hp)]
     if data.empty:
         return []
-    data = data.assign(p_gen=data["p_gen"].astype(float))
-    swept = [m for m, g in data.groupby("method_name") if g["p_gen"].nunique() > 1]
+    data = data.assign(p_gen=data["hparams"].map(lambda hp: hp["p_gen"]))
+    swept = [m for m, g in data.groupby("method_name", sort=False) if g["p_gen"].nunique() > 1]
     if not swept:
         return []
     fig, ax = plt.subplots(figsize=(6.0, 4.0))
     for method in swept:
         m = data[data["method_name"] == method]
-        base = m["method"].iloc[0].split(" (")[0]
         for (dataset, shots), g in m.groupby(["dataset", "shots"], sort=False):
             s = summary(g, ["p_gen"]).sort_values("p_gen")
             line = ax.errorbar(s["p_gen"], s["mean"], yerr=s["std"], marker="o", ms=4, capsize=3,
-                               label=f"{base}, {dataset}, {shots} shots")
+                               label=f"{m['method_label'].iloc[0]}, {dataset}, {shots} shots")
             ax.fill_between(s["p_gen"], s["mean"] - s["std"], s["mean"] + s["std"], alpha=0.12,
                             color=line[0].get_color(), linewidth=0)
-    ax.axvline(0.5, color="grey", linestyle="--", linewidth=1, label="default p_gen = 0.5")
+        default = m["defaults"].iloc[0]["p_gen"]
+        ax.axvline(default, color="grey", linestyle="--", linewidth=1, label=f"default p_gen = {default:g}")
     ax.set_xlabel("p_gen (probability that a batch is generated)")
     ax.set_ylabel("top-1 test accuracy (%)")
     ax.set_title(f"p_gen sweep (grid {grid})")
@@ -115,8 +115,7 @@ def pgen_sweep(frame: pd.DataFrame, folder: Path, grid: str) -> list[Path]:
 
 def generator_ablation(frame: pd.DataFrame, folder: Path, grid: str) -> list[Path]:
     """Fig. 4-style bars: with the generator vs the same mixing in pixel space."""
-    plain = frame[frame["augment"] == "none"]
-    plain = plain[plain["p_gen"].isna() | (plain["p_gen"].astype(float) == 0.5)]
+    plain = frame[(frame["augment"] == "none") & (frame["overrides"].map(len) == 0)]
     present = set(plain["method_name"])
     pairs = [(g, p) for g, p in GENERATOR_ABLATIONS.items() if g in present and p in present]
     if not pairs:
@@ -185,25 +184,17 @@ def analysis_bars(results: list[dict], value: str, ylabel: str, title: str, fold
 
 
 def sample_grids(store: Store, frame: pd.DataFrame, folder: Path, grid: str, data_dir: Path | None) -> list[Path]:
-    """The `samples` command's figure for every trained generator method of the grid (smallest
-    shots, seed 0 or the smallest seed, first dataset that has its generator)."""
+    """The `samples` command's figure for every composing method of the grid with a trained
+    generator (smallest shots, then smallest seed, of its runs with default parameters)."""
     from benchmark.data import default_data_dir
-    from benchmark.orchestration.grids import grid_specs
-    from benchmark.output.samples import write_samples
-    from methods import get_method
+    from benchmark.output.samples import composing_methods, write_samples
     paths = []
-    specs = grid_specs(grid)
-    done_methods = set(frame["method_name"])
-    for method in dict.fromkeys(s.method for s in specs):
-        if method not in done_methods:
-            continue
-        candidates = sorted((s for s in specs if s.method == method and s.augment == "none" and not s.overrides),
-                            key=lambda s: (s.shots, s.seed))
-        for spec in candidates:
-            stage = get_method(method).stage(spec)
-            if stage is None or not store.stage_done(stage.stage_id):
+    plain = frame[(frame["augment"] == "none") & (frame["overrides"].map(len) == 0)]
+    for method in [m for m in dict.fromkeys(plain["method_name"]) if m in composing_methods()]:
+        for row in plain[plain["method_name"] == method].sort_values(["shots", "seed"]).itertuples():
+            if not all(s.done(store) for s in row.task.requires):
                 continue
-            png = write_samples(method, spec.dataset, spec.shots, spec.seed, spec.profile, store,
+            png = write_samples(method, row.dataset_name, row.shots, row.seed, row.task.spec.profile, store,
                                 data_dir or default_data_dir(), folder / f"samples_{method}.png", 4)
             paths += [png, png_to_pdf(png)]
             break
@@ -225,6 +216,7 @@ def png_to_pdf(png: Path) -> Path:
 def write_figures(store: Store, frame: pd.DataFrame, table, folder: Path, grid: str, data_dir: Path | None = None,
                   log: Callable[[str], None] = print) -> list[Path]:
     from benchmark.output.analysis.results import load_results
+    frame = frame.dropna(subset=["accuracy"])  # the finished runs
     paths = accuracy_vs_shots(frame, table.rows, folder, grid)
     paths += pgen_sweep(frame, folder, grid)
     paths += generator_ablation(frame, folder, grid)

@@ -31,22 +31,23 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from benchmark.orchestration.cost import interleaved_medians
 from benchmark.data import DATASETS, check_dataset_name
-from benchmark.training.engine import Trainer, default_device
 from benchmark.errors import UserError
 from benchmark.orchestration.grids import parse_list
+from benchmark.orchestration.plan import resolve
+from benchmark.orchestration.tasks import RunTask, StageTask, Task
+from benchmark.training.engine import default_device
+from benchmark.training.engine import Trainer
 from benchmark.training.models import bf16_autocast
 from benchmark.training.recipes import recipe_for
-from benchmark.training.spec import RunSpec, StageSpec
+from benchmark.training.spec import RunSpec
+from benchmark.training.timing import interleaved_medians
 from methods import METHODS, get_method
 from methods.generative import Composition
-from methods.generator import write_untrained_artifact
 
 PERF_SHOTS = 10
 TINY_ROUNDS_FACTOR = 5  # the tiny model's rounds are cheap: more of them steady its small figures
 REGRESSION_FACTOR = 2.0
-STAND_INS: dict[str, Callable[[StageSpec, Path], None]] = {"generator": write_untrained_artifact}  # stage kind -> writer
 CHECKED = ("overhead_ms", "generated_overhead_ms")  # the figures `--check` compares
 
 
@@ -77,7 +78,8 @@ def time_trainer(trainer: Trainer, rounds: int, device: torch.device, with_bare:
 
 
 class Bench:
-    """Random images of a dataset's shape and the stand-in artifacts, for timing trainers."""
+    """Random images of a dataset's shape and the stand-ins of the stages the methods need (kinds'
+    untrained artifacts, which cost what trained ones cost), for timing trainers."""
 
     def __init__(self, dataset: str, profile: str, device: torch.device, compile_model: bool, tmp: Path):
         info = DATASETS[dataset]
@@ -88,25 +90,24 @@ class Bench:
         self.images = torch.randint(0, 256, (n, 3, info.image_size, info.image_size), dtype=torch.uint8, generator=gen)
         self.labels = torch.arange(info.num_classes).repeat_interleave(PERF_SHOTS)
 
-    def artifact(self, spec: RunSpec) -> Path | None:
-        stage = get_method(spec.method).stage(spec)
-        if stage is None:
-            return None
-        if stage.kind not in STAND_INS:
-            raise UserError(f"perf cannot stand in for stage kind '{stage.kind}' of method '{spec.method}'; "
-                            f"valid: {', '.join(STAND_INS)}")
-        path = self.tmp / f"{stage.stage_id}.pt"
+    def task(self, method: str, overrides: dict[str, Any]) -> RunTask:
+        spec = RunSpec(method, self.dataset, PERF_SHOTS, 0, profile=self.profile, overrides=tuple(overrides.items()))
+        return resolve([spec]).runs[0]
+
+    def stand_in(self, stage: StageTask) -> Path:
+        path = self.tmp / f"{stage.id}.pt"
         if not path.exists():
-            STAND_INS[stage.kind](stage, path)
+            stage.kind.stand_in(stage.spec, self.images, self.labels, self.num_classes, self.inputs(stage), path)
         return path
 
-    def time(self, spec: RunSpec, model: str | None, rounds: int, with_bare: bool = True) -> tuple[float, float | None]:
-        """(step, bare or None) median seconds of the spec with the recipe's model, or with `model`."""
-        recipe = recipe_for(spec.dataset, spec.profile)
-        if model is not None:
-            recipe = dataclasses.replace(recipe, model=model)
-        trainer = Trainer(spec, self.images, self.labels, self.num_classes, self.device, self.artifact(spec), recipe,
-                          compile_model=self.compile_model and model is None)
+    def inputs(self, task: Task) -> dict[str, Path]:
+        return {s.kind.name: self.stand_in(s) for s in task.requires}
+
+    def time(self, task: RunTask, model: str | None, rounds: int, with_bare: bool = True) -> tuple[float, float | None]:
+        """(step, bare or None) median seconds of the task with its recipe's model, or with `model`."""
+        recipe = task.recipe if model is None else dataclasses.replace(task.recipe, model=model)
+        trainer = task.trainer(self.images, self.labels, self.device, self.inputs(task),
+                               self.compile_model and model is None, recipe)
         return time_trainer(trainer, rounds, self.device, with_bare)
 
 
@@ -114,14 +115,13 @@ def measure(bench: Bench, method: str, steps: int, overhead_only: bool) -> dict[
     cls = get_method(method)
     replaces_batches = issubclass(cls, Composition)
 
-    def spec(p_gen: float | None = None) -> RunSpec:
-        overrides = () if p_gen is None else (("p_gen", p_gen),)
-        return RunSpec(method, bench.dataset, PERF_SHOTS, 0, profile=bench.profile, overrides=overrides)
+    def spec(p_gen: float | None = None) -> RunTask:
+        return bench.task(method, {} if p_gen is None else {"p_gen": p_gen})
 
     real = spec(0.0) if replaces_batches else spec()
     tiny_rounds = TINY_ROUNDS_FACTOR * steps
     tiny_step, tiny_bare = bench.time(real, "tiny", tiny_rounds)
-    recipe = recipe_for(bench.dataset, bench.profile)
+    recipe = real.recipe
     row: dict[str, Any] = {
         "method": method, "dataset": bench.dataset, "profile": bench.profile, "model": recipe.model,
         "batch": recipe.batch_size, "device": bench.device.type, "threads": torch.get_num_threads(),

@@ -14,11 +14,10 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from benchmark.output.analysis.sets import composer_of, composing_methods  # noqa: E402
+from benchmark.output.analysis.sets import prepared_method, set_task  # noqa: E402
 from benchmark.data import cached_dataset, subsample  # noqa: E402
 from benchmark.errors import UserError  # noqa: E402
 from benchmark.training.pipeline import Batch, TrainData, denormalize, normalize  # noqa: E402
-from benchmark.training.recipes import recipe_for  # noqa: E402
 from benchmark.orchestration.store import Store  # noqa: E402
 from methods import get_method  # noqa: E402
 from methods.generative import Composition  # noqa: E402
@@ -62,10 +61,14 @@ def mask_rgb(masks: torch.Tensor, size: int) -> np.ndarray:
     return torch.einsum("nhw,nc->hwc", up, SOURCE_COLOURS[:len(masks)]).numpy()
 
 
+def composing_methods() -> list[str]:
+    from methods import METHODS
+    return [name for name, cls in METHODS.items() if issubclass(cls, Composition)]
+
+
 def write_samples(method: str, dataset: str, shots: int, seed: int, profile: str, store: Store, data_dir: Path,
                   out: Path, rows: int, compositions: int = 4) -> Path:
-    cls = get_method(method)
-    if not issubclass(cls, Composition):
+    if not issubclass(get_method(method), Composition):
         raise UserError(f"method '{method}' does not compose images; valid: {', '.join(composing_methods())}")
     if rows < 1:
         raise UserError(f"--rows must be at least 1, got {rows}")
@@ -73,18 +76,18 @@ def write_samples(method: str, dataset: str, shots: int, seed: int, profile: str
     if out.suffix[1:].lower() not in formats:
         raise UserError(f"--out '{out}': not an image format matplotlib writes; valid suffixes: "
                         f"{', '.join('.' + f for f in formats)}")
-    recipe = recipe_for(dataset, profile)
+    task = set_task(method, dataset, shots, seed, profile)
     data = cached_dataset(dataset, str(data_dir))
     idx = subsample(data.train_y, shots, seed)
-    subset = TrainData(data.train_x[idx], data.train_y[idx], recipe.pad)
-    mixer = composer_of(method, dataset, shots, seed, profile, store, subset, data.num_classes, data.image_size, {})
+    subset = TrainData(data.train_x[idx], data.train_y[idx], task.recipe.pad)
+    mixer = prepared_method(task, store, subset)
     n = mixer.n_images
     picks = pick_sources(subset.labels, min(rows, data.num_classes), n, torch.Generator().manual_seed(seed))
     sources = [repeat(plain_batch(subset, picks[:, j]), compositions) for j in range(n)]
     torch.manual_seed(seed)
     masks = mixer.composer.masks(sources)
     made = mixer.render(torch.stack([s.x for s in sources], 1), masks)
-    return plot(sources, masks, made, len(picks), compositions, data.classes, cls.label, out)
+    return plot(sources, masks, made, len(picks), compositions, data.classes, task.method.label, out)
 
 
 def plot(sources: list[Batch], masks: torch.Tensor, made: torch.Tensor, rows: int, compositions: int,

@@ -1,4 +1,5 @@
-"""The training engine: one RunSpec in, one record out.
+"""The training engine: a method, its run's context and recipe, and the subset in; a trained
+classifier and its test metrics out.
 
 The subset and the test set live on the device; an epoch is the subset repeated
 max(repeats_base // shots, 1) times in random order; SGD with Nesterov momentum and a cosine
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import torch
 
@@ -18,10 +19,11 @@ from benchmark.errors import UserError
 from benchmark.training.models import bf16_autocast, build_model
 from benchmark.training.pipeline import TrainData, normalize
 from benchmark.training.policies import BatchPolicy
-from benchmark.training.recipes import Recipe, recipe_for
-from benchmark.training.spec import RunSpec
+from benchmark.training.recipes import Recipe
 from benchmark.training.resumable import train_epochs
-from methods import Context, get_method
+
+if TYPE_CHECKING:
+    from methods import Context, Method
 
 EVALUATIONS_PER_RUN = 10  # points of the test-accuracy curve
 
@@ -30,11 +32,11 @@ def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def resolve_policy(spec: RunSpec) -> str:
-    method_policy = get_method(spec.method).policy
-    if method_policy != "none" and spec.augment not in ("none", method_policy):
-        raise UserError(f"method '{spec.method}' already applies {method_policy}; augment '{spec.augment}' cannot be added")
-    return spec.augment if spec.augment != "none" else method_policy
+def resolve_policy(method: type[Method], augment: str) -> str:
+    """The augment policy a run applies: its own, or its method's."""
+    if method.policy != "none" and augment not in ("none", method.policy):
+        raise UserError(f"method {method.__name__} already applies {method.policy}; augment '{augment}' cannot be added")
+    return augment if augment != "none" else method.policy
 
 
 @dataclass
@@ -46,30 +48,28 @@ class Progress:
 
 
 class Trainer:
-    def __init__(self, spec: RunSpec, images: torch.Tensor, labels: torch.Tensor, num_classes: int,
-                 device: torch.device, artifact: Path | None = None, recipe: Recipe | None = None,
-                 compile_model: bool = False):
-        self.spec = spec
-        self.recipe = recipe or recipe_for(spec.dataset, spec.profile)
+    def __init__(self, method: type[Method], ctx: Context, recipe: Recipe, images: torch.Tensor, labels: torch.Tensor,
+                 device: torch.device, artifacts: dict[str, Path], compile_model: bool = False):
+        self.recipe = recipe
         self.device = device
         self.cuda = device.type == "cuda"
-        policy = resolve_policy(spec)
+        policy = resolve_policy(method, ctx.augment)
         size = images.shape[-1]
-        torch.manual_seed(spec.seed)  # same initial weights for every method of a (dataset, shots, seed)
-        self.method = get_method(spec.method)(Context(spec.dataset, num_classes, size, spec.hparams, spec.profile))
-        model = self.method.wrap_model(build_model(self.recipe.model, num_classes)).to(device)
+        torch.manual_seed(ctx.seed)  # same initial weights for every method of a (dataset, shots, seed)
+        self.method = method(ctx)
+        model = self.method.wrap_model(build_model(recipe.model, ctx.num_classes)).to(device)
         if self.cuda:
             model = model.to(memory_format=torch.channels_last)
         self.model = model
         self.forward = torch.compile(model) if compile_model else model
         self.data = TrainData(images.to(device), labels.to(device), self.recipe.pad,
                               None if policy == "none" else BatchPolicy(policy, size))
-        self.method.setup(self.data, artifact)
-        r = self.recipe
+        self.method.setup(self.data, artifacts)
+        r = recipe
         self.optimizer = torch.optim.SGD(model.parameters(), lr=r.lr, momentum=r.momentum,
                                          weight_decay=r.weight_decay, nesterov=r.nesterov)
-        self.repeats = r.repeats(spec.shots)
-        self.steps_per_epoch = r.epoch_steps(len(self.data), spec.shots)
+        self.repeats = r.repeats(ctx.shots)
+        self.steps_per_epoch = r.epoch_steps(len(self.data), ctx.shots)
         self.total_steps = r.epochs * self.steps_per_epoch
         self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=self.total_steps)
 
@@ -133,20 +133,25 @@ def classification_metrics(logits: torch.Tensor, y: torch.Tensor) -> dict[str, f
     return metrics
 
 
-def train(trainer: Trainer, test_x: torch.Tensor, test_y: torch.Tensor, checkpoint: Path,
-          checkpoint_every_s: float = 60.0, on_epoch: Callable[[int, int], None] | None = None) -> tuple[dict[str, float], Progress, int]:
-    """Train to the end, resuming from and periodically writing `checkpoint`."""
+def train(trainer: Trainer, identity: dict[str, Any], checkpoint: Path, checkpoint_every_s: float = 60.0,
+          on_epoch: Callable[[int, int], None] | None = None,
+          test: tuple[torch.Tensor, torch.Tensor] | None = None) -> tuple[dict[str, float], Progress, int]:
+    """Train to the end, resuming from and periodically writing `checkpoint` (of the job `identity`).
+    With a test set (uint8 images, labels): the test accuracy at EVALUATIONS_PER_RUN points and the
+    final metrics (evaluation draws no random numbers: it leaves the training unchanged)."""
     epochs = trainer.recipe.epochs
     eval_every = max(epochs // EVALUATIONS_PER_RUN, 1)
 
     def run_epoch(progress: Progress) -> None:
         progress.curve_loss.append(trainer.train_epoch())
         progress.epoch += 1
-        if progress.epoch % eval_every == 0 and progress.epoch < epochs:
-            progress.curve_acc.append([progress.epoch, trainer.evaluate(test_x, test_y)["accuracy"]])
+        if test is not None and progress.epoch % eval_every == 0 and progress.epoch < epochs:
+            progress.curve_acc.append([progress.epoch, trainer.evaluate(*test)["accuracy"]])
 
-    progress, resumed_from = train_epochs(trainer, trainer.spec.to_dict(), Progress(), epochs, run_epoch,
-                                          checkpoint, checkpoint_every_s, on_epoch)
-    metrics = trainer.evaluate(test_x, test_y)
+    progress, resumed_from = train_epochs(trainer, identity, Progress(), epochs, run_epoch, checkpoint,
+                                          checkpoint_every_s, on_epoch)
+    if test is None:
+        return {}, progress, resumed_from
+    metrics = trainer.evaluate(*test)
     progress.curve_acc.append([epochs, metrics["accuracy"]])
     return metrics, progress, resumed_from

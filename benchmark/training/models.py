@@ -1,10 +1,15 @@
-"""Classifier architectures. Every model has `features(x) -> [B, D]` and a linear `head`, so that
-methods can work on penultimate features (SynerMix) or replace the head (Cosine + CE)."""
+"""Classifier architectures, each with mixing points in the spirit of timm's `forward_intermediates`.
+
+Every classifier is a sequence of `blocks` followed by `pool` (to the penultimate features [B, D])
+and a linear `head`. Mixing point k is the input of block k (0 = the image, 1 = after the first
+block, ...): `forward(x, mix)` applies a `FeatureMix` there (Manifold MixUp, SynerMix),
+`features(x)` gives the penultimate features (SynerMix-Intra, Cosine + CE), and
+`forward_intermediates(x)` the hidden features at every mixing point.
+"""
 from __future__ import annotations
 
 import functools
-from abc import ABC, abstractmethod
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import torch
 import torch.nn.functional as F
@@ -13,15 +18,39 @@ from torch import nn
 
 from benchmark.errors import UserError
 
+if TYPE_CHECKING:
+    from benchmark.training.pipeline import FeatureMix
 
-class Classifier(nn.Module, ABC):
+
+class Classifier(nn.Module):
+    blocks: nn.ModuleList  # mixing point k is the input of blocks[k]
     head: nn.Linear
 
-    @abstractmethod
-    def features(self, x: torch.Tensor) -> torch.Tensor: ...
+    def pool(self, x: torch.Tensor) -> torch.Tensor:
+        """The last block's output -> penultimate features [B, D]."""
+        return F.adaptive_avg_pool2d(x, 1).flatten(1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x))
+    @property
+    def mixing_points(self) -> int:
+        return len(self.blocks)
+
+    def features(self, x: torch.Tensor, mix: FeatureMix | None = None) -> torch.Tensor:
+        for point, block in enumerate(self.blocks):
+            if mix is not None and mix.point == point:
+                x = mix(x)
+            x = block(x)
+        return self.pool(x)
+
+    def forward(self, x: torch.Tensor, mix: FeatureMix | None = None) -> torch.Tensor:
+        return self.head(self.features(x, mix))
+
+    def forward_intermediates(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """(penultimate features, the hidden features at every mixing point)."""
+        hidden = []
+        for block in self.blocks:
+            hidden.append(x)
+            x = block(x)
+        return self.pool(x), hidden
 
 
 class WideBlock(nn.Module):
@@ -46,19 +75,20 @@ class WideBlock(nn.Module):
 
 
 class WideResNet(Classifier):
-    """WRN-depth-k for 32x32 inputs: 3 groups of (depth-4)/6 blocks, widths 16k/32k/64k, 8x8 pool."""
+    """WRN-depth-k for 32x32 inputs: 3 groups of (depth-4)/6 blocks, widths 16k/32k/64k, 8x8 pool.
+    Mixing points: the input, after the first group, after the second, after the third."""
 
     def __init__(self, depth: int, widen: int, num_classes: int, dropout: float = 0.3):
         super().__init__()
         n = (depth - 4) // 6
         widths = [16, 16 * widen, 32 * widen, 64 * widen]
-        self.conv = nn.Conv2d(3, widths[0], 3, 1, 1, bias=False)
-        blocks = []
+        stem = nn.Conv2d(3, widths[0], 3, 1, 1, bias=False)
+        groups = []
         for g in range(3):
-            for i in range(n):
-                cin = widths[g] if i == 0 else widths[g + 1]
-                blocks.append(WideBlock(cin, widths[g + 1], (1 if g == 0 else 2) if i == 0 else 1, dropout))
-        self.blocks = nn.Sequential(*blocks)
+            blocks = [WideBlock(widths[g] if i == 0 else widths[g + 1], widths[g + 1],
+                                (1 if g == 0 else 2) if i == 0 else 1, dropout) for i in range(n)]
+            groups.append(nn.Sequential(stem, *blocks) if g == 0 else nn.Sequential(*blocks))
+        self.blocks = nn.ModuleList(groups)
         self.bn = nn.BatchNorm2d(widths[3])
         self.head = nn.Linear(widths[3], num_classes)
         for m in self.modules():
@@ -67,41 +97,48 @@ class WideResNet(Classifier):
             elif isinstance(m, nn.Linear):
                 nn.init.zeros_(m.bias)
 
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.relu(self.bn(self.blocks(self.conv(x))))
-        return F.adaptive_avg_pool2d(x, 1).flatten(1)
+    def pool(self, x: torch.Tensor) -> torch.Tensor:
+        return super().pool(F.relu(self.bn(x)))
+
+
+class ResNet18CIFAR(Classifier):
+    """torchvision ResNet-18 without weights, with the CIFAR stem of SynerMix's code: a 3x3 stride-1
+    first conv and no max pooling. Mixing points: the input, after layer1, layer2, layer3."""
+
+    def __init__(self, num_classes: int):
+        super().__init__()
+        net = torchvision.models.resnet18(weights=None, num_classes=num_classes)
+        net.conv1 = nn.Conv2d(3, 64, 3, 1, 1, bias=False)
+        self.blocks = nn.ModuleList([nn.Sequential(net.conv1, net.bn1, net.relu, net.layer1), net.layer2, net.layer3,
+                                     net.layer4])
+        self.head = net.fc
 
 
 class ResNet50(Classifier):
-    """torchvision ResNet-50 without pretrained weights (STL-10, 96x96)."""
+    """torchvision ResNet-50 without pretrained weights (STL-10, 96x96). Mixing points: the input,
+    after layer1, layer2, layer3."""
 
     def __init__(self, num_classes: int):
         super().__init__()
         net = torchvision.models.resnet50(weights=None, num_classes=num_classes)
+        self.blocks = nn.ModuleList([nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool, net.layer1), net.layer2,
+                                     net.layer3, net.layer4])
         self.head = net.fc
-        net.fc = nn.Identity()
-        self.body = net
-
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.body(x)
 
 
 class SmallCNN(Classifier):
     """Three stride-2 conv blocks and a linear head: the `quick` profile's model (about 5 ms per
-    CPU step at batch 10, 24k parameters)."""
+    CPU step at batch 10, 24k parameters). Mixing points: the input, after each block but the last."""
 
     def __init__(self, num_classes: int, width: int = 16):
         super().__init__()
-        layers: list[nn.Module] = []
+        blocks: list[nn.Module] = []
         cin = 3
         for cout in (width, 2 * width, 4 * width):
-            layers += [nn.Conv2d(cin, cout, 3, 2, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
+            blocks.append(nn.Sequential(nn.Conv2d(cin, cout, 3, 2, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()))
             cin = cout
-        self.body = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.blocks = nn.ModuleList(blocks)
         self.head = nn.Linear(cin, num_classes)
-
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.body(x)
 
 
 class TinyNet(Classifier):
@@ -110,11 +147,8 @@ class TinyNet(Classifier):
 
     def __init__(self, num_classes: int):
         super().__init__()
-        self.conv = nn.Conv2d(3, 8, 3, 1, 1)
+        self.blocks = nn.ModuleList([nn.Sequential(nn.Conv2d(3, 8, 3, 1, 1), nn.ReLU())])
         self.head = nn.Linear(8, num_classes)
-
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        return F.relu(self.conv(x)).mean((2, 3))
 
 
 MODELS: dict[str, Callable[[int], Classifier]] = {
@@ -123,9 +157,17 @@ MODELS: dict[str, Callable[[int], Classifier]] = {
     "wrn-16-2": lambda c: WideResNet(16, 2, c, dropout=0.3),
     "wrn-16-1": lambda c: WideResNet(16, 1, c, dropout=0.3),
     "resnet50": ResNet50,
+    "resnet18-cifar": ResNet18CIFAR,
     "cnn": SmallCNN,
     "tiny": TinyNet,
 }
+
+
+# Assumed seconds per training step on a data-centre GPU at each model's usual batch size (10 or 16
+# images of 32 or 96 px, 128 for ResNet-18): batches this small keep the GPU launch-bound, so these
+# are rough figures for estimates, not measurements (no GPU was at hand).
+GPU_STEP_S: dict[str, float] = {"wrn-16-8": 0.010, "wrn-16-4": 0.008, "wrn-16-2": 0.006, "wrn-16-1": 0.005,
+                                "resnet50": 0.015, "resnet18-cifar": 0.020, "cnn": 0.002, "tiny": 0.001}
 
 
 def build_model(name: str, num_classes: int) -> Classifier:

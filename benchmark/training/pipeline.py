@@ -1,11 +1,17 @@
-"""The training subset held on the device, and batched augmentation as tensor ops.
+"""The training subset held on the device, its batches, and batched augmentation as tensor ops.
 
 Images are normalised with mean = std = 0.5 (both papers' code), reflect-padded once, and every
 batch is cut out of the padded subset by one gather that applies the random crop and the
 horizontal flip of all samples at once.
+
+A batch carries soft targets as a convex combination of hard labels (`targets`: (weight, labels)
+pairs; one pair of weight 1 for a plain batch), which is exact for every mixing method here and
+makes their loss the weighted sum of cross-entropies, and optionally a `FeatureMix` that the
+classifier applies at one of its mixing points (benchmark.training.models).
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import torch
@@ -23,14 +29,58 @@ def reflect_pad(x: torch.Tensor, pad: int) -> torch.Tensor:
     return F.pad(x.float(), (pad, pad, pad, pad), mode="reflect") if pad else x.float()
 
 
+Target = tuple[float, torch.Tensor]  # (weight, int64 labels [B])
+
+
+@dataclass(frozen=True)
+class FeatureMix:
+    """Mix the hidden features at mixing point `point` (0 = the input) with their permutation:
+    lam * h + (1 - lam) * h[perm]."""
+
+    point: int
+    lam: float
+    perm: torch.Tensor
+
+    def __call__(self, h: torch.Tensor) -> torch.Tensor:
+        return self.lam * h + (1 - self.lam) * h[self.perm]
+
+
 @dataclass
 class Batch:
     x: torch.Tensor  # normalised float [B, 3, H, W], augmented
-    y: torch.Tensor  # int64 [B]
+    y: torch.Tensor  # int64 [B], the class of each sample's (first) source image
     idx: torch.Tensor  # indices into the training subset
     top: torch.Tensor  # crop offsets into the padded image
     left: torch.Tensor
     flip: torch.Tensor  # bool
+    targets: tuple[Target, ...] = ()  # soft targets; () means the hard labels y
+    mix: FeatureMix | None = None  # hidden features to mix in the forward pass
+
+    def __post_init__(self) -> None:
+        if not self.targets:
+            self.targets = ((1.0, self.y),)
+
+
+def mix_pairs(batch: Batch, lam: float, perm: torch.Tensor) -> Batch:
+    """The images and targets of the batch mixed with their permutation `perm`, weight `lam`."""
+    return dataclasses.replace(batch, x=lam * batch.x + (1 - lam) * batch.x[perm],
+                               targets=mix_targets(batch.targets, lam, perm))
+
+
+def mix_targets(targets: tuple[Target, ...], lam: float, perm: torch.Tensor) -> tuple[Target, ...]:
+    return (*((lam * w, y) for w, y in targets), *(((1 - lam) * w, y[perm]) for w, y in targets))
+
+
+def mixed_cross_entropy(logits: torch.Tensor, targets: tuple[Target, ...]) -> torch.Tensor:
+    """sum_i w_i * CE(logits, y_i): the cross-entropy of the soft targets. A plain batch's loss is
+    exactly F.cross_entropy."""
+    loss = None
+    for weight, labels in targets:
+        term = F.cross_entropy(logits, labels)
+        if weight != 1.0:
+            term = weight * term
+        loss = term if loss is None else loss + term
+    return loss
 
 
 class TrainData:

@@ -1,7 +1,7 @@
-"""The training recipe of every dataset and profile, in one place: the classifier's and the
-generator's (ChimeraMix / HydraMix stage).
+"""The classifier's training recipe of every dataset and profile, in one place (stage kinds keep
+theirs beside their model, e.g. methods/generator.py).
 
-Profile `paper` is the published ChimeraMix recipe (reference/chimeramix.md 7.1, 7.2, 7.5, 7.6);
+Profile `paper` is the published ChimeraMix recipe (reference/chimeramix.md 7.1, 7.2, 7.6);
 profile `quick` is the same code with a tiny model and few epochs, for tests and the CPU demo.
 """
 from __future__ import annotations
@@ -64,32 +64,3 @@ def by_profile(dataset: str, profile: str, recipes: dict[tuple[str, bool], Sched
 def recipe_for(dataset: str, profile: str) -> Recipe:
     return by_profile(dataset, profile, {("paper", False): PAPER_32, ("paper", True): PAPER_96,
                                          ("quick", False): QUICK_32, ("quick", True): QUICK_96})
-
-
-@dataclass(frozen=True)
-class GeneratorRecipe(Schedule):
-    image_size: int  # the generator's working size; the encoder's features are image_size // 4
-    features: int  # channels of the first encoder conv (x2, x4 after the two strided convs)
-    milestones: tuple[int, ...]  # epochs at which the learning rate is multiplied by gamma
-    lr: float = 2e-4
-    betas: tuple[float, float] = (0.5, 0.999)
-    gamma: float = 0.2
-    reconstruction_weight: float = 1000.0
-
-
-# 32-px sets are upsampled to 64 px (bilinear); STL-10 stays at 96 px with batch 8 and 30 repeats.
-GENERATOR_PAPER_32 = GeneratorRecipe(image_size=64, features=64, batch_size=64, epochs=200,
-                                     milestones=(60, 120, 160), repeats_base=500)
-GENERATOR_PAPER_96 = GeneratorRecipe(image_size=96, features=64, batch_size=8, epochs=200,
-                                     milestones=(60, 120, 160), repeats_base=30)
-# quick: width 8, no upsampling at 32 px (8x8 features), 150 steps of 8 at a larger lr (the demo's
-# 12 generators take about 2 minutes of a 2-core CPU).
-GENERATOR_QUICK_32 = GeneratorRecipe(image_size=32, features=8, batch_size=8, epochs=3,
-                                     milestones=(2,), repeats_base=40, lr=4e-3)
-GENERATOR_QUICK_96 = GeneratorRecipe(image_size=48, features=8, batch_size=8, epochs=3,
-                                     milestones=(2,), repeats_base=12, lr=4e-3)
-
-
-def generator_recipe_for(dataset: str, profile: str) -> GeneratorRecipe:
-    return by_profile(dataset, profile, {("paper", False): GENERATOR_PAPER_32, ("paper", True): GENERATOR_PAPER_96,
-                                         ("quick", False): GENERATOR_QUICK_32, ("quick", True): GENERATOR_QUICK_96})

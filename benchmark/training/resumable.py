@@ -14,7 +14,7 @@ from typing import Any, Callable, Protocol, TypeVar
 
 import torch
 
-from benchmark.orchestration.store import save_atomic
+from benchmark.atomic import save_atomic
 
 
 class Job(Protocol):

@@ -1,12 +1,15 @@
-"""RunSpec: one classifier training run, identified by a stable hash of its canonical JSON."""
+"""RunSpec: one classifier training run, and StageSpec: a stage that runs need trained first; each
+identified by a stable hash of its JSON. A RunSpec's overrides are canonical once the plan has
+resolved it (orchestration.tasks): only the hyperparameters that differ from the method's
+defaults, as the defaults' types, so that the same run always has the same id."""
 from __future__ import annotations
 
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
-AUGMENT_POLICIES = ("none", "autoaugment", "trivialaugment")
+AUGMENT_POLICIES = {"none": "", "autoaugment": "AutoAugment", "trivialaugment": "TrivialAugment"}  # -> label
 PROFILES = ("paper", "quick")
 
 
@@ -15,8 +18,32 @@ def stable_id(payload: dict[str, Any]) -> str:
     return hashlib.sha1(text.encode()).hexdigest()[:16]
 
 
+class Spec:
+    """A frozen dataclass whose last field holds (name, value) pairs, kept sorted; its JSON form
+    holds them as a dict, and its id is the hash of that JSON."""
+
+    PAIRS: ClassVar[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d[self.PAIRS] = dict(getattr(self, self.PAIRS))
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]):
+        d = dict(d)
+        d[cls.PAIRS] = tuple(sorted(d.get(cls.PAIRS, {}).items()))
+        return cls(**d)
+
+    @property
+    def id(self) -> str:
+        return stable_id(self.to_dict())
+
+
 @dataclass(frozen=True)
-class RunSpec:
+class RunSpec(Spec):
+    PAIRS = "overrides"
+
     method: str
     dataset: str
     shots: int
@@ -25,25 +52,6 @@ class RunSpec:
     profile: str = "paper"
     overrides: tuple[tuple[str, Any], ...] = field(default=())
 
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["overrides"] = dict(self.overrides)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "RunSpec":
-        d = dict(d)
-        d["overrides"] = tuple(sorted(d.get("overrides", {}).items()))
-        return cls(**d)
-
-    @property
-    def run_id(self) -> str:
-        return stable_id(self.to_dict())
-
-    @property
-    def hparams(self) -> dict[str, Any]:
-        return dict(self.overrides)
-
     def describe(self) -> str:
         extra = "" if self.augment == "none" else f"+{self.augment}"
         over = "".join(f" {k}={v}" for k, v in self.overrides)
@@ -51,9 +59,11 @@ class RunSpec:
 
 
 @dataclass(frozen=True)
-class StageSpec:
+class StageSpec(Spec):
     """A stage that classifier runs depend on (e.g. a generator), trained once and cached.
     Every RunSpec that names the same StageSpec reuses its artifact."""
+
+    PAIRS = "params"
 
     kind: str
     dataset: str
@@ -61,21 +71,6 @@ class StageSpec:
     seed: int
     profile: str = "paper"
     params: tuple[tuple[str, Any], ...] = field(default=())
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["params"] = dict(self.params)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "StageSpec":
-        d = dict(d)
-        d["params"] = tuple(sorted(d.get("params", {}).items()))
-        return cls(**d)
-
-    @property
-    def stage_id(self) -> str:
-        return stable_id(self.to_dict())
 
     def describe(self) -> str:
         params = " ".join(f"{k}={v}" for k, v in self.params)

@@ -32,7 +32,8 @@ import torch.nn.functional as F
 
 from benchmark.errors import UserError
 from benchmark.paths import cache_dir
-from benchmark.orchestration.store import Store, save_atomic
+from benchmark.atomic import save_atomic
+from benchmark.orchestration.store import Store
 
 DEFAULT_MODEL = "ViT-B-32"
 DEFAULT_PRETRAINED = "laion2b_s34b_b79k"

