@@ -309,7 +309,7 @@ def demo_fid(store: Store, data_dir: Path | None, log=print) -> None:
     if not any(run.done(store) for run in resolve(grid_specs("demo")).runs):
         return
     dataset, shots, seed = DEMO_FID["dataset"], DEMO_FID["shots"], DEMO_FID["seed"]
-    sets = [s for s in DEMO_FID_SETS if "quick" in trained_profiles(s, dataset, shots, seed, store)]
+    sets = [s for s in DEMO_FID_SETS if s == ORIGINAL or "quick" in trained_profiles(s, dataset, shots, seed, store)]
     if not any(s != ORIGINAL and set_task(s, dataset, shots, seed, "quick").requires for s in sets):
         log(f"demo FID skipped: no trained generator of the demo at {shots} shots, seed {seed}")
         return
