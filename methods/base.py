@@ -34,6 +34,7 @@ lam = 0.5 "MixUp (fixed lambda) (lam=0.5)".
 """
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -128,3 +129,28 @@ class Method:
     def loss(self, model: nn.Module, batch: Batch) -> torch.Tensor:
         logits = model(batch.x) if batch.mix is None else model(batch.x, mix=batch.mix)
         return mixed_cross_entropy(logits, batch.targets)
+
+
+class BatchReplacement(Method, ABC):
+    """A method that replaces the whole batch, with probability p_gen per step, by images it makes
+    (ChimeraMix, HydraMix, GLICO). `perf` times both kinds of batch; the analyses draw made ones."""
+
+    mixes_images = True
+
+    @classmethod
+    def defaults(cls, ctx: Context) -> dict[str, Any]:
+        return {"p_gen": 0.5}
+
+    def __init__(self, ctx: Context):
+        super().__init__(ctx)
+        if not 0.0 <= self.hp["p_gen"] <= 1.0:
+            raise UserError(f"p_gen must be between 0 and 1, got {self.hp['p_gen']}")
+
+    def augment(self, batch: Batch) -> Batch:
+        if not bool(torch.rand(()) < self.hp["p_gen"]):  # drawn on the host: no device sync
+            return batch
+        return self.replace(batch)
+
+    @abstractmethod
+    def replace(self, batch: Batch) -> Batch:
+        """The batch's replacement: made images, labelled with the batch's classes."""

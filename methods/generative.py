@@ -22,29 +22,26 @@ from benchmark.training.models import bf16_autocast
 from benchmark.training.pipeline import Batch, TrainData
 from benchmark.training.spec import StageSpec
 from methods import register
-from methods.base import Context, Method
+from methods.base import BatchReplacement, Context
 from methods.generator import Composer, GeneratorKind, load_generator
 from methods.masks import mix
 
 HYDRAMIX_IMAGES = 4  # our choice of N for HydraMix (reference/hydramix.md)
 
 
-class Composition(Method, ABC):
+class Composition(BatchReplacement, ABC):
     """Batch replacement by compositions; subclasses choose the mask and how sources are mixed."""
 
     mask: ClassVar[str]
-    mixes_images = True
 
     @classmethod
     def defaults(cls, ctx: Context) -> dict[str, Any]:
         if cls.mask == "seg_assign":  # the only rule that mixes N images; the others mix 2
-            return {"p_gen": 0.5, "n_images": HYDRAMIX_IMAGES}
-        return {"p_gen": 0.5}
+            return {**super().defaults(ctx), "n_images": HYDRAMIX_IMAGES}
+        return super().defaults(ctx)
 
     def __init__(self, ctx: Context):
         super().__init__(ctx)
-        if not 0.0 <= self.hp["p_gen"] <= 1.0:
-            raise UserError(f"p_gen must be between 0 and 1, got {self.hp['p_gen']}")
         if self.n_images < 2:
             raise UserError(f"n_images must be at least 2, got {self.n_images}")
 
@@ -65,9 +62,7 @@ class Composition(Method, ABC):
         super().setup(data, artifacts)
         self.composer = Composer(data, self.mask, self.n_images, self.mask_size(), self.ctx.dataset)
 
-    def augment(self, batch: Batch) -> Batch:
-        if not bool(torch.rand(()) < self.hp["p_gen"]):  # drawn on the host: no device sync
-            return batch
+    def replace(self, batch: Batch) -> Batch:
         sources = self.composer.sources(batch)
         x = self.render(torch.stack([s.x for s in sources], 1), self.composer.masks(sources))
         return dataclasses.replace(batch, x=x)

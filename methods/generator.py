@@ -165,10 +165,25 @@ def laplacian_loss(a: torch.Tensor, b: torch.Tensor, levels: int = LAPLACIAN_LEV
     return total
 
 
+class SameClass:
+    """The subset's indices by class, to draw partners of each sample's class uniformly from the
+    subset (possibly the sample itself)."""
+
+    def __init__(self, labels: torch.Tensor):
+        self.counts = torch.bincount(labels)
+        self.starts = torch.cumsum(self.counts, 0) - self.counts
+        self.by_class = torch.argsort(labels, stable=True)
+
+    def partners(self, y: torch.Tensor, k: int) -> torch.Tensor:
+        """[B, k] indices of images of the classes y."""
+        r = (torch.rand(len(y), k, device=y.device) * self.counts[y][:, None]).long()
+        return self.by_class[self.starts[y][:, None] + r]
+
+
 class Composer:
-    """Draws, for every sample of a batch, N - 1 partners of its class (uniformly from the subset,
-    possibly itself), augments them like the batch, and draws the masks. Segmentations are
-    computed once per training image and cropped/flipped with their image."""
+    """Draws, for every sample of a batch, N - 1 partners of its class (SameClass), augments them
+    like the batch, and draws the masks. Segmentations are computed once per training image and
+    cropped/flipped with their image."""
 
     def __init__(self, data: TrainData, mask: str, n_images: int, mask_size: int, dataset: str):
         if mask not in MASKS:
@@ -180,23 +195,17 @@ class Composer:
         self.n_images = n_images
         self.mask_size = mask_size
         labels = data.labels
-        self.counts = torch.bincount(labels)
-        self.starts = torch.cumsum(self.counts, 0) - self.counts
-        self.by_class = torch.argsort(labels, stable=True)
+        self.same_class = SameClass(labels)
         self.num_segments = 0
         if mask in SEGMENTED_SOURCE:
             segments = segment(normalize(data.images), *felzenszwalb_params(dataset))
             self.num_segments = int(segments.max()) + 1
             self.segments = data.pad_for_crop(segments[:, None].to(labels.device))
 
-    def partners(self, y: torch.Tensor) -> torch.Tensor:
-        """[B, N - 1] indices of same-class images, uniformly from the subset."""
-        r = (torch.rand(len(y), self.n_images - 1, device=y.device) * self.counts[y][:, None]).long()
-        return self.by_class[self.starts[y][:, None] + r]
-
     def sources(self, batch: Batch) -> list[Batch]:
         """The batch and N - 1 batches of partners, each with its own crop and flip (and policy)."""
-        return [batch, *(self.data.batch(p) for p in self.partners(batch.y).T)]
+        partners = self.same_class.partners(batch.y, self.n_images - 1)
+        return [batch, *(self.data.batch(p) for p in partners.T)]
 
     def masks(self, sources: list[Batch]) -> torch.Tensor:
         segmentation = None

@@ -43,7 +43,7 @@ from benchmark.training.recipes import recipe_for
 from benchmark.training.spec import RunSpec
 from benchmark.training.timing import interleaved_medians
 from methods import METHODS, get_method
-from methods.generative import Composition
+from methods.base import BatchReplacement
 
 PERF_SHOTS = 10
 TINY_ROUNDS_FACTOR = 5  # the tiny model's rounds are cheap: more of them steady its small figures
@@ -113,7 +113,7 @@ class Bench:
 
 def measure(bench: Bench, method: str, steps: int, overhead_only: bool) -> dict[str, Any]:
     cls = get_method(method)
-    replaces_batches = issubclass(cls, Composition)
+    replaces_batches = issubclass(cls, BatchReplacement)
 
     def spec(p_gen: float | None = None) -> RunTask:
         return bench.task(method, {} if p_gen is None else {"p_gen": p_gen})
