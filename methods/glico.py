@@ -1,0 +1,317 @@
+"""GLICO (Azuri & Weinshall; reference/methods.md 2): its latent generator, the stage that fits it
+and the method that samples from it.
+
+A stage of kind "glico" fits, on the training subset only, one latent code per image (512-d,
+projected onto the unit sphere after every step) and a generator that reconstructs each image from
+its code and a 100-d noise code, with an auxiliary classifier on the reconstructions. The `glico`
+method replaces the batch (p_gen 0.5) by images generated from each sample's latent slerped towards
+the latent of a random image of its class.
+
+The reference's perceptual loss (ImageNet-pretrained VGG16) is replaced by pixel L1 plus the
+Laplacian-pyramid L1 of the ChimeraMix generator, and its transductive fitting on test and
+unlabelled images is left out: nothing here sees anything but the subset.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from benchmark.atomic import save_atomic
+from benchmark.training.models import bf16_autocast
+from benchmark.training.pipeline import Batch, TrainData, normalize
+from benchmark.training.recipes import Schedule, by_profile
+from benchmark.training.resumable import train_epochs
+from benchmark.training.spec import StageSpec
+from benchmark.training.timing import interleaved_medians
+from methods import register
+from methods.base import BatchReplacement
+from methods.generative import resize
+from methods.generator import SameClass, laplacian_loss, resize_uint8
+from methods.stage import EpochCallback, StageKind, register_stage_kind
+
+LATENT_DIM = 512
+CODE_DIM = 100  # the noise code, N(0, CODE_STD^2), drawn afresh for every batch
+CODE_STD = 0.15
+RATIOS = (0.1, 0.2, 0.3, 0.4)  # slerp ratios, one drawn per batch
+
+
+@dataclass(frozen=True)
+class GlicoRecipe(Schedule):
+    image_size: int  # the generator's output size
+    hidden: int = 1024  # width of the generator's first linear layer
+    channels: int = 128  # channels of its image_size/4 feature map (halved by the first transposed conv)
+    classifier_width: int = 64  # filters of the auxiliary classifier's convs
+    lr: float = 1e-3  # Adam of the latents; the generator's is lr x generator_factor
+    generator_factor: float = 0.7
+    decay_epochs: int = 70  # both lrs x decay_rate every decay_epochs epochs
+    decay_rate: float = 0.5
+    gamma: float = 0.5  # weight of the auxiliary classification loss
+    classifier_lr: float = 0.1  # SGD, momentum 0.9
+    classifier_weight_decay: float = 1e-4
+
+
+# The reference's defaults (train_glico.py): 202 epochs, batch 128 (STL-10: 32), lr 1e-3 halved
+# every 70 epochs; an epoch is the subset repeated like the ChimeraMix generator's (500 // shots,
+# STL-10 30 // shots), since the reference's epochs also went over thousands of transductive images.
+GLICO_PAPER_32 = GlicoRecipe(image_size=32, batch_size=128, epochs=202, repeats_base=500)
+GLICO_PAPER_96 = GlicoRecipe(image_size=96, batch_size=32, epochs=202, repeats_base=30)
+# quick: a narrow generator, STL-10 at 48 px, a few hundred steps at a larger lr (the demo's 4
+# stages take seconds on a 2-core CPU).
+GLICO_QUICK_32 = GlicoRecipe(image_size=32, hidden=256, channels=32, classifier_width=8, batch_size=32, epochs=30,
+                             repeats_base=40, lr=1e-2, decay_epochs=20)
+GLICO_QUICK_96 = dataclasses.replace(GLICO_QUICK_32, image_size=48, repeats_base=12)
+
+
+def glico_recipe_for(dataset: str, profile: str) -> GlicoRecipe:
+    return by_profile(dataset, profile, {("paper", False): GLICO_PAPER_32, ("paper", True): GLICO_PAPER_96,
+                                         ("quick", False): GLICO_QUICK_32, ("quick", True): GLICO_QUICK_96})
+
+
+def xavier_init(module: nn.Module) -> None:
+    """The reference's init: Xavier-normal weights with gain sqrt(2) for every linear and conv layer."""
+    for m in module.modules():
+        if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
+            nn.init.xavier_normal_(m.weight, gain=math.sqrt(2.0))
+
+
+class LatentGenerator(nn.Module):
+    """The reference's CIFAR generator: [z, LeakyReLU(Linear(code))] -> Linear(hidden) -> Linear(to
+    channels x S/4 x S/4) -> two stride-2 4x4 transposed convs -> sigmoid; LeakyReLU 0.2 throughout,
+    no normalisation layers. Images come out in [0, 1]."""
+
+    def __init__(self, image_size: int, hidden: int, channels: int):
+        super().__init__()
+        self.image_size, self.hidden, self.channels = image_size, hidden, channels
+        side = image_size // 4
+        self.code = nn.Linear(CODE_DIM, CODE_DIM, bias=False)
+        self.body = nn.Sequential(
+            nn.Linear(LATENT_DIM + CODE_DIM, hidden, bias=False), nn.LeakyReLU(0.2),
+            nn.Linear(hidden, channels * side * side, bias=False), nn.LeakyReLU(0.2),
+            nn.Unflatten(1, (channels, side, side)),
+            nn.ConvTranspose2d(channels, channels // 2, 4, 2, 1), nn.LeakyReLU(0.2),
+            nn.ConvTranspose2d(channels // 2, 3, 4, 2, 1), nn.Sigmoid(),
+        )
+        xavier_init(self)
+
+    def forward(self, z: torch.Tensor, code: torch.Tensor) -> torch.Tensor:
+        z = z / z.norm(dim=1, keepdim=True).detach()  # the reference normalises again, not through the norm
+        return self.body(torch.cat([z, F.leaky_relu(self.code(code), 0.2)], 1))
+
+
+def auxiliary_classifier(num_classes: int, width: int, image_size: int) -> nn.Sequential:
+    """The reference's small conv classifier (`--d conv`): 4 x (3x3 conv, BN, LeakyReLU 0.1, 2x2
+    max pool), then a linear layer; it returns logits (the reference returns softmax probabilities
+    and applies cross-entropy on top of them)."""
+    layers: list[nn.Module] = []
+    cin = 3
+    for _ in range(4):
+        layers += [nn.Conv2d(cin, width, 3, 1, 1), nn.BatchNorm2d(width), nn.LeakyReLU(0.1), nn.MaxPool2d(2)]
+        cin = width
+    classifier = nn.Sequential(*layers, nn.Flatten(), nn.Linear(width * (image_size // 16) ** 2, num_classes))
+    xavier_init(classifier)
+    return classifier
+
+
+def slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
+    """Spherical interpolation between the rows of a (t = 0) and b (t = 1); where they point the
+    same way (angle 0, e.g. a sample paired with itself) the linear interpolation, i.e. a."""
+    cos = (F.normalize(a, dim=1) * F.normalize(b, dim=1)).sum(1, keepdim=True).clamp(-1.0, 1.0)
+    omega = torch.acos(cos)
+    sin = torch.sin(omega)
+    curved = sin > 1e-6
+    sin = torch.where(curved, sin, torch.ones_like(sin))
+    wa = torch.where(curved, torch.sin((1 - t) * omega) / sin, torch.full_like(sin, 1 - t))
+    wb = torch.where(curved, torch.sin(t * omega) / sin, torch.full_like(sin, t))
+    return wa * a + wb * b
+
+
+def random_latents(n: int, device: torch.device) -> nn.Embedding:
+    latents = nn.Embedding(n, LATENT_DIM).to(device)
+    with torch.no_grad():
+        latents.weight.copy_(F.normalize(latents.weight, dim=1))
+    return latents
+
+
+def write_artifact(generator: LatentGenerator, latents: torch.Tensor, labels: torch.Tensor, stage: StageSpec,
+                   path: Path) -> None:
+    save_atomic({"stage": stage.to_dict(), "image_size": generator.image_size, "hidden": generator.hidden,
+                 "channels": generator.channels, "generator": generator.state_dict(),
+                 "latents": latents.detach().cpu(), "labels": labels.cpu()}, path)
+
+
+def load_glico(path: Path, device: torch.device) -> tuple[LatentGenerator, torch.Tensor, torch.Tensor]:
+    """(the generator in eval mode without gradients, the latents [n, 512], their labels) of an artifact."""
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    generator = LatentGenerator(state["image_size"], state["hidden"], state["channels"])
+    generator.load_state_dict(state["generator"])
+    return generator.to(device).eval().requires_grad_(False), state["latents"].to(device), state["labels"].to(device)
+
+
+@dataclass
+class GlicoProgress:
+    epoch: int = 0
+    curve: list[dict[str, float]] = field(default_factory=list)  # per epoch: mean losses
+    train_seconds: float = 0.0
+
+
+LOSS_NAMES = ("reconstruction", "classification")
+
+
+class GlicoTraining:
+    """One GLICO stage: the subset (no augmentation, as the reference) at the generator's size on
+    the device, the latents, generator and auxiliary classifier, their optimizers and schedules."""
+
+    def __init__(self, stage: StageSpec, images: torch.Tensor, labels: torch.Tensor, num_classes: int,
+                 device: torch.device, recipe: GlicoRecipe):
+        self.recipe = recipe
+        self.device = device
+        torch.manual_seed(stage.seed)
+        self.x = normalize(resize_uint8(images.to(device), recipe.image_size))
+        self.y = labels.to(device)
+        self.latents = random_latents(len(labels), device)
+        self.generator = LatentGenerator(recipe.image_size, recipe.hidden, recipe.channels).to(device)
+        self.classifier = auxiliary_classifier(num_classes, recipe.classifier_width, recipe.image_size).to(device)
+        betas = (0.5, 0.999)
+        self.opt_z = torch.optim.Adam(self.latents.parameters(), lr=recipe.lr, betas=betas)
+        self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=recipe.lr * recipe.generator_factor, betas=betas)
+        self.opt_c = torch.optim.SGD(self.classifier.parameters(), lr=recipe.classifier_lr, momentum=0.9,
+                                     weight_decay=recipe.classifier_weight_decay)
+        self.repeats = recipe.repeats(stage.shots)
+        self.steps_per_epoch = recipe.epoch_steps(len(labels), stage.shots)
+        decay_steps = recipe.decay_epochs * self.steps_per_epoch
+        self.sched_z = torch.optim.lr_scheduler.StepLR(self.opt_z, decay_steps, recipe.decay_rate)
+        self.sched_g = torch.optim.lr_scheduler.StepLR(self.opt_g, decay_steps, recipe.decay_rate)
+
+    def step(self, idx: torch.Tensor) -> torch.Tensor:
+        """One update of latents, generator and classifier on the samples `idx`; the losses, on the device."""
+        code = CODE_STD * torch.randn(len(idx), CODE_DIM, device=self.device)
+        target = self.x[idx]
+        with bf16_autocast(self.device):
+            made = 2 * self.generator(self.latents(idx), code).float() - 1
+            logits = self.classifier(made).float()
+        reconstruction = F.l1_loss(made, target) + laplacian_loss(made, target)
+        classification = F.cross_entropy(logits, self.y[idx])
+        optimizers = (self.opt_z, self.opt_g, self.opt_c)
+        for optimizer in optimizers:
+            optimizer.zero_grad(set_to_none=True)
+        (reconstruction + self.recipe.gamma * classification).backward()
+        for optimizer in optimizers:
+            optimizer.step()
+        self.sched_z.step()
+        self.sched_g.step()
+        with torch.no_grad():
+            self.latents.weight.div_(self.latents.weight.norm(dim=1, keepdim=True))
+        return torch.stack([reconstruction, classification]).detach()
+
+    def train_epoch(self) -> dict[str, float]:
+        for module in (self.generator, self.classifier):
+            module.train()
+        n = len(self.y)
+        order = torch.randperm(n * self.repeats, device=self.device) % n
+        total = torch.zeros(len(LOSS_NAMES), device=self.device)
+        for i in range(0, len(order), self.recipe.batch_size):
+            total += self.step(order[i:i + self.recipe.batch_size])
+        return dict(zip(LOSS_NAMES, (total / self.steps_per_epoch).tolist()))
+
+    def parts(self) -> dict[str, Any]:
+        """What a checkpoint holds (benchmark.training.resumable.Job)."""
+        return {"latents": self.latents, "generator": self.generator, "classifier": self.classifier,
+                "opt_z": self.opt_z, "opt_g": self.opt_g, "opt_c": self.opt_c, "sched_z": self.sched_z,
+                "sched_g": self.sched_g}
+
+
+@register_stage_kind
+class GlicoKind(StageKind):
+    """The GLICO latents and generator of a subset."""
+
+    name = "glico"
+    label = "glico"
+    profile_section = "glico"
+
+    @classmethod
+    def spec(cls, dataset: str, shots: int, seed: int, profile: str) -> StageSpec:
+        return StageSpec(cls.name, dataset, shots, seed, profile)
+
+    def schedule(self, stage: StageSpec) -> GlicoRecipe:
+        return glico_recipe_for(stage.dataset, stage.profile)
+
+    def gpu_step_s(self, stage: StageSpec) -> float:
+        # generator + classifier step, batch 128 at 32 px (launch-bound) or 32 at 96 px (assumed, not measured)
+        return 0.005 if self.schedule(stage).image_size <= 32 else 0.015
+
+    def step_key(self, stage: StageSpec, image_size: int, num_classes: int) -> str:
+        r = self.schedule(stage)
+        return f"glico:b{r.batch_size}:{r.image_size}px:h{r.hidden}:c{r.channels}:{num_classes}c"
+
+    def measure_step(self, stage: StageSpec, image_size: int, num_classes: int, device: torch.device) -> float:
+        """Median time of one training step of the stage's recipe, on random images."""
+        recipe = self.schedule(stage)
+        gen = torch.Generator().manual_seed(0)
+        images = torch.randint(0, 256, (2 * num_classes, 3, image_size, image_size), dtype=torch.uint8, generator=gen)
+        labels = torch.arange(num_classes).repeat_interleave(2)
+        training = GlicoTraining(stage, images, labels, num_classes, device, recipe)
+        idx = torch.arange(recipe.batch_size, device=device) % len(labels)
+        return interleaved_medians({"step": lambda: training.step(idx)}, 2, device, warmup=1)["step"]
+
+    def train(self, stage: StageSpec, images: torch.Tensor, labels: torch.Tensor, num_classes: int,
+              device: torch.device, inputs: dict[str, Path], artifact: Path, checkpoint: Path, checkpoint_every_s: float,
+              on_epoch: EpochCallback | None, recipe: GlicoRecipe | None = None) -> dict:
+        recipe = recipe or self.schedule(stage)
+        training = GlicoTraining(stage, images, labels, num_classes, device, recipe)
+
+        def run_epoch(progress: GlicoProgress) -> None:
+            progress.curve.append(training.train_epoch())
+            progress.epoch += 1
+
+        progress, resumed_from = train_epochs(training, stage.to_dict(), GlicoProgress(), recipe.epochs, run_epoch,
+                                              checkpoint, checkpoint_every_s, on_epoch)
+        write_artifact(training.generator, training.latents.weight, labels, stage, artifact)
+        return {"recipe": asdict(recipe), "epochs": recipe.epochs, "steps": recipe.epochs * training.steps_per_epoch,
+                "train_seconds": progress.train_seconds, "resumed_from_epoch": resumed_from,
+                "final_losses": progress.curve[-1], "curve": progress.curve}
+
+    def stand_in(self, stage: StageSpec, images: torch.Tensor, labels: torch.Tensor, num_classes: int,
+                 inputs: dict[str, Path], artifact: Path) -> None:
+        """An untrained generator of the stage's recipe and random latents: same cost as trained ones."""
+        r = self.schedule(stage)
+        latents = random_latents(len(labels), torch.device("cpu")).weight
+        write_artifact(LatentGenerator(r.image_size, r.hidden, r.channels), latents, labels, stage, artifact)
+
+
+@register("glico")
+class Glico(BatchReplacement):
+    label = "GLICO"
+    summary = ("generated batches (p_gen): each sample's GLICO latent slerped towards a random same-class latent "
+               "(ratio 0.1-0.4 per batch), decoded")
+
+    def requires(self) -> tuple[StageSpec, ...]:
+        ctx = self.ctx
+        return (GlicoKind.spec(ctx.dataset, ctx.shots, ctx.seed, ctx.profile),)
+
+    def setup(self, data: TrainData, artifacts: dict[str, Path]) -> None:
+        super().setup(data, artifacts)
+        self.generator, self.latents, labels = load_glico(artifacts[GlicoKind.name], data.labels.device)
+        if not torch.equal(labels, data.labels):
+            raise RuntimeError(f"the GLICO artifact {artifacts[GlicoKind.name]} was fitted on another subset")
+        self.same_class = SameClass(data.labels)
+
+    def interpolate(self, idx: torch.Tensor, partners: torch.Tensor, ratio: float) -> torch.Tensor:
+        """Images [B, 3, H, W] in [-1, 1] at the classifier's size from the latents of idx slerped
+        towards those of partners by `ratio`, with fresh noise codes."""
+        z = slerp(self.latents[idx], self.latents[partners], ratio)
+        code = CODE_STD * torch.randn(len(z), CODE_DIM, device=z.device)
+        with torch.inference_mode(), bf16_autocast(z.device, native_cpu=True):
+            made = resize(2 * self.generator(z, code).float() - 1, self.ctx.image_size)
+        return made.clone()  # a normal tensor again, usable by autograd
+
+    def replace(self, batch: Batch) -> Batch:
+        ratio = RATIOS[int(torch.randint(len(RATIOS), ()))]  # drawn on the host: no device sync
+        partners = self.same_class.partners(batch.y, 1)[:, 0]
+        return dataclasses.replace(batch, x=self.interpolate(batch.idx, partners, ratio))
