@@ -83,6 +83,8 @@ def test_dry_run_prints_the_table1_plan_with_its_cost(capsys, tmp_path):
     # step times as `perf`/dry-run would have measured them, so the test does not time ResNet-50 on a CPU
     times = {"cpu:wrn-16-8:b10:32px:10c": 0.4, "cpu:wrn-16-8:b10:32px:100c": 0.4, "cpu:resnet50:b16:96px:10c": 2.0,
              **{f"cpu:generator:64f:{size}:{mask}:n2": 9.0 for size in ("b64:64px", "b8:96px") for mask in ("grid", "seg_range")}}
+    times.update({"cpu:glico:b128:32px:h1024:c128:10c": 0.5, "cpu:glico:b128:32px:h1024:c128:100c": 0.5,
+                  "cpu:glico:b32:96px:h1024:c128:10c": 0.5, "cpu:supermix_set:wrn-16-8:b128:32px:100c:w8:x10": 50.0})
     (results / "step_times.json").write_text(json.dumps(times))
     assert main(["run", "--grid", "table1", "--dry-run", "--results-dir", str(results)]) == 0
     out, err = capsys.readouterr()
@@ -94,6 +96,9 @@ def test_dry_run_prints_the_table1_plan_with_its_cost(capsys, tmp_path):
     steps = sum(200 * -(-(k * 10 * max(500 // k, 1)) // 10) for k in (5, 10, 20, 30, 50, 100)) * 5
     line = next(line for line in out.splitlines() if line.startswith("baseline") and "cifair10 " in line)
     assert " 30 " in line and f"{steps * 0.4 / 3600:,.1f} h" in line
+    stages = [line.split()[:3] for line in out.split("stage ")[-1].splitlines()]
+    assert ["supermix", "set", "cifair100"] in stages and ["teacher", "method=baseline", "cifair100"] in stages
+    assert ["glico", "stl10", "30"] in stages
     assert "measuring" not in err  # every step time came from the cache
 
 

@@ -1,0 +1,311 @@
+"""SuperMix (Dabouei et al., CVPR 2021; reference/methods.md 5): the mixed set, a stage made with
+the subset's teacher, and the method that trains on it.
+
+The teacher is the subset's teacher stage (methods/teacher.py: the baseline classifier of the same
+subset and recipe), never a pretrained network. A stage of kind "supermix_set" mixes K = 2 images
+(a batch and its cyclic shift) under masks optimised so that the teacher's prediction on the mix
+matches target weights drawn from a Dirichlet over the two images' teacher labels, and keeps the
+mixes whose teacher top-K labels are the target's. The `supermix` method trains on the
+cross-entropy of its batch plus that of a batch of the set against the teacher's labels.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from benchmark.atomic import save_atomic
+from benchmark.training.models import build_model
+from benchmark.training.pipeline import Batch, TrainData, denormalize, normalize
+from benchmark.training.recipes import PAPER_32, PAPER_96, Schedule, by_profile, recipe_for
+from benchmark.training.resumable import train_epochs
+from benchmark.training.spec import StageSpec
+from benchmark.training.timing import interleaved_medians
+from methods import register
+from methods.base import Method
+from methods.stage import EpochCallback, StageKind, register_stage_kind
+from methods.teacher import TeacherKind, load_teacher
+
+ASSUMED_ITERATIONS = 10  # mask updates per batch, for cost estimates (the stage records the real mean)
+
+
+@dataclass(frozen=True)
+class MixRecipe(Schedule):
+    """How a mixed set is made: `epochs` passes over the subset repeated like the classifier's epoch,
+    in batches of `batch_size`; every image is the first of one K-tuple per pass."""
+
+    mask_size: int  # side of the mask variables before upsampling to the image
+    sigma: float  # std, in mask cells, of the Gaussian smoothing of the gradient
+    k: int = 2  # images per mix
+    alpha: float = 3.0  # Dirichlet concentration of the target weights
+    lambda_s: float = 25.0  # weight of the sparsity term mean|m (m - 1)|
+    max_iter: int = 50
+    tol: float = 0.1  # a batch stops when at most this fraction of it is unfinished
+
+
+# The reference's CIFAR-100 command (batch 128, masks 8x8, sigma 1) at 32 px, its ImageNet command
+# (batch 16, 16x16, sigma 2) at 96 px. 3 passes make about 1/60 of the mixed images the student draws
+# over its 200 epochs, so each mix is seen about as often as in the reference (600 epochs of 50,000
+# draws over 500,000 mixes: 60 times). quick: one pass over the subset, without repeats (the demo's
+# sets take seconds; its students see each mix about 100 times).
+SUPERMIX_PAPER_32 = MixRecipe(batch_size=128, epochs=3, repeats_base=PAPER_32.repeats_base, mask_size=8, sigma=1.0)
+SUPERMIX_PAPER_96 = MixRecipe(batch_size=16, epochs=3, repeats_base=PAPER_96.repeats_base, mask_size=16, sigma=2.0)
+SUPERMIX_QUICK_32 = dataclasses.replace(SUPERMIX_PAPER_32, epochs=1, repeats_base=1)
+SUPERMIX_QUICK_96 = dataclasses.replace(SUPERMIX_PAPER_96, epochs=1, repeats_base=1)
+
+
+def mix_recipe_for(dataset: str, profile: str) -> MixRecipe:
+    return by_profile(dataset, profile, {("paper", False): SUPERMIX_PAPER_32, ("paper", True): SUPERMIX_PAPER_96,
+                                         ("quick", False): SUPERMIX_QUICK_32, ("quick", True): SUPERMIX_QUICK_96})
+
+
+@functools.cache
+def gaussian_taps(sigma: float) -> torch.Tensor:
+    """int(5 sigma) taps of a Gaussian of std sigma centred on the kernel, summing to 1 (the reference's kernel)."""
+    size = int(5 * sigma)
+    x = torch.arange(size, dtype=torch.float32) - (size - 1) / 2
+    taps = torch.exp(-0.5 * (x / sigma) ** 2)
+    return taps / taps.sum()
+
+
+def smooth(g: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian smoothing of [B, K, w, w] per map, zero padding, same size."""
+    taps = gaussian_taps(sigma).to(g.device, g.dtype)
+    size = len(taps)
+    before, after = size // 2 - (1 - size % 2), size // 2
+    flat = F.pad(g.flatten(0, 1)[:, None], (before, after, before, after))
+    flat = F.conv2d(F.conv2d(flat, taps.view(1, 1, size, 1)), taps.view(1, 1, 1, size))
+    return flat.view_as(g)
+
+
+def process_masks(m: torch.Tensor, size: int) -> torch.Tensor:
+    """Mask variables [B, K, w, w] -> masks [B, K, size, size]: bilinear upsampling, sigmoid, and
+    normalisation over K (the masks of a mix sum to 1 at every pixel)."""
+    s = torch.sigmoid(F.interpolate(m, size=(size, size), mode="bilinear", align_corners=False))
+    return s / s.sum(1, keepdim=True)
+
+
+def apply_masks(masks: torch.Tensor, sources: torch.Tensor) -> torch.Tensor:
+    """The mixes [B, 3, H, W] of sources [B, K, 3, H, W] under masks [B, K, H, W]."""
+    return (masks[:, :, None] * sources).sum(1)
+
+
+def top_k_match(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """bool [B]: the teacher's top-m classes are the m distinct labels of each K-tuple [B, K]. With
+    distinct labels this is the reference's rule (sorted top-K of the mix = sorted top-K of the
+    target); a tuple of one class needs it as the top-1 (the reference compares an arbitrary
+    zero-weight class there)."""
+    k = labels.shape[1]
+    top = logits.topk(k, dim=1).indices
+    distinct = (labels[:, :, None] == labels[:, None, :]).triu(1).any(1).logical_not().sum(1)  # [B]
+    within = torch.arange(k, device=labels.device)[None, None, :] < distinct[:, None, None]
+    return ((labels[:, :, None] == top[:, None, :]) & within).any(2).all(1)
+
+
+@dataclass
+class Mixes:
+    images: torch.Tensor  # normalised [b, 3, H, W], the kept mixes
+    masks: torch.Tensor  # [b, K, H, W]
+    sources: torch.Tensor  # [b, K, 3, H, W]
+    iterations: int
+
+
+@torch.no_grad()
+def mix_batch(teacher: nn.Module, x: torch.Tensor, num_classes: int, recipe: MixRecipe) -> Mixes:
+    """SuperMix's mixing of a normalised batch x [B, 3, H, W] with its cyclic shifts, by the
+    smoothed Newton-like steps of the masks; only the mixes that succeeded are returned."""
+    b, size, k = len(x), x.shape[-1], recipe.k
+    device = x.device
+    tuples = (torch.arange(b, device=device)[:, None] + torch.arange(k, device=device)[None, :]) % b
+    sources = x[tuples]
+    labels = teacher(x).argmax(1)[tuples]
+    weights = torch.distributions.Dirichlet(torch.full((k,), recipe.alpha, device=device)).sample((b,))
+    target = torch.zeros(b, num_classes, device=device).scatter_add_(1, labels, weights)
+    variables = torch.zeros(b, k, recipe.mask_size, recipe.mask_size, device=device)
+    active = torch.ones(b, dtype=torch.bool, device=device)
+    iterations = 0
+    while int(active.sum()) > int(b * recipe.tol) and iterations < recipe.max_iter:
+        with torch.enable_grad():
+            m = variables.requires_grad_()
+            masks = process_masks(m, size)
+            logits = teacher(apply_masks(masks, sources))
+            kl = F.kl_div(F.log_softmax(logits, 1), target, reduction="none").sum(1)
+            sparsity = (masks * (masks - 1)).abs().mean((1, 2, 3))
+            objective = (kl + recipe.lambda_s * sparsity) * active
+            (grad,) = torch.autograd.grad(objective.sum(), m)
+        smoothed = smooth(grad, recipe.sigma)
+        step = (objective.abs() / ((grad * smoothed).flatten(1).sum(1) + 1e-10)).clamp(1e-4, 2000)
+        variables = variables.detach() - (step * active)[:, None, None, None] * smoothed
+        masks = process_masks(variables, size)
+        mixed = apply_masks(masks, sources)
+        active = ~top_k_match(teacher(mixed), labels)
+        iterations += 1
+    kept = ~active
+    return Mixes(mixed[kept], masks[kept], sources[kept], iterations)
+
+
+@dataclass
+class MixProgress:
+    epoch: int = 0
+    curve: list[dict[str, float]] = field(default_factory=list)  # per pass: tried, kept, mean iterations
+    train_seconds: float = 0.0
+
+
+class MixedSet:
+    """The mixes made so far (uint8, on the device) and their teacher labels; a checkpointable part."""
+
+    def __init__(self, image_size: int, device: torch.device):
+        self.images = [torch.empty(0, 3, image_size, image_size, dtype=torch.uint8, device=device)]
+        self.labels = [torch.empty(0, dtype=torch.long, device=device)]
+
+    def add(self, images: torch.Tensor, labels: torch.Tensor) -> None:
+        self.images.append(images)
+        self.labels.append(labels)
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return {"images": torch.cat(self.images), "labels": torch.cat(self.labels)}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        device = self.images[0].device
+        self.images, self.labels = [state["images"].to(device)], [state["labels"].to(device)]
+
+
+class SetMaking:
+    """One mixed-set stage: the subset on the device (flips only, as the reference's loader), the
+    teacher, and the set made so far."""
+
+    def __init__(self, stage: StageSpec, images: torch.Tensor, labels: torch.Tensor, num_classes: int,
+                 device: torch.device, teacher: nn.Module, recipe: MixRecipe):
+        self.recipe, self.device, self.teacher, self.num_classes = recipe, device, teacher, num_classes
+        torch.manual_seed(stage.seed)
+        self.data = TrainData(images.to(device), labels.to(device), pad=0)
+        self.repeats = recipe.repeats(stage.shots)
+        self.set = MixedSet(images.shape[-1], device)
+
+    def make(self, idx: torch.Tensor) -> Mixes:
+        """The kept mixes of one batch, added to the set with the teacher's label of each (uint8) mix."""
+        mixes = mix_batch(self.teacher, self.data.batch(idx).x, self.num_classes, self.recipe)
+        images = denormalize(mixes.images)
+        with torch.no_grad():
+            self.set.add(images, self.teacher(normalize(images)).argmax(1))
+        return mixes
+
+    def run_pass(self, progress: MixProgress) -> None:
+        n = len(self.data)
+        order = torch.randperm(n * self.repeats, device=self.device) % n
+        kept, iterations, batches = 0, 0, 0
+        for i in range(0, len(order), self.recipe.batch_size):
+            mixes = self.make(order[i:i + self.recipe.batch_size])
+            kept += len(mixes.images)
+            iterations += mixes.iterations
+            batches += 1
+        progress.curve.append({"tried": len(order), "kept": kept, "mean_iterations": iterations / batches})
+        progress.epoch += 1
+
+    def parts(self) -> dict[str, Any]:
+        """What a checkpoint holds (benchmark.training.resumable.Job)."""
+        return {"set": self.set}
+
+
+def write_set(images: torch.Tensor, labels: torch.Tensor, stage: StageSpec, path: Path) -> None:
+    save_atomic({"stage": stage.to_dict(), "images": images.cpu(), "labels": labels.cpu()}, path)
+
+
+def load_set(path: Path, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """(uint8 mixes [m, 3, H, W], their teacher labels [m]) of an artifact, on the device."""
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    return state["images"].to(device), state["labels"].to(device)
+
+
+@register_stage_kind
+class MixedSetKind(StageKind):
+    """The SuperMix set of a subset, made with the subset's baseline teacher."""
+
+    name = "supermix_set"
+    label = "supermix set"
+    profile_section = "supermix_set"
+
+    @classmethod
+    def spec(cls, dataset: str, shots: int, seed: int, profile: str) -> StageSpec:
+        return StageSpec(cls.name, dataset, shots, seed, profile)
+
+    def requires(self, stage: StageSpec) -> tuple[StageSpec, ...]:
+        return (TeacherKind.spec(stage.dataset, stage.shots, stage.seed, stage.profile),)
+
+    def schedule(self, stage: StageSpec) -> MixRecipe:
+        return mix_recipe_for(stage.dataset, stage.profile)
+
+    def gpu_step_s(self, stage: StageSpec) -> float:
+        # one batch: ASSUMED_ITERATIONS x (two forwards and a backward of the teacher, WRN-16-8 at
+        # batch 128 or ResNet-50 at 16, ~20 ms) (assumed, not measured)
+        return ASSUMED_ITERATIONS * 0.020
+
+    def step_key(self, stage: StageSpec, image_size: int, num_classes: int) -> str:
+        r = self.schedule(stage)
+        return (f"supermix_set:{recipe_for(stage.dataset, stage.profile).model}:b{r.batch_size}:{image_size}px:"
+                f"{num_classes}c:w{r.mask_size}:x{ASSUMED_ITERATIONS}")
+
+    def measure_step(self, stage: StageSpec, image_size: int, num_classes: int, device: torch.device) -> float:
+        """ASSUMED_ITERATIONS x the median time of one mask update of a batch (an untrained teacher, random images)."""
+        recipe = dataclasses.replace(self.schedule(stage), max_iter=1, tol=-1.0)
+        torch.manual_seed(0)
+        teacher = build_model(recipe_for(stage.dataset, stage.profile).model, num_classes).to(device).eval()
+        teacher.requires_grad_(False)
+        x = torch.rand(recipe.batch_size, 3, image_size, image_size, device=device) * 2 - 1
+        seconds = interleaved_medians({"step": lambda: mix_batch(teacher, x, num_classes, recipe)}, 2, device, warmup=1)
+        return ASSUMED_ITERATIONS * seconds["step"]
+
+    def train(self, stage: StageSpec, images: torch.Tensor, labels: torch.Tensor, num_classes: int,
+              device: torch.device, inputs: dict[str, Path], artifact: Path, checkpoint: Path, checkpoint_every_s: float,
+              on_epoch: EpochCallback | None) -> dict:
+        recipe = self.schedule(stage)
+        making = SetMaking(stage, images, labels, num_classes, device, load_teacher(inputs[TeacherKind.name], device),
+                           recipe)
+        progress, resumed_from = train_epochs(making, stage.to_dict(), MixProgress(), recipe.epochs, making.run_pass,
+                                              checkpoint, checkpoint_every_s, on_epoch)
+        made = making.set.state_dict()
+        if not len(made["labels"]):
+            raise RuntimeError(f"no mix of {stage.describe()} met the teacher's top-{recipe.k} rule; the set is empty")
+        write_set(made["images"], made["labels"], stage, artifact)
+        return {"recipe": asdict(recipe), "images": len(made["labels"]), "train_seconds": progress.train_seconds,
+                "resumed_from_epoch": resumed_from, "curve": progress.curve}
+
+    def stand_in(self, stage: StageSpec, images: torch.Tensor, labels: torch.Tensor, num_classes: int,
+                 inputs: dict[str, Path], artifact: Path) -> None:
+        """The subset itself as the set: drawing from it costs what drawing from a made set costs."""
+        write_set(images, labels, stage, artifact)
+
+
+@register("supermix")
+class SuperMix(Method):
+    label = "SuperMix"
+    summary = ("cross-entropy of the batch plus that of a batch of the subset's SuperMix set (2 images mixed under "
+               "masks fitted to a baseline teacher) against the teacher's labels")
+
+    def requires(self) -> tuple[StageSpec, ...]:
+        ctx = self.ctx
+        return (MixedSetKind.spec(ctx.dataset, ctx.shots, ctx.seed, ctx.profile),)
+
+    def setup(self, data: TrainData, artifacts: dict[str, Path]) -> None:
+        super().setup(data, artifacts)
+        self.mixed_images, self.mixed_labels = load_set(artifacts[MixedSetKind.name], data.labels.device)
+
+    def augment(self, batch: Batch) -> Batch:
+        """The batch followed by as many mixes, drawn uniformly from the set, with their own crop and flip."""
+        n = len(batch.y)
+        pick = torch.randint(len(self.mixed_labels), (n,), device=batch.y.device)
+        mixed = TrainData(self.mixed_images[pick], self.mixed_labels[pick], self.data.pad).batch(
+            torch.arange(n, device=pick.device))
+        return dataclasses.replace(batch, x=torch.cat([batch.x, mixed.x]), y=torch.cat([batch.y, mixed.y]), targets=())
+
+    def loss(self, model: nn.Module, batch: Batch) -> torch.Tensor:
+        """CE(natural half) + CE(mixed half), each its own forward pass (as the reference's student)."""
+        natural, mixed = batch.x.chunk(2)
+        y_natural, y_mixed = batch.y.chunk(2)
+        return F.cross_entropy(model(natural), y_natural) + F.cross_entropy(model(mixed), y_mixed)
