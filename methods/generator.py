@@ -13,7 +13,7 @@ reference feeds sigmoid scores to its least-squares loss).
 from __future__ import annotations
 
 import functools
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +25,9 @@ from benchmark.atomic import save_atomic
 from benchmark.training.models import bf16_autocast
 from benchmark.training.pipeline import Batch, TrainData, normalize
 from benchmark.training.recipes import Schedule, by_profile
-from benchmark.training.resumable import train_epochs
+from benchmark.training.resumable import mean_losses_epoch, train_curve
 from benchmark.training.spec import StageSpec
-from benchmark.training.timing import interleaved_medians
+from benchmark.training.timing import median_batch_seconds, random_subset
 from methods.masks import MASKS, SEGMENTED_SOURCE, felzenszwalb_params, mix, sample_masks, segment
 from methods.stage import EpochCallback, StageKind, register_stage_kind
 
@@ -242,13 +242,6 @@ def load_generator(path: Path, device: torch.device) -> Generator:
     return generator.to(device).eval().requires_grad_(False)
 
 
-@dataclass
-class GeneratorProgress:
-    epoch: int = 0
-    curve: list[dict[str, float]] = field(default_factory=list)  # per epoch: mean losses
-    train_seconds: float = 0.0
-
-
 LOSS_NAMES = ("reconstruction", "adversarial", "discriminator")
 
 
@@ -313,12 +306,8 @@ class GeneratorTraining:
     def train_epoch(self) -> dict[str, float]:
         self.generator.train()
         self.discriminator.train()
-        n = len(self.data)
-        order = torch.randperm(n * self.repeats, device=self.device) % n
-        total = torch.zeros(len(LOSS_NAMES), device=self.device)
-        for i in range(0, len(order), self.recipe.batch_size):
-            total += self.step(order[i:i + self.recipe.batch_size])
-        return dict(zip(LOSS_NAMES, (total / self.steps_per_epoch).tolist()))
+        return mean_losses_epoch(self.step, LOSS_NAMES, len(self.data), self.repeats, self.recipe.batch_size,
+                                 self.device)
 
     def parts(self) -> dict[str, Any]:
         """What a checkpoint holds (benchmark.training.resumable.Job)."""
@@ -352,27 +341,17 @@ class GeneratorKind(StageKind):
     def measure_step(self, stage: StageSpec, image_size: int, num_classes: int, device: torch.device) -> float:
         """Median time of one generator training step of the stage's recipe, on random images."""
         recipe = self.schedule(stage)
-        per_class = 2
-        gen = torch.Generator().manual_seed(0)
-        images = torch.randint(0, 256, (per_class * num_classes, 3, image_size, image_size), dtype=torch.uint8,
-                               generator=gen)
-        labels = torch.arange(num_classes).repeat_interleave(per_class)
+        images, labels = random_subset(num_classes, image_size)
         training = GeneratorTraining(stage, images, labels, device, recipe)
-        idx = torch.arange(recipe.batch_size, device=device) % len(labels)
-        return interleaved_medians({"step": lambda: training.step(idx)}, 2, device, warmup=1)["step"]
+        return median_batch_seconds(training.step, recipe.batch_size, len(labels), device)
 
     def train(self, stage: StageSpec, images: torch.Tensor, labels: torch.Tensor, num_classes: int,
               device: torch.device, inputs: dict[str, Path], artifact: Path, checkpoint: Path, checkpoint_every_s: float,
               on_epoch: EpochCallback | None, recipe: GeneratorRecipe | None = None) -> dict:
         recipe = recipe or self.schedule(stage)
         training = GeneratorTraining(stage, images, labels, device, recipe)
-
-        def run_epoch(progress: GeneratorProgress) -> None:
-            progress.curve.append(training.train_epoch())
-            progress.epoch += 1
-
-        progress, resumed_from = train_epochs(training, stage.to_dict(), GeneratorProgress(), recipe.epochs, run_epoch,
-                                              checkpoint, checkpoint_every_s, on_epoch)
+        progress, resumed_from = train_curve(training, stage.to_dict(), recipe.epochs, training.train_epoch, checkpoint,
+                                             checkpoint_every_s, on_epoch)
         write_artifact(training.generator, stage, artifact)
         return {"recipe": asdict(recipe), "epochs": recipe.epochs, "steps": recipe.epochs * training.steps_per_epoch,
                 "train_seconds": progress.train_seconds, "resumed_from_epoch": resumed_from,

@@ -1,7 +1,11 @@
 """Shared helpers of the tests: a resolved run, untrained stage artifacts (the kinds' stand-ins: same
-format and code path as trained ones, seconds instead of minutes) and a tiny FID feature extractor."""
+format and code path as trained ones, seconds instead of minutes), a stage killed and resumed, and a
+tiny FID feature extractor."""
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 import torch
 
 from benchmark.data import cached_dataset, subsample
@@ -42,6 +46,25 @@ def add_untrained_stages(store: Store, method: str, dataset: str = "digits", sho
         stage.kind.stand_in(stage.spec, data.train_x[idx], data.train_y[idx], data.num_classes, inputs,
                             store.artifact_path(stage.id))
         store.write_stage_record(stage.id, {"stage": stage.to_dict(), "summary": {"untrained": True}})
+
+
+def killed_and_resumed(kind, stage, images, labels, num_classes: int, tmp_path: Path, recipe, kill_after: int,
+                       inputs: dict | None = None) -> tuple[dict, dict]:
+    """The summaries of a stage trained whole (artifact a.pt) and of the same stage killed at the end of
+    epoch `kill_after` and resumed (b.pt), on the CPU with a checkpoint at every epoch."""
+    def train(name: str, on_epoch=None) -> dict:
+        return kind.train(stage, images, labels, num_classes, torch.device("cpu"), inputs or {}, tmp_path / f"{name}.pt",
+                          tmp_path / f"{name}.ckpt", 0.0, on_epoch, recipe)
+
+    def killed(epoch: int, epochs: int) -> None:
+        if epoch == kill_after:
+            raise KeyboardInterrupt
+
+    whole = train("a")
+    with pytest.raises(KeyboardInterrupt):
+        train("b", killed)
+    assert (tmp_path / "b.ckpt").exists() and not (tmp_path / "b.pt").exists()
+    return whole, train("b")
 
 
 TINY_EXTRACTOR = "tiny-test-features"

@@ -15,7 +15,7 @@ from benchmark.orchestration.worker import run_batch
 from benchmark.training.pipeline import TrainData, normalize
 from benchmark.training.recipes import Recipe
 from benchmark.training.spec import StageSpec
-from helpers import run_task
+from helpers import killed_and_resumed, run_task
 from methods import STAGE_KINDS, Context, get_method
 from methods.generator import Discriminator, Generator, GeneratorKind, GeneratorRecipe, laplacian_loss, load_generator
 from methods.masks import mix
@@ -91,22 +91,7 @@ def test_stage_resume_equals_uninterrupted(tmp_path: Path):
     images, labels = digits_subset(3)
     images, labels = images[labels < 2], labels[labels < 2]
     stage = StageSpec("generator", "digits", 3, 0, "quick", (("mask", "seg_assign"), ("n_images", 3)))
-    kind = STAGE_KINDS["generator"]
-
-    def train(name: str, on_epoch=None) -> dict:
-        return kind.train(stage, images, labels, 2, CPU, {}, tmp_path / f"{name}.pt", tmp_path / f"{name}.ckpt", 0.0,
-                          on_epoch, TINY_GENERATOR)
-
-    whole = train("a")
-
-    def killed_after_two(epoch: int, epochs: int) -> None:
-        if epoch == 2:
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        train("b", killed_after_two)
-    assert (tmp_path / "b.ckpt").exists() and not (tmp_path / "b.pt").exists()
-    resumed = train("b")
+    whole, resumed = killed_and_resumed(STAGE_KINDS["generator"], stage, images, labels, 2, tmp_path, TINY_GENERATOR, 2)
 
     assert resumed["resumed_from_epoch"] == 2 and whole["resumed_from_epoch"] == 0
     assert resumed["curve"] == whole["curve"]

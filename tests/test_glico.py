@@ -13,7 +13,7 @@ from benchmark.orchestration.plan import resolve
 from benchmark.orchestration.store import Store
 from benchmark.training.models import bf16_autocast
 from benchmark.training.spec import RunSpec, StageSpec
-from helpers import run_task
+from helpers import killed_and_resumed, run_task
 from methods import STAGE_KINDS
 from methods.glico import (CODE_DIM, LATENT_DIM, RATIOS, GlicoKind, GlicoRecipe, GlicoTraining, LatentGenerator,
                            load_glico, slerp)
@@ -80,21 +80,7 @@ def test_latents_are_unit_vectors_after_every_step():
 def test_stage_resume_equals_uninterrupted(tmp_path: Path):
     images, labels = digits_subset(2)
     stage = GlicoKind.spec("digits", 2, 0, "quick")
-    kind = STAGE_KINDS["glico"]
-
-    def train(name: str, on_epoch=None) -> dict:
-        return kind.train(stage, images, labels, 10, CPU, {}, tmp_path / f"{name}.pt", tmp_path / f"{name}.ckpt", 0.0,
-                          on_epoch, TINY)
-
-    whole = train("a")
-
-    def killed_after_two(epoch: int, epochs: int) -> None:
-        if epoch == 2:
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        train("b", killed_after_two)
-    resumed = train("b")
+    whole, resumed = killed_and_resumed(STAGE_KINDS["glico"], stage, images, labels, 10, tmp_path, TINY, 2)
     assert resumed["resumed_from_epoch"] == 2 and resumed["curve"] == whole["curve"]
     (ga, za, la), (gb, zb, _) = load_glico(tmp_path / "a.pt", CPU), load_glico(tmp_path / "b.pt", CPU)
     assert torch.equal(za, zb) and torch.equal(la, labels)

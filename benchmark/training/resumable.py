@@ -1,4 +1,5 @@
-"""The resumable epoch loop of classifier runs and generator stages.
+"""The resumable epoch loop of classifier runs and stages, and the epoch of a stage that records
+its mean losses per epoch (`train_curve`, `mean_losses_epoch`).
 
 A checkpoint is written atomically at most every `checkpoint_every_s` seconds (never after the last
 epoch: the caller writes the result) and holds the job's state, its progress and the RNG states, so
@@ -8,7 +9,7 @@ belongs to (its identity: the run's or the stage's spec); any other checkpoint i
 from __future__ import annotations
 
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Protocol, TypeVar
 
@@ -56,3 +57,33 @@ def train_epochs(job: Job, identity: dict[str, Any], progress: P, epochs: int, r
         if on_epoch:
             on_epoch(progress.epoch, epochs)
     return progress, resumed_from
+
+
+@dataclass
+class StageProgress:
+    epoch: int = 0
+    curve: list[dict[str, float]] = field(default_factory=list)  # per epoch: its mean losses (or counts)
+    train_seconds: float = 0.0
+
+
+def train_curve(job: Job, identity: dict[str, Any], epochs: int, train_epoch: Callable[[], dict[str, float]],
+                checkpoint: Path, checkpoint_every_s: float,
+                on_epoch: Callable[[int, int], None] | None) -> tuple[StageProgress, int]:
+    """`train_epochs` for a stage whose epoch returns a point of its curve."""
+
+    def run_epoch(progress: StageProgress) -> None:
+        progress.curve.append(train_epoch())
+        progress.epoch += 1
+
+    return train_epochs(job, identity, StageProgress(), epochs, run_epoch, checkpoint, checkpoint_every_s, on_epoch)
+
+
+def mean_losses_epoch(step: Callable[[torch.Tensor], torch.Tensor], names: tuple[str, ...], n: int, repeats: int,
+                      batch_size: int, device: torch.device) -> dict[str, float]:
+    """One epoch of a stage: the subset of n images repeated `repeats` times in random order, in
+    batches; `step` returns the batch's losses on the device, read back once, as their means."""
+    order = torch.randperm(n * repeats, device=device) % n
+    total = torch.zeros(len(names), device=device)
+    for i in range(0, len(order), batch_size):
+        total += step(order[i:i + batch_size])
+    return dict(zip(names, (total / -(-len(order) // batch_size)).tolist()))

@@ -48,3 +48,17 @@ def measure_classifier_step(recipe: Recipe, image_size: int, num_classes: int, d
 def classifier_step_key(recipe: Recipe, image_size: int, num_classes: int) -> str:
     """What decides the cost of a classifier's step: its model, batch, image size and classes."""
     return f"{recipe.model}:b{recipe.batch_size}:{image_size}px:{num_classes}c"
+
+
+def random_subset(num_classes: int, image_size: int, per_class: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random uint8 images, per_class of each class, and their labels: what stage step times are measured on."""
+    gen = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (per_class * num_classes, 3, image_size, image_size), dtype=torch.uint8,
+                           generator=gen)
+    return images, torch.arange(num_classes).repeat_interleave(per_class)
+
+
+def median_batch_seconds(step: Callable[[torch.Tensor], Any], batch_size: int, n: int, device: torch.device) -> float:
+    """Median time of step(idx) on a batch of the first batch_size of n images (cycled), after a warm-up."""
+    idx = torch.arange(batch_size, device=device) % n
+    return interleaved_medians({"step": lambda: step(idx)}, 2, device, warmup=1)["step"]
