@@ -84,7 +84,7 @@ def test_dry_run_prints_the_table1_plan_with_its_cost(capsys, tmp_path):
     times = {"cpu:wrn-16-8:b10:32px:10c": 0.4, "cpu:wrn-16-8:b10:32px:100c": 0.4, "cpu:resnet50:b16:96px:10c": 2.0,
              **{f"cpu:generator:64f:{size}:{mask}:n2": 9.0 for size in ("b64:64px", "b8:96px") for mask in ("grid", "seg_range")}}
     times.update({"cpu:glico:b128:32px:h1024:c128:10c": 0.5, "cpu:glico:b128:32px:h1024:c128:100c": 0.5,
-                  "cpu:glico:b32:96px:h1024:c128:10c": 0.5, "cpu:supermix_set:wrn-16-8:b128:32px:100c:w8:x10": 50.0})
+                  "cpu:glico:b32:96px:h1024:c128:10c": 0.5, "cpu:supermix_set:wrn-16-8:b128:32px:100c:w8:x50": 50.0})
     (results / "step_times.json").write_text(json.dumps(times))
     assert main(["run", "--grid", "table1", "--dry-run", "--results-dir", str(results)]) == 0
     out, err = capsys.readouterr()

@@ -14,7 +14,7 @@ from benchmark.orchestration.store import Store
 from benchmark.output.reproduction import paper_frame
 from benchmark.training.pipeline import normalize
 from benchmark.training.spec import RunSpec
-from helpers import run_task
+from helpers import killed_and_resumed, run_task
 from methods.supermix import (SUPERMIX_PAPER_32, SUPERMIX_QUICK_32, apply_masks, gaussian_taps, load_set, mix_batch,
                               process_masks, smooth, top_k_match)
 from methods.teacher import load_teacher
@@ -98,6 +98,22 @@ def test_mixes_that_never_match_are_dropped_after_max_iter():
     assert mix_batch(Sign(), sign_images("+" * 17 + "-+-"), 3, dataclasses.replace(RECIPE, max_iter=3)).iterations == 3
 
 
+def test_a_set_stage_resumes_to_the_uninterrupted_set(tmp_path: Path):
+    from benchmark.data import load_dataset, subsample
+    data = load_dataset("digits", Path("."))
+    idx = subsample(data.train_y, 2, 0)
+    images, labels = data.train_x[idx], data.train_y[idx]
+    (mixed_set,) = run_task("supermix", shots=2).requires
+    (teacher,) = mixed_set.requires
+    teacher.kind.stand_in(teacher.spec, images, labels, 10, {}, tmp_path / "teacher.pt")  # an untrained CNN
+    recipe = dataclasses.replace(SUPERMIX_QUICK_32, epochs=2, batch_size=8, max_iter=3)
+    whole, resumed = killed_and_resumed(mixed_set.kind, mixed_set.spec, images, labels, 10, tmp_path, recipe, 1,
+                                        {"teacher": tmp_path / "teacher.pt"})
+    assert resumed["resumed_from_epoch"] == 1 and resumed["curve"] == whole["curve"] and len(whole["curve"]) == 2
+    (a_images, a_labels), (b_images, b_labels) = load_set(tmp_path / "a.pt", CPU), load_set(tmp_path / "b.pt", CPU)
+    assert torch.equal(a_images, b_images) and torch.equal(a_labels, b_labels) and len(a_labels) == whole["images"]
+
+
 def test_the_paper_recipe_is_the_reference_cifar_command():
     r = SUPERMIX_PAPER_32
     assert (r.k, r.alpha, r.mask_size, r.sigma, r.lambda_s, r.max_iter, r.tol, r.batch_size) == (2, 3.0, 8, 1.0, 25.0, 50,
@@ -112,8 +128,8 @@ def test_a_supermix_run_needs_its_set_which_needs_the_teacher():
     assert [s.label for s in plan.stages] == ["teacher", "supermix set"]
     assert (teacher.level, mixed_set.level, supermix.level) == (0, 1, 2)
     assert dict(teacher.spec.params) == {"method": "baseline"} and teacher.steps == baseline.steps
-    # 3 passes over the subset repeated 500 // 5 = 100 times, batches of 128
-    assert mixed_set.steps == 3 * -(-500 * 100 // 128)
+    # one pass over the subset repeated 500 // 5 = 100 times, batches of 128
+    assert mixed_set.steps == -(-500 * 100 // 128)
 
 
 def test_the_student_adds_the_cross_entropy_of_a_mixed_batch_against_the_teachers_labels(tmp_path: Path):
