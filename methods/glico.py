@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ from benchmark.atomic import save_atomic
 from benchmark.training.models import bf16_autocast
 from benchmark.training.pipeline import Batch, TrainData, normalize
 from benchmark.training.recipes import Schedule, by_profile
-from benchmark.training.resumable import mean_losses_epoch, train_curve
+from benchmark.training.resumable import curve_summary, mean_losses_epoch, train_curve
 from benchmark.training.spec import StageSpec
 from benchmark.training.timing import median_batch_seconds, random_subset
 from methods import register
@@ -253,9 +253,7 @@ class GlicoKind(StageKind):
         progress, resumed_from = train_curve(training, stage.to_dict(), recipe.epochs, training.train_epoch, checkpoint,
                                              checkpoint_every_s, on_epoch)
         write_artifact(training.generator, training.latents.weight, labels, stage, artifact)
-        return {"recipe": asdict(recipe), "epochs": recipe.epochs, "steps": recipe.epochs * training.steps_per_epoch,
-                "train_seconds": progress.train_seconds, "resumed_from_epoch": resumed_from,
-                "final_losses": progress.curve[-1], "curve": progress.curve}
+        return curve_summary(recipe, training.steps_per_epoch, progress, resumed_from)
 
     def stand_in(self, stage: StageSpec, images: torch.Tensor, labels: torch.Tensor, num_classes: int,
                  inputs: dict[str, Path], artifact: Path) -> None:

@@ -67,6 +67,16 @@ def killed_and_resumed(kind, stage, images, labels, num_classes: int, tmp_path: 
     return whole, train("b")
 
 
+def train_demo_run(method: str, results: Path):
+    """Train the demo's run of `method` at 5 shots, seed 0, and the stages it needs, through the CLI in
+    this process; its RunTask."""
+    from benchmark.cli import main
+    argv = ["run", "--grid", "demo", "--methods", method, "--shots", "5", "--seeds", "0", "--executor", "debug",
+            "--quiet", "--results-dir", str(results)]
+    assert main(argv) == 0
+    return run_task(method)
+
+
 TINY_EXTRACTOR = "tiny-test-features"
 
 

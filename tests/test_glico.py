@@ -7,13 +7,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from benchmark.cli import main
 from benchmark.data import load_dataset, subsample
 from benchmark.orchestration.plan import resolve
 from benchmark.orchestration.store import Store
 from benchmark.training.models import bf16_autocast
 from benchmark.training.spec import RunSpec, StageSpec
-from helpers import killed_and_resumed, run_task
+from helpers import killed_and_resumed, run_task, train_demo_run
 from methods import STAGE_KINDS
 from methods.glico import (CODE_DIM, LATENT_DIM, RATIOS, GlicoKind, GlicoRecipe, GlicoTraining, LatentGenerator,
                            load_glico, slerp)
@@ -143,13 +142,9 @@ def test_glico_runs_need_one_glico_stage_per_subset():
 
 @pytest.mark.slow
 def test_glico_trains_end_to_end_in_the_quick_profile(tmp_path: Path, capsys: pytest.CaptureFixture):
-    results = tmp_path / "results"
-    argv = ["run", "--grid", "demo", "--methods", "glico", "--shots", "5", "--seeds", "0", "--executor", "debug",
-            "--quiet", "--results-dir", str(results)]
-    assert main(argv) == 0
+    task = train_demo_run("glico", tmp_path)
     assert "1 stages trained, 1 runs finished" in capsys.readouterr().out
-    store = Store(results)
-    (task,) = resolve([RunSpec("glico", "digits", 5, 0, profile="quick")]).runs
+    store = Store(tmp_path)
     record = store.load_record(task.id)
     assert record.method_label == "GLICO" and record.accuracy > 40  # chance: 10 %
     summary = store.stage_record(task.requires[0].id)["summary"]

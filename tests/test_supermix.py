@@ -8,13 +8,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from benchmark.cli import main
 from benchmark.orchestration.plan import resolve
 from benchmark.orchestration.store import Store
 from benchmark.output.reproduction import paper_frame
 from benchmark.training.pipeline import normalize
 from benchmark.training.spec import RunSpec
-from helpers import killed_and_resumed, run_task
+from helpers import killed_and_resumed, run_task, train_demo_run
 from methods.supermix import (SUPERMIX_PAPER_32, SUPERMIX_QUICK_32, apply_masks, gaussian_taps, load_set, mix_batch,
                               process_masks, smooth, top_k_match)
 from methods.teacher import load_teacher
@@ -164,13 +163,9 @@ def test_supermix_labels_are_the_published_table1_rows():
 
 @pytest.mark.slow
 def test_supermix_trains_end_to_end_in_the_quick_profile(tmp_path: Path, capsys: pytest.CaptureFixture):
-    results = tmp_path / "results"
-    argv = ["run", "--grid", "demo", "--methods", "supermix", "--shots", "5", "--seeds", "0", "--executor", "debug",
-            "--quiet", "--results-dir", str(results)]
-    assert main(argv) == 0
+    task = train_demo_run("supermix", tmp_path)
     assert "2 stages trained, 1 runs finished" in capsys.readouterr().out
-    store = Store(results)
-    (task,) = resolve([RunSpec("supermix", "digits", 5, 0, profile="quick")]).runs
+    store = Store(tmp_path)
     (mixed_set,) = task.requires
     (teacher_stage,) = mixed_set.requires
     record = store.load_record(task.id)

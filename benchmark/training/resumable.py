@@ -78,6 +78,13 @@ def train_curve(job: Job, identity: dict[str, Any], epochs: int, train_epoch: Ca
     return train_epochs(job, identity, StageProgress(), epochs, run_epoch, checkpoint, checkpoint_every_s, on_epoch)
 
 
+def curve_summary(recipe: Any, steps_per_epoch: int, progress: StageProgress, resumed_from: int) -> dict[str, Any]:
+    """A trained stage's summary for its record: its recipe, steps, time and loss curve."""
+    return {"recipe": asdict(recipe), "epochs": recipe.epochs, "steps": recipe.epochs * steps_per_epoch,
+            "train_seconds": progress.train_seconds, "resumed_from_epoch": resumed_from,
+            "final_losses": progress.curve[-1], "curve": progress.curve}
+
+
 def mean_losses_epoch(step: Callable[[torch.Tensor], torch.Tensor], names: tuple[str, ...], n: int, repeats: int,
                       batch_size: int, device: torch.device) -> dict[str, float]:
     """One epoch of a stage: the subset of n images repeated `repeats` times in random order, in
