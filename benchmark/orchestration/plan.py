@@ -96,8 +96,10 @@ def describe_plan(plan: Plan, store: Store, cost: CostModel) -> str:
     todo = [*run_todo, *stage_todo]
     known = [s for s in map(cost.seconds, todo) if s is not None]
     total = f"{two_figures(sum(known) / 3600)} GPU-hours" if cost.assumed else format_duration(sum(known))
+    estimate = (f"estimated {total} of training" + (" for those with a step time" if len(known) < len(todo) else "")
+                if known else "no estimate")
     lines += ["", f"total: {len(plan.runs)} runs ({len(run_todo)} to do) and the {len(needed)} stages they need "
-                  f"({len(stage_todo)} to do); estimated {total} of training {cost.describe()}"]
+                  f"({len(stage_todo)} to do); {estimate} {cost.describe()}"]
     if len(known) < len(todo):
         lines.append(f"{len(todo) - len(known)} task(s) have no step time for {cost.device} (shown as ?): "
                      "`python -m benchmark perf --step-times` with the same selection measures them on this machine")
