@@ -14,8 +14,9 @@ from benchmark.training.models import bf16_autocast
 from benchmark.training.spec import RunSpec, StageSpec
 from helpers import killed_and_resumed, run_task, train_demo_run
 from methods import STAGE_KINDS
-from methods.glico import (CODE_DIM, LATENT_DIM, RATIOS, GlicoKind, GlicoRecipe, GlicoTraining, LatentGenerator,
-                           load_glico, slerp)
+from methods.glico import RATIOS, GlicoKind, GlicoRecipe
+from methods.glico_net import (CODE_DIM, LATENT_DIM, GlicoTraining, LatentGenerator, load_glico, slerp,
+                               slerped_images)
 
 CPU = torch.device("cpu")
 TINY = GlicoRecipe(image_size=32, hidden=32, channels=8, classifier_width=4, batch_size=8, epochs=3, repeats_base=2,
@@ -107,7 +108,7 @@ def test_a_generated_batch_decodes_slerped_latents_and_keeps_the_classes(tmp_pat
     assert bool(((out.x >= -1) & (out.x <= 1)).all())
     # a sample paired with itself at any ratio is its own latent's image (same noise code)
     torch.manual_seed(5)
-    itself = method.interpolate(batch.idx, batch.idx, 0.4)
+    itself = slerped_images(method.generator, method.latents, batch.idx, batch.idx, 0.4, 32)
     torch.manual_seed(5)
     code = 0.15 * torch.randn(10, CODE_DIM)
     with torch.inference_mode(), bf16_autocast(CPU, native_cpu=True):

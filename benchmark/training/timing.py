@@ -45,11 +45,6 @@ def measure_classifier_step(recipe: Recipe, image_size: int, num_classes: int, d
     return interleaved_medians({"step": step}, steps, device, warmup=1)["step"]
 
 
-def classifier_step_key(recipe: Recipe, image_size: int, num_classes: int) -> str:
-    """What decides the cost of a classifier's step: its model, batch, image size and classes."""
-    return f"{recipe.model}:b{recipe.batch_size}:{image_size}px:{num_classes}c"
-
-
 def random_subset(num_classes: int, image_size: int, per_class: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
     """Random uint8 images, per_class of each class, and their labels: what stage step times are measured on."""
     gen = torch.Generator().manual_seed(0)
