@@ -222,8 +222,10 @@ def build_parser() -> Parser:
                              description="Write an image (PNG by default): per row, the N source images of one "
                                          "class, then masks (coloured by source) each followed by the composition it "
                                          "gives. Generator methods use the generator trained by `run`; the pixel-space "
-                                         "ablations need nothing trained.")
-    samples.add_argument("--method", required=True, metavar="M", help="a composing method, e.g. chimeramix_grid")
+                                         "ablations need nothing trained. glico: per row an image, its slerps towards "
+                                         "a same-class latent and that image; supermix: per row two images, the mask "
+                                         "fitted with the teacher, the mix, and images of the stored set.")
+    samples.add_argument("--method", required=True, metavar="M", help="a composing method (e.g. chimeramix_grid), glico or supermix")
     samples.add_argument("--dataset", required=True, metavar="D", help="dataset of the generator")
     samples.add_argument("--shots", required=True, type=int, metavar="S", help="samples per class of the subset")
     samples.add_argument("--seed", required=True, type=int, metavar="K", help="seed of the subset")

@@ -25,7 +25,7 @@ def test_demo_report_figures_are_written_and_linked(tmp_path):
     for i, task in enumerate(grid_tasks("demo")):
         if task.spec.method in ("baseline", "mixup", "chimeramix_grid") or task.spec.shots == 5:
             store.write_record(fake_record(task, 50 + task.spec.shots + i % 3))
-    for method in ("chimeramix_grid", "chimeramix_seg", "hydramix"):
+    for method in ("chimeramix_grid", "chimeramix_seg", "hydramix", "glico", "supermix"):
         add_untrained_stages(store, method, shots=5, seed=0)
     save_result(store, "fid", "demo-fid", analysis_result("fid", [
         {"name": "original", "label": "Original", "fid": 20.0, "k": 64},
@@ -36,7 +36,8 @@ def test_demo_report_figures_are_written_and_linked(tmp_path):
         {"name": "hydramix", "label": "HydraMix", "entropy_bits": 3.5, "distinct": 17, "k": 64, "top": []}]))
     [path] = write_report(store, tmp_path / "out", "demo", data_dir=tmp_path / "data")
     figures = path.parent / "figures"
-    for name in ("accuracy_digits", "fid", "cse", "samples_chimeramix_grid", "samples_chimeramix_seg", "samples_hydramix"):
+    for name in ("accuracy_digits", "fid", "cse", "samples_chimeramix_grid", "samples_chimeramix_seg", "samples_hydramix",
+                 "samples_glico", "samples_supermix"):
         for suffix in ("png", "pdf"):
             assert (figures / f"{name}.{suffix}").stat().st_size > 1000, name
     text = path.read_text()

@@ -10,8 +10,9 @@ figure, and returned as captioned blocks of the report:
   HydraMix / HydraMix (no generator)), at the smallest shots of the grid;
 - `fid`: FID bars of the image sets of each `analyze fid` result of the grid's datasets;
 - `cse`: CLIP Synset Entropy bars of each `analyze cse` result;
-- `samples_<method>`: sources, masks and compositions of each trained generator of the grid, drawn
-  by the `samples` command's function (benchmark.output.samples.write_samples).
+- `samples_<method>`: sources, masks and compositions of each trained generator of the grid (and
+  GLICO's slerps, SuperMix's mixes), drawn by the `samples` command's function
+  (benchmark.output.samples.write_samples).
 A figure whose data is absent is skipped.
 """
 from __future__ import annotations
@@ -202,14 +203,22 @@ def analysis_bars(results: list[dict], value: str, ylabel: str, title: str, fold
     return save(fig, folder, name, title)
 
 
+SAMPLE_CAPTIONS = {
+    "compose": "source images, masks (coloured by source) and the compositions they give",
+    "glico": "training images, their decoded latents slerped towards a same-class image's latent, and that image",
+    "supermix": ("pairs of training images, the masks fitted with the teacher (coloured by source), the mixes with "
+                 "the teacher's top-2 classes, and images of the stored set"),
+}
+
+
 def sample_grids(store: Store, frame: pd.DataFrame, folder: Path, data_dir: Path | None) -> list[Figure]:
-    """The `samples` command's figure for every composing method of the grid with a trained
-    generator (smallest shots, then smallest seed, of its runs with default parameters)."""
+    """The `samples` command's figure for every method of the grid it draws, with trained stages
+    (smallest shots, then smallest seed, of its runs with default parameters)."""
     from benchmark.data import default_data_dir
-    from benchmark.output.samples import composing_methods, write_samples
+    from benchmark.output.samples import sample_methods, write_samples
     figures = []
     plain = frame[(frame["augment"] == "none") & (frame["overrides"].map(len) == 0)]
-    for method in [m for m in dict.fromkeys(plain["method_name"]) if m in composing_methods()]:
+    for method in [m for m in dict.fromkeys(plain["method_name"]) if m in sample_methods()]:
         for row in plain[plain["method_name"] == method].sort_values(["shots", "seed"]).itertuples():
             if not all(s.done(store) for s in row.task.requires):
                 continue
@@ -217,9 +226,8 @@ def sample_grids(store: Store, frame: pd.DataFrame, folder: Path, data_dir: Path
             write_samples(method, row.dataset_name, row.shots, row.seed, row.task.spec.profile, store,
                           data_dir or default_data_dir(), [folder / f"{name}.png", folder / f"{name}.pdf"], 4)
             figures.append(Figure(Path(folder.name) / f"{name}.pdf",
-                                  f"{row.task.method.label}: source images, masks (coloured by source) and the "
-                                  f"compositions they give; {row.dataset}, {row.shots} shots, seed {row.seed}, "
-                                  f"{row.task.spec.profile} profile."))
+                                  f"{row.task.method.label}: {SAMPLE_CAPTIONS.get(method, SAMPLE_CAPTIONS['compose'])}; "
+                                  f"{row.dataset}, {row.shots} shots, seed {row.seed}, {row.task.spec.profile} profile."))
             break
     return figures
 

@@ -1,6 +1,7 @@
 """`samples`: a figure like the papers' Fig. 2 from a composing method (a trained generator, or
 the pixel-space ablations): per row, the N source images of one class, then several masks
-(coloured by source) each followed by the composition it produces."""
+(coloured by source) each followed by the composition it produces. GLICO's and SuperMix's figures
+(the images their stages give): benchmark/output/stage_samples.py."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -19,7 +20,7 @@ from benchmark.data import cached_dataset, subsample  # noqa: E402
 from benchmark.errors import UserError  # noqa: E402
 from benchmark.training.pipeline import Batch, TrainData, denormalize, normalize  # noqa: E402
 from benchmark.orchestration.store import Store  # noqa: E402
-from methods import get_method  # noqa: E402
+from methods import METHODS  # noqa: E402
 from methods.generative import Composition  # noqa: E402
 
 SOURCE_COLOURS = torch.tensor([[0.12, 0.47, 0.71], [1.0, 0.50, 0.05], [0.17, 0.63, 0.17], [0.84, 0.15, 0.16],
@@ -61,16 +62,24 @@ def mask_rgb(masks: torch.Tensor, size: int) -> np.ndarray:
     return torch.einsum("nhw,nc->hwc", up, SOURCE_COLOURS[:len(masks)]).numpy()
 
 
+STAGE_FIGURES = ("glico", "supermix")  # drawn by benchmark/output/stage_samples.py
+
+
 def composing_methods() -> list[str]:
-    from methods import METHODS
     return [name for name, cls in METHODS.items() if issubclass(cls, Composition)]
+
+
+def sample_methods() -> list[str]:
+    """The methods `samples` draws."""
+    return [*composing_methods(), *(m for m in STAGE_FIGURES if m in METHODS)]
 
 
 def write_samples(method: str, dataset: str, shots: int, seed: int, profile: str, store: Store, data_dir: Path,
                   outs: list[Path], rows: int, compositions: int = 4) -> list[Path]:
-    """The figure of a composing method on a subset, written to each of `outs` (its suffix the format)."""
-    if not issubclass(get_method(method), Composition):
-        raise UserError(f"method '{method}' does not compose images; valid: {', '.join(composing_methods())}")
+    """The figure of a composing method (or GLICO, SuperMix) on a subset, written to each of `outs`
+    (its suffix the format)."""
+    if method not in sample_methods():
+        raise UserError(f"method '{method}' makes no images `samples` draws; valid: {', '.join(sample_methods())}")
     if rows < 1:
         raise UserError(f"--rows must be at least 1, got {rows}")
     formats = FigureCanvasBase.get_supported_filetypes()
@@ -83,22 +92,28 @@ def write_samples(method: str, dataset: str, shots: int, seed: int, profile: str
     idx = subsample(data.train_y, shots, seed)
     subset = TrainData(data.train_x[idx], data.train_y[idx], task.recipe.pad)
     mixer = prepared_method(task, store, subset)
+    title = f"{task.method.label}: {data.name}, {shots} shots, seed {seed}, {profile} profile"
+    rows = min(rows, data.num_classes)
+    if method == "glico":
+        from benchmark.output.stage_samples import glico_figure
+        return save(glico_figure(mixer, subset, rows, seed, data.classes), title, outs)
+    if method == "supermix":
+        from benchmark.output.stage_samples import supermix_figure
+        return save(supermix_figure(mixer, task, store, subset, rows, seed, data.classes), title, outs)
     n = mixer.n_images
-    picks = pick_sources(subset.labels, min(rows, data.num_classes), n, torch.Generator().manual_seed(seed))
+    picks = pick_sources(subset.labels, rows, n, torch.Generator().manual_seed(seed))
     sources = [repeat(plain_batch(subset, picks[:, j]), compositions) for j in range(n)]
     torch.manual_seed(seed)
     masks = mixer.composer.masks(sources)
     made = mixer.render(torch.stack([s.x for s in sources], 1), masks)
-    title = f"{task.method.label}: {data.name}, {shots} shots, seed {seed}, {profile} profile"
-    return plot(sources, masks, made, len(picks), compositions, data.classes, title, outs)
+    return save(plot(sources, masks, made, len(picks), compositions, data.classes), title, outs)
 
 
 def plot(sources: list[Batch], masks: torch.Tensor, made: torch.Tensor, rows: int, compositions: int,
-         classes: tuple[str, ...], title: str, outs: list[Path]) -> list[Path]:
+         classes: tuple[str, ...]) -> plt.Figure:
     n = len(sources)
     size = made.shape[-1]
-    cols = n + 2 * compositions
-    fig, axes = plt.subplots(rows, cols, figsize=(1.3 * cols, 1.4 * rows + 0.4), squeeze=False)
+    fig, axes = grid(rows, n + 2 * compositions)
     for r in range(rows):
         first = r * compositions
         for j in range(n):
@@ -116,9 +131,19 @@ def plot(sources: list[Batch], masks: torch.Tensor, made: torch.Tensor, rows: in
             if r == 0:
                 axes[r, n + 2 * k].set_title("mask", fontsize=8)
                 axes[r, n + 2 * k + 1].set_title("composition", fontsize=8)
+    return fig
+
+
+def grid(rows: int, cols: int) -> tuple[plt.Figure, np.ndarray]:
+    """A figure of rows x cols images without ticks."""
+    fig, axes = plt.subplots(rows, cols, figsize=(1.3 * cols, 1.4 * rows + 0.4), squeeze=False)
     for ax in axes.flat:
         ax.set_xticks([])
         ax.set_yticks([])
+    return fig, axes
+
+
+def save(fig: plt.Figure, title: str, outs: list[Path]) -> list[Path]:
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     for out in outs:
