@@ -6,7 +6,7 @@ import pytest
 from benchmark.cli import main
 from benchmark.orchestration.cost import write_step_times
 from benchmark.orchestration.store import Store
-from helpers import fake_record, grid_tasks
+from helpers import add_untrained_stages, fake_record, grid_tasks
 
 
 def error_line(capsys):
@@ -111,14 +111,22 @@ def test_status_counts_done_missing_and_failed(capsys, tmp_path):
     assert "RuntimeError: boom" in out and "/logs/x.err" in out
 
 
-def samples(tmp_path, *argv):
-    return main(["samples", "--method", "gridmix", "--dataset", "digits", "--shots", "5",
+def samples(tmp_path, *argv, method="gridmix"):
+    return main(["samples", "--method", method, "--dataset", "digits", "--shots", "5",
                  "--results-dir", str(tmp_path / "results"), *argv])
 
 
 def test_samples_negative_seed_is_one_line(capsys, tmp_path):
     assert samples(tmp_path, "--seed", "-1") == 2
     assert "seed must be a non-negative integer, got -1" in error_line(capsys)
+
+
+@pytest.mark.parametrize("method", ["glico", "supermix"])
+def test_samples_draw_the_images_of_the_glico_and_supermix_stages(tmp_path, method):
+    add_untrained_stages(Store(tmp_path / "results"), method)
+    out = tmp_path / f"{method}.png"
+    assert samples(tmp_path, "--seed", "0", "--out", str(out), "--rows", "2", method=method) == 0
+    assert out.stat().st_size > 1000
 
 
 def test_samples_unknown_image_format_lists_the_valid_ones(capsys, tmp_path):

@@ -153,12 +153,3 @@ def test_glico_trains_end_to_end_in_the_quick_profile(tmp_path: Path, capsys: py
     _, latents, _ = load_glico(store.artifact_path(task.requires[0].id), CPU)
     torch.testing.assert_close(latents.norm(dim=1), torch.ones(50))
 
-
-def test_samples_draw_the_slerps_of_a_glico_stage(tmp_path: Path):
-    from benchmark.cli import main
-    from helpers import add_untrained_stages
-    add_untrained_stages(Store(tmp_path), "glico")
-    out = tmp_path / "glico.png"
-    assert main(["samples", "--method", "glico", "--dataset", "digits", "--shots", "5", "--seed", "0",
-                 "--results-dir", str(tmp_path), "--out", str(out), "--rows", "2"]) == 0
-    assert out.stat().st_size > 1000

@@ -178,12 +178,3 @@ def test_supermix_trains_end_to_end_in_the_quick_profile(tmp_path: Path, capsys:
     with torch.no_grad():
         assert torch.equal(teacher(normalize(images)).argmax(1), stored)
 
-
-def test_samples_draw_the_mixes_of_a_supermix_stage(tmp_path: Path):
-    from benchmark.cli import main
-    from helpers import add_untrained_stages
-    add_untrained_stages(Store(tmp_path), "supermix")
-    out = tmp_path / "supermix.png"
-    assert main(["samples", "--method", "supermix", "--dataset", "digits", "--shots", "5", "--seed", "0",
-                 "--results-dir", str(tmp_path), "--out", str(out), "--rows", "2"]) == 0
-    assert out.stat().st_size > 1000
