@@ -3,9 +3,9 @@
 - GLICO: per row a training image, its decoded latent, the images of its latent slerped towards a
   same-class image's latent at the method's ratios, that image's decoded latent and the image itself
   (one noise code per row: the row shows the path the method samples from);
-- SuperMix: per row two images of the subset, the mask the stage's fitting found with the subset's
-  trained teacher (coloured by source), the mix with the teacher's top-2 classes, then images of the
-  stored set with their teacher labels.
+- SuperMix: per row two images of the subset with their teacher labels, the mask the stage's
+  fitting found with the subset's trained teacher (coloured by source), the mix with the teacher's
+  top-2 classes, then images of the stored set with their teacher labels.
 """
 from __future__ import annotations
 
@@ -64,15 +64,17 @@ def supermix_figure(method: SuperMix, task: RunTask, store: Store, subset: Train
     shown = min(rows, len(mixes.images))
     with torch.no_grad():
         top = teacher(mixes.images[:shown]).topk(2, dim=1).indices.tolist()
+        source_labels = teacher(mixes.sources[:shown].flatten(0, 1)).argmax(1).view(-1, 2).tolist()
     stored = torch.randint(len(method.mixed_labels), (max(shown, 1), SET_IMAGES), generator=gen)
     fig, axes = grid(max(shown, 1), 4 + SET_IMAGES)
     for r in range(shown):
-        cells = [(to_rgb(mixes.sources[r, 0]), "source 1"), (to_rgb(mixes.sources[r, 1]), "source 2"),
-                 (mask_rgb(mixes.masks[r], mixes.masks.shape[-1]), "mask"),
-                 (to_rgb(mixes.images[r]), " + ".join(classes[c] for c in top[r]))]
+        cells = [(to_rgb(mixes.sources[r, 0]), f"source 1: {classes[source_labels[r][0]]}"),
+                 (to_rgb(mixes.sources[r, 1]), f"source 2: {classes[source_labels[r][1]]}"),
+                 (mask_rgb(mixes.masks[r], mixes.masks.shape[-1]), "mask" if r == 0 else ""),
+                 (to_rgb(mixes.images[r]), "mix: " + " + ".join(classes[c] for c in top[r]))]
         for c, (image, title) in enumerate(cells):
             axes[r, c].imshow(image)
-            axes[r, c].set_title(title if r == 0 or c == 3 else "", fontsize=8)
+            axes[r, c].set_title(title, fontsize=8)
     if not shown:
         axes[0, 0].set_title(f"no mix of {len(order)} met the top-2 rule", fontsize=8, loc="left")
     for r in range(max(shown, 1)):
