@@ -4,6 +4,8 @@ label, a summary and a few hooks, and knows nothing about grids, launchers or st
 - `defaults(ctx)`: every hyperparameter and its default for this dataset, declared once. A run's
   overrides are checked against it and coerced to the default's type; the run id hashes only the
   values that differ from these defaults.
+- `adapt_recipe(recipe, ctx)`: the recipe its runs train with, from their profile's (another model,
+  another batch sampler); unchanged by default.
 - `requires()`: the stages (orchestration's word for work trained once and shared, e.g. a generator
   or a teacher; see methods/stage.py) that must be trained before this run, as StageSpecs.
 - `setup(data, artifacts)`: once before training, with the subset on the device and the artifact
@@ -43,6 +45,7 @@ from torch import nn
 
 from benchmark.errors import UserError
 from benchmark.training.pipeline import Batch, TrainData, mixed_cross_entropy
+from benchmark.training.recipes import Recipe
 from benchmark.training.spec import StageSpec
 
 
@@ -99,6 +102,11 @@ class Method:
     def defaults(cls, ctx: Context) -> dict[str, Any]:
         """The method's tunable parameters and their defaults for this dataset."""
         return {}
+
+    @classmethod
+    def adapt_recipe(cls, recipe: Recipe, ctx: Context) -> Recipe:
+        """The recipe this method's runs train with, from their profile's."""
+        return recipe
 
     @classmethod
     def resolve(cls, ctx: Context) -> dict[str, Any]:
