@@ -38,6 +38,8 @@ class Scattering2D(nn.Module):
     """[B, C, H, W] -> [B, C, K, H/2^J, W/2^J], K = coefficients(J, L), in kymatio's path order:
     order 0; order 1 by (j1, theta1); order 2 by (j1, theta1), then (j2, theta2) with j2 > j1."""
 
+    chunk = 32  # images per transform
+
     def __init__(self, J: int, size: int, L: int = 8):
         super().__init__()
         from kymatio.scattering2d.filter_bank import filter_bank
@@ -69,6 +71,11 @@ class Scattering2D(nn.Module):
         return out[:, :, 0, 1:-1, 1:-1]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # in chunks: the order-2 maps of a large batch (L^2 complex maps per channel) overflow the
+        # CPU's caches, which more than doubles the time per image
+        return torch.cat([self.transform(chunk) for chunk in x.split(self.chunk)])
+
+    def transform(self, x: torch.Tensor) -> torch.Tensor:
         b, c, h, w = x.shape
         with torch.autocast(x.device.type, enabled=False):
             top, bottom = self.pad
