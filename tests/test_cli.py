@@ -82,6 +82,7 @@ def test_dry_run_prints_the_table1_plan_with_its_cost(capsys, tmp_path):
     results.mkdir()
     # step times as `perf`/dry-run would have measured them, so the test does not time ResNet-50 on a CPU
     times = {"cpu:wrn-16-8:b10:32px:10c": 0.4, "cpu:wrn-16-8:b10:32px:100c": 0.4, "cpu:resnet50:b16:96px:10c": 2.0,
+             "cpu:scattering-wrn-16-8:b10:32px:10c": 0.3, "cpu:scattering-wrn-16-8:b10:32px:100c": 0.3,
              **{f"cpu:generator:64f:{size}:{mask}:n2": 9.0 for size in ("b64:64px", "b8:96px") for mask in ("grid", "seg_range")}}
     (results / "step_times.json").write_text(json.dumps(times))
     assert main(["run", "--grid", "table1", "--dry-run", "--results-dir", str(results)]) == 0
