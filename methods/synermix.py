@@ -60,21 +60,21 @@ class SynerMixIntra(Method):
         return beta * intra + (1 - beta) * super().loss(model, batch)
 
 
+class SynerMix(SynerMixIntra):
+    """SynerMix-Intra with an inter-class method (the next base class of a subclass) as the inter term."""
+
+    @classmethod
+    def defaults(cls, ctx: Context) -> dict[str, Any]:
+        return {"beta": 0.1, "alpha": 1.0}
+
+
 @register("synermix_mixup")
-class SynerMixMixUp(SynerMixIntra, MixUp):
+class SynerMixMixUp(SynerMix, MixUp):
     label = "SynerMix (MixUp)"
     summary = "SynerMix-Intra with MixUp as the inter-class loss, beta 0.1, alpha 1"
 
-    @classmethod
-    def defaults(cls, ctx: Context) -> dict[str, Any]:
-        return {"beta": 0.1, "alpha": 1.0}
-
 
 @register("synermix_manifold")
-class SynerMixManifold(SynerMixIntra, ManifoldMixUp):
+class SynerMixManifold(SynerMix, ManifoldMixUp):
     label = "SynerMix (Manifold MixUp)"
     summary = "SynerMix-Intra with Manifold MixUp as the inter-class loss, beta 0.1, alpha 1"
-
-    @classmethod
-    def defaults(cls, ctx: Context) -> dict[str, Any]:
-        return {"beta": 0.1, "alpha": 1.0}
