@@ -47,7 +47,7 @@ class Scattering2D(nn.Module):
         padded, _ = compute_padding(size, size, J)
         if (padded - size + 1) // 2 >= size:
             raise ValueError(f"scattering J={J} needs images larger than {2 ** J} px, got {size}")
-        self.J, self.L, self.size = J, L, size
+        self.J = J
         self.pad = ((padded - size) // 2, (padded - size + 1) // 2)
         bank = filter_bank(padded, padded, J, L)
 
