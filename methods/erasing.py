@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from methods import register
 from methods.base import Context, Method
-from benchmark.training.pipeline import Batch, random_squares
+
+if TYPE_CHECKING:
+    from benchmark.training.pipeline import Batch
 
 
 @register("cutout")
@@ -25,6 +25,7 @@ class Cutout(Method):
         return {"length": 8 if ctx.num_classes >= 100 else 16}
 
     def augment(self, batch: Batch) -> Batch:
+        from benchmark.training.pipeline import random_squares
         return dataclasses.replace(batch, x=batch.x.masked_fill(random_squares(batch.x, self.hp["length"]), 0.0))
 
 
@@ -56,6 +57,7 @@ class RandomErasing(Method):
     def augment(self, batch: Batch) -> Batch:
         # The boxes are drawn on the host with torch's CPU generator, and only the boxes' pixels get
         # noise: one in-place fill per erased image, no full-size noise or mask, no device sync.
+        import torch
         x = batch.x.clone()
         size = x.shape[-1]
         for i, u in enumerate(torch.rand(len(x), 2 * self.attempts + 3).tolist()):

@@ -4,14 +4,16 @@ MixUp (Verma et al. 2019) mixes the hidden features at a mixing point drawn per 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
-
-import torch
-from torch import nn
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from methods import register
 from methods.base import Context, Method
-from benchmark.training.pipeline import Batch, FeatureMix, mix_pairs, mix_targets
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from benchmark.training.pipeline import Batch, TrainData
 
 
 @register("mixup")
@@ -24,12 +26,16 @@ class MixUp(Method):
     def defaults(cls, ctx: Context) -> dict[str, Any]:
         return {"alpha": 1.0}
 
-    def __init__(self, ctx: Context):
-        super().__init__(ctx)
+    def setup(self, data: TrainData, artifacts: dict[str, Path]) -> None:
+        import torch
+        super().setup(data, artifacts)
         alpha = torch.tensor(float(self.hp["alpha"]))
         self.beta = torch.distributions.Beta(alpha, alpha, validate_args=False)
 
     def augment(self, batch: Batch) -> Batch:
+        import torch
+
+        from benchmark.training.pipeline import mix_pairs
         lam = float(self.beta.sample())  # drawn on the host: no device sync
         perm = torch.randperm(len(batch.x), device=batch.x.device)
         return mix_pairs(batch, lam, perm)
@@ -51,6 +57,9 @@ class ManifoldMixUp(MixUp):
         return model
 
     def augment(self, batch: Batch) -> Batch:
+        import torch
+
+        from benchmark.training.pipeline import FeatureMix, mix_targets
         lam = float(self.beta.sample())  # lambda and the point are drawn on the host: no device sync
         point = int(torch.randint(self.points, ()))
         perm = torch.randperm(len(batch.x), device=batch.x.device)

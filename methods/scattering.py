@@ -5,14 +5,17 @@ coefficients (benchmark.training.scattering, the hybrids in benchmark.training.m
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
 from benchmark.errors import UserError
-from benchmark.training.models import SCATTERING_HYBRIDS
-from benchmark.training.recipes import Recipe
 from methods import register
 from methods.base import Context, Method
 
+if TYPE_CHECKING:
+    from benchmark.training.recipes import Recipe
+
 SCATTERING_SIZE = 32  # J = 2 on 32x32 images, as in Table 1
+SCATTERING_HYBRIDS = {"wrn-16-8": "scattering-wrn-16-8", "cnn": "scattering-cnn"}  # a model -> its hybrid (models.py)
 
 
 @register("scattering")

@@ -7,17 +7,18 @@ a batch has at least two images (benchmark.training.samplers)."""
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-import torch.nn.functional as F
-from torch import nn
-
-from benchmark.training.pipeline import Batch
-from benchmark.training.recipes import Recipe
 from methods import register
 from methods.base import Context, Method
 from methods.mixup import ManifoldMixUp, MixUp
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+    from benchmark.training.pipeline import Batch
+    from benchmark.training.recipes import Recipe
 
 
 def intra_class_mix(features: torch.Tensor, labels: torch.Tensor,
@@ -25,6 +26,7 @@ def intra_class_mix(features: torch.Tensor, labels: torch.Tensor,
     """(mixed [num_classes, D], weights [B], present [num_classes] bool): row c of `mixed` is
     sum_i w_i f_i over the samples of class c, with w_i ~ U[0, 1) normalised to sum 1 per class;
     rows of absent classes are 0. Fixed shapes: no host-device sync."""
+    import torch
     w = torch.rand(len(labels), device=features.device)
     sums = torch.zeros(num_classes, device=features.device).index_add_(0, labels, w)
     w = w / sums[labels]
@@ -48,6 +50,8 @@ class SynerMixIntra(Method):
         return dataclasses.replace(recipe, sampler="balanced")
 
     def intra_loss(self, model: nn.Module, batch: Batch) -> torch.Tensor:
+        import torch
+        import torch.nn.functional as F
         originals = torch.empty_like(batch.x).copy_(self.data.originals(batch.idx))  # in the batch's layout
         mixed, _, present = intra_class_mix(model.features(originals), batch.y, self.ctx.num_classes)
         classes = torch.arange(self.ctx.num_classes, device=mixed.device)

@@ -97,6 +97,7 @@ def test_manifold_mixup_mixes_at_the_point_it_draws(one_thread):
     m = method("manifold_mixup")
     assert m.wrap_model(model) is model and m.hp == {"alpha": 2.0}
     data = subset()
+    m.setup(data, {})
     points = set()
     for seed in range(12):
         torch.manual_seed(seed)
@@ -125,6 +126,7 @@ def test_manifold_mixup_draws_only_points_the_model_has():
     m = method("manifold_mixup")
     m.wrap_model(build_model("tiny", 4))  # one block: the input is its only mixing point
     data = subset()
+    m.setup(data, {})
     assert {m.augment(data.batch(torch.arange(4))).mix.point for _ in range(20)} == {0}
 
 

@@ -113,12 +113,13 @@ class Store:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(f"{epoch} {epochs}")
 
-    def progress_fraction(self, run_id: str) -> float:
+    def progress(self, task_id: str) -> tuple[int, int]:
+        """(epochs done, epochs) of a task in flight; (0, 1) when unknown."""
         try:
-            epoch, epochs = self.progress_path(run_id).read_text().split()
-            return int(epoch) / int(epochs)
+            epoch, epochs = self.progress_path(task_id).read_text().split()
+            return int(epoch), int(epochs)
         except (OSError, ValueError):
-            return 0.0
+            return 0, 1
 
     def records(self) -> Iterable[RunRecord]:
         for path in sorted((self.root / "runs").glob("*.json")):

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-
-import torch
-from torch.optim.lr_scheduler import LRScheduler
+from typing import TYPE_CHECKING
 
 from benchmark.errors import UserError
 from benchmark.training.spec import PROFILES
+
+if TYPE_CHECKING:  # the planning commands read recipes without torch
+    import torch
+    from torch.optim.lr_scheduler import LRScheduler
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,7 @@ class Recipe(Schedule):
 
     def lr_scheduler(self, optimizer: torch.optim.Optimizer, steps_per_epoch: int) -> LRScheduler:
         """The schedule, stepped after every training step."""
+        import torch
         if self.lr_decay is None:
             return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=self.epochs * steps_per_epoch)
         return torch.optim.lr_scheduler.StepLR(optimizer, step_size=self.lr_decay.epochs * steps_per_epoch,
@@ -79,6 +82,19 @@ QUICK_96 = Recipe(model="cnn", batch_size=16, lr=0.02, weight_decay=5e-4, epochs
 # 120 epochs, Cutout 16, balanced batches, the subset once per epoch (its grid trains on all of CIFAR-100).
 SYNERMIX_32 = Recipe(model="resnet18-cifar", batch_size=128, lr=0.1, weight_decay=5e-4, epochs=120, repeats_base=1,
                      pad=4, nesterov=False, lr_decay=StepDecay(epochs=10, gamma=0.5), cutout=16, sampler="balanced")
+
+
+# Assumed seconds per training step on a data-centre GPU at each model's usual batch size (the models: benchmark/training/models.py) (10 or 16
+# images of 32 or 96 px, 128 for ResNet-18): batches this small keep the GPU launch-bound, so these
+# are rough figures for estimates, not measurements (no GPU was at hand).
+GPU_STEP_S: dict[str, float] = {"wrn-16-8": 0.010, "wrn-16-4": 0.008, "wrn-16-2": 0.006, "wrn-16-1": 0.005,
+                                "resnet50": 0.015, "resnet18-cifar": 0.020, "cnn": 0.002, "tiny": 0.001,
+                                "scattering-wrn-16-8": 0.010, "scattering-cnn": 0.003}
+
+
+def classifier_step_key(recipe: Recipe, image_size: int, num_classes: int) -> str:
+    """What decides the cost of a classifier's step: its model, batch, image size and classes."""
+    return f"{recipe.model}:b{recipe.batch_size}:{image_size}px:{num_classes}c"
 
 
 def by_profile(dataset: str, profile: str, recipes: dict[tuple[str, bool], Schedule], kind: str) -> Schedule:
