@@ -202,7 +202,7 @@ def build_parser() -> Parser:
                                       "step - bare); for methods with p_gen, the generated batch against a real one.")
     perf.add_argument("--methods", metavar="M1,M2", help="only these methods (default: all registered)")
     perf.add_argument("--dataset", default="cifair10", metavar="D", help="dataset whose shape and recipe to use (default cifair10)")
-    perf.add_argument("--profile", default="paper", choices=PROFILES, help="paper (the published model, default) or quick")
+    perf.add_argument("--profile", default="paper", choices=PROFILES, help="paper (the published model, default), quick or synermix")
     perf.add_argument("--steps", type=int, default=10, metavar="N",
                       help="timed rounds per figure (default 10; 5 x N with the tiny model), after 2 warm-up rounds")
     perf.add_argument("--overhead-only", action="store_true",

@@ -25,6 +25,6 @@ def get_method(name: str) -> type[Method]:
     return METHODS[name]
 
 
-from methods import standard, erasing, cosine, mixup, generator, generative, teacher, glico, supermix  # noqa: E402,F401  (they register themselves)
+from methods import standard, erasing, cosine, mixup, generator, generative, teacher, glico, supermix, scattering, synermix  # noqa: E402,F401  (they register themselves)
 
 __all__ = ["METHODS", "STAGE_KINDS", "Context", "Method", "StageKind", "get_method", "register", "register_stage_kind"]

@@ -4,6 +4,8 @@ label, a summary and a few hooks, and knows nothing about grids, launchers or st
 - `defaults(ctx)`: every hyperparameter and its default for this dataset, declared once. A run's
   overrides are checked against it and coerced to the default's type; the run id hashes only the
   values that differ from these defaults.
+- `adapt_recipe(recipe, ctx)`: the recipe its runs train with, from their profile's (another model,
+  another batch sampler); unchanged by default.
 - `requires()`: the stages (orchestration's word for work trained once and shared, e.g. a generator
   or a teacher; see methods/stage.py) that must be trained before this run, as StageSpecs.
 - `setup(data, artifacts)`: once before training, with the subset on the device and the artifact
@@ -51,6 +53,7 @@ if TYPE_CHECKING:  # the planning commands import methods without torch; the hoo
     from torch import nn
 
     from benchmark.training.pipeline import Batch, TrainData
+    from benchmark.training.recipes import Recipe
 
 
 @dataclass(frozen=True)
@@ -106,6 +109,11 @@ class Method:
     def defaults(cls, ctx: Context) -> dict[str, Any]:
         """The method's tunable parameters and their defaults for this dataset."""
         return {}
+
+    @classmethod
+    def adapt_recipe(cls, recipe: Recipe, ctx: Context) -> Recipe:
+        """The recipe this method's runs train with, from their profile's."""
+        return recipe
 
     @classmethod
     def resolve(cls, ctx: Context) -> dict[str, Any]:

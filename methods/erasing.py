@@ -10,19 +10,7 @@ from methods import register
 from methods.base import Context, Method
 
 if TYPE_CHECKING:
-    import torch
-
     from benchmark.training.pipeline import Batch
-
-
-def square_mask(size: int, length: torch.Tensor | int, cy: torch.Tensor, cx: torch.Tensor) -> torch.Tensor:
-    """[B, 1, size, size] bool: the square of side `length` centred at (cy, cx), clipped at the borders."""
-    import torch
-    ar = torch.arange(size, device=cy.device)
-    half = length // 2
-    rows = (ar >= (cy - half)[:, None]) & (ar < (cy - half + length)[:, None])
-    cols = (ar >= (cx - half)[:, None]) & (ar < (cx - half + length)[:, None])
-    return (rows[:, :, None] & cols[:, None, :])[:, None]
 
 
 @register("cutout")
@@ -37,12 +25,8 @@ class Cutout(Method):
         return {"length": 8 if ctx.num_classes >= 100 else 16}
 
     def augment(self, batch: Batch) -> Batch:
-        import torch
-        b, size = len(batch.x), batch.x.shape[-1]
-        cy = torch.randint(0, size, (b,), device=batch.x.device)
-        cx = torch.randint(0, size, (b,), device=batch.x.device)
-        mask = square_mask(size, self.hp["length"], cy, cx)
-        return dataclasses.replace(batch, x=batch.x.masked_fill(mask, 0.0))
+        from benchmark.training.pipeline import random_squares
+        return dataclasses.replace(batch, x=batch.x.masked_fill(random_squares(batch.x, self.hp["length"]), 0.0))
 
 
 @register("random_erasing")

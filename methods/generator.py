@@ -45,7 +45,8 @@ GENERATOR_QUICK_96 = GeneratorRecipe(image_size=48, features=8, batch_size=8, ep
 
 def generator_recipe_for(dataset: str, profile: str) -> GeneratorRecipe:
     return by_profile(dataset, profile, {("paper", False): GENERATOR_PAPER_32, ("paper", True): GENERATOR_PAPER_96,
-                                         ("quick", False): GENERATOR_QUICK_32, ("quick", True): GENERATOR_QUICK_96})
+                                         ("quick", False): GENERATOR_QUICK_32, ("quick", True): GENERATOR_QUICK_96},
+                      "generator")
 
 
 def stage_masking(stage: StageSpec) -> tuple[str, int]:

@@ -1,7 +1,9 @@
 """MixUp (Zhang et al. 2018): one lambda ~ Beta(alpha, alpha) per batch, partners by permutation;
-the images and the targets are mixed, the loss is the cross-entropy of the mixed targets."""
+the images and the targets are mixed, the loss is the cross-entropy of the mixed targets. Manifold
+MixUp (Verma et al. 2019) mixes the hidden features at a mixing point drawn per batch instead."""
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -9,6 +11,8 @@ from methods import register
 from methods.base import Context, Method
 
 if TYPE_CHECKING:
+    from torch import nn
+
     from benchmark.training.pipeline import Batch, TrainData
 
 
@@ -35,3 +39,28 @@ class MixUp(Method):
         lam = float(self.beta.sample())  # drawn on the host: no device sync
         perm = torch.randperm(len(batch.x), device=batch.x.device)
         return mix_pairs(batch, lam, perm)
+
+
+@register("manifold_mixup")
+class ManifoldMixUp(MixUp):
+    label = "Manifold MixUp"
+    summary = "MixUp of the hidden features at the input or after block 1 or 2 (one per batch), lambda ~ Beta(2, 2)"
+    mixes_images = False
+    points = 3  # the input, after the first block, after the second (fewer where the model has fewer)
+
+    @classmethod
+    def defaults(cls, ctx: Context) -> dict[str, Any]:
+        return {"alpha": 2.0}
+
+    def wrap_model(self, model: nn.Module) -> nn.Module:
+        self.points = min(self.points, model.mixing_points)
+        return model
+
+    def augment(self, batch: Batch) -> Batch:
+        import torch
+
+        from benchmark.training.pipeline import FeatureMix, mix_targets
+        lam = float(self.beta.sample())  # lambda and the point are drawn on the host: no device sync
+        point = int(torch.randint(self.points, ()))
+        perm = torch.randperm(len(batch.x), device=batch.x.device)
+        return dataclasses.replace(batch, mix=FeatureMix(point, lam, perm), targets=mix_targets(batch.targets, lam, perm))

@@ -100,3 +100,24 @@ def test_a_parameter_at_its_default_is_the_same_run_as_none():
         ("n_images", 4.0), ("p_gen", "0.5"))), RunSpec("hydramix", "digits", 5, 0, overrides=(("p_gen", 1),))]).runs
     assert explicit.id == plain.id and explicit.spec.overrides == ()
     assert other.spec.overrides == (("p_gen", 1.0),) and other.label == "HydraMix (p_gen=1.0)"
+
+
+def test_synermix_grid_is_the_six_readme_settings_on_all_of_cifar100_with_its_recipe():
+    from benchmark.training.recipes import SYNERMIX_32
+    tasks = resolve(grid_specs("synermix")).runs
+    assert len(tasks) == 6 * len(SEEDS)
+    assert [t.label for t in tasks[::len(SEEDS)]] == [
+        "Baseline", "SynerMix-Intra", "MixUp", "Manifold MixUp (alpha=1.0)", "SynerMix (MixUp)", "SynerMix (Manifold MixUp)"]
+    assert {(t.dataset, t.spec.shots, t.spec.profile) for t in tasks} == {("cifar100", 500, "synermix")}
+    assert all(t.recipe == SYNERMIX_32 for t in tasks)  # every setting with the balanced sampler, as the reference
+    assert {t.steps for t in tasks} == {120 * 391}  # 50,000 images in batches of 128 (the last one partial)
+
+
+def test_synermix_small_shares_the_table1_runs_it_has():
+    tasks = resolve(grid_specs("synermix_small")).runs
+    assert len(tasks) == 6 * 2 * len(SHOTS) * len(SEEDS)
+    table1 = {s.id for s in grid_specs("table1")}
+    shared = {t.spec.method for t in tasks if t.id in table1}
+    assert shared == {"baseline", "mixup"}  # the same run (and record) as in table1
+    assert all(t.recipe.model == "wrn-16-8" and t.spec.profile == "paper" for t in tasks)
+    assert {t.hparams.get("alpha") for t in tasks if t.spec.method == "manifold_mixup"} == {1.0}

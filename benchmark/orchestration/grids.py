@@ -42,6 +42,14 @@ TABLE2_ROWS: tuple[tuple[str, str], ...] = (
 TABLE3_METHODS = ("gridmix", "segmix", "chimeramix_grid", "chimeramix_seg")  # ChimeraMix Table 3
 FIG4_METHODS = ("chimeramix_grid", "gridmix", "hydramix", "hydramix_direct")  # HydraMix Fig. 4, 5 shots
 PGEN_VALUES = (0.0, 0.1, 0.25, 0.5, 0.75, 0.9)  # HydraMix Fig. 5, 5 shots; 0.5, the default, is the hydramix grid's run
+# The six settings of the SynerMix README: plain, intra, MixUp, Manifold MixUp (alpha 1 there), intra + MixUp,
+# intra + Manifold MixUp; as (method, overrides).
+SYNERMIX_SETTINGS: tuple[tuple[str, tuple[tuple[str, float], ...]], ...] = (
+    ("baseline", ()), ("synermix_intra", ()), ("mixup", ()), ("manifold_mixup", (("alpha", 1.0),)),
+    ("synermix_mixup", ()), ("synermix_manifold", ()))
+SYNERMIX_POOL = 500  # shots = every training image of CIFAR-100 (500 per class): the whole pool
+SYNERMIX_SMALL_DATASETS = ("cifair10", "cifair100")
+DEMO_EXTRA = ("hydramix", "manifold_mixup", "synermix_intra", "synermix_mixup", "synermix_manifold")
 
 
 def table1() -> list[RunSpec]:
@@ -69,8 +77,18 @@ def pgen() -> list[RunSpec]:
             for k in SEEDS]
 
 
+def synermix() -> list[RunSpec]:
+    return [RunSpec(m, "cifar100", SYNERMIX_POOL, k, profile="synermix", overrides=o) for m, o in SYNERMIX_SETTINGS
+            for k in SEEDS]
+
+
+def synermix_small() -> list[RunSpec]:
+    return [RunSpec(m, d, s, k, overrides=o) for m, o in SYNERMIX_SETTINGS for d in SYNERMIX_SMALL_DATASETS
+            for s in SHOTS for k in SEEDS]
+
+
 def demo() -> list[RunSpec]:
-    methods = [*registered(TABLE1_ROWS), "hydramix"]
+    methods = [*registered(TABLE1_ROWS), *DEMO_EXTRA]
     return [RunSpec(m, "digits", s, k, profile="quick") for m in methods for s in (5, 20) for k in (0, 1)]
 
 
@@ -87,7 +105,12 @@ GRIDS: dict[str, Grid] = {
     "hydramix": Grid(hydramix, "HydraMix accuracy table: the Table 1 rows plus HydraMix (N = 4) on the three datasets"),
     "fig4": Grid(fig4, "HydraMix Fig. 4: ChimeraMix+Grid, GridMix, HydraMix, HydraMix without generator at 5 shots"),
     "pgen": Grid(pgen, "HydraMix Fig. 5: HydraMix at 5 shots with p_gen 0, 0.1, 0.25, 0.5, 0.75, 0.9"),
-    "demo": Grid(demo, "Table 1 methods and HydraMix on the bundled digits set, quick profile, shots 5 and 20, seeds 0 and 1"),
+    "synermix": Grid(synermix, "SynerMix README's six settings (plain, intra, MixUp, Manifold MixUp, intra + MixUp, "
+                               "intra + Manifold MixUp) on all of CIFAR-100 with its ResNet-18 recipe, 5 seeds"),
+    "synermix_small": Grid(synermix_small, "the six SynerMix settings on ciFAIR-10 and ciFAIR-100 at 5-100 shots under "
+                                           "the ChimeraMix recipe, 5 seeds"),
+    "demo": Grid(demo, "Table 1 methods, HydraMix, Manifold MixUp and SynerMix on the bundled digits set, quick profile, "
+                       "shots 5 and 20, seeds 0 and 1"),
 }
 
 

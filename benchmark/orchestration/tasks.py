@@ -212,10 +212,10 @@ class Resolver:
         if spec.augment not in AUGMENT_POLICIES:
             raise UserError(f"unknown augment policy '{spec.augment}'; valid: {', '.join(AUGMENT_POLICIES)}")
         method.policy_for(spec.augment)
-        recipe = recipe_for(spec.dataset, spec.profile)
         shape = self.shape(spec.dataset)
         ctx = Context(spec.dataset, shape.num_classes, shape.image_size, spec.shots, spec.seed, spec.profile,
                       spec.augment, dict(spec.overrides))
+        recipe = method.adapt_recipe(recipe_for(spec.dataset, spec.profile), ctx)
         instance = method(ctx)
         defaults = method.defaults(ctx)
         overrides = tuple(sorted((k, v) for k, v in instance.hp.items() if v != defaults[k]))

@@ -52,19 +52,19 @@ REGRESSION_FACTOR = 2.0
 CHECKED = ("overhead_ms", "generated_overhead_ms")  # the figures `--check` compares
 
 
-def time_trainer(trainer: Trainer, rounds: int, device: torch.device, with_bare: bool = True) -> tuple[float, float | None]:
-    """(whole step, bare forward+backward+optimizer step or None) median seconds of a trainer."""
+def time_trainer(trainer: Trainer, rounds: int, device: torch.device,
+                 with_bare: bool = True) -> tuple[float, float | None, float]:
+    """(whole step, bare forward+backward+optimizer step or None) median seconds of a trainer, and
+    its mean images per step (more than the batch size where the sampler balances batches)."""
     trainer.model.train()
-    batch_size = trainer.recipe.batch_size
-    order = trainer.epoch_order()
+    batches = trainer.epoch_batches()
     position = [0]
 
     def step() -> None:
-        i = position[0] % (len(order) - batch_size)
-        position[0] += batch_size
-        trainer.step(order[i:i + batch_size])
+        trainer.step(batches[position[0] % len(batches)])
+        position[0] += 1
 
-    batch = trainer.data.batch(order[:batch_size])
+    batch = trainer.data.batch(batches[0])
     x, y = trainer.layout(batch.x), batch.y
 
     def bare() -> None:
@@ -75,7 +75,7 @@ def time_trainer(trainer: Trainer, rounds: int, device: torch.device, with_bare:
         trainer.optimizer.step()
 
     medians = interleaved_medians({"step": step, "bare": bare} if with_bare else {"step": step}, rounds, device)
-    return medians["step"], medians.get("bare")
+    return medians["step"], medians.get("bare"), sum(map(len, batches)) / len(batches)
 
 
 class Bench:
@@ -104,8 +104,10 @@ class Bench:
     def inputs(self, task: Task) -> dict[str, Path]:
         return {s.kind.name: self.stand_in(s) for s in task.requires}
 
-    def time(self, task: RunTask, model: str | None, rounds: int, with_bare: bool = True) -> tuple[float, float | None]:
-        """(step, bare or None) median seconds of the task with its recipe's model, or with `model`."""
+    def time(self, task: RunTask, model: str | None, rounds: int,
+             with_bare: bool = True) -> tuple[float, float | None, float]:
+        """(step, bare or None) median seconds of the task with its recipe's model, or with `model`, and
+        its mean images per step."""
         recipe = task.recipe if model is None else dataclasses.replace(task.recipe, model=model)
         trainer = task.trainer(self.images, self.labels, self.device, self.inputs(task),
                                self.compile_model and model is None, recipe)
@@ -121,7 +123,7 @@ def measure(bench: Bench, method: str, steps: int, overhead_only: bool) -> dict[
 
     real = spec(0.0) if replaces_batches else spec()
     tiny_rounds = TINY_ROUNDS_FACTOR * steps
-    tiny_step, tiny_bare = bench.time(real, "tiny", tiny_rounds)
+    tiny_step, tiny_bare, _ = bench.time(real, "tiny", tiny_rounds)
     recipe = real.recipe
     row: dict[str, Any] = {
         "method": method, "dataset": bench.dataset, "profile": bench.profile, "model": recipe.model,
@@ -132,14 +134,14 @@ def measure(bench: Bench, method: str, steps: int, overhead_only: bool) -> dict[
         "generated_step_ms": None, "generated_ratio": None, "generated_overhead_ms": None,
     }
     if not overhead_only:
-        step, bare = bench.time(real, None, steps)
-        row.update(step_ms=1000 * step, bare_ms=1000 * bare, images_per_s=recipe.batch_size / step,
+        step, bare, images = bench.time(real, None, steps)
+        row.update(step_ms=1000 * step, bare_ms=1000 * bare, images_per_s=images / step,
                    loop_efficiency=bare / step)
     if replaces_batches:
-        gen_step, gen_bare = bench.time(spec(1.0), "tiny", steps)
+        gen_step, gen_bare, _ = bench.time(spec(1.0), "tiny", steps)
         row["generated_overhead_ms"] = 1000 * (gen_step - gen_bare)
         if not overhead_only:
-            gen_step, _ = bench.time(spec(1.0), None, steps, with_bare=False)  # the bare step is the real batch's
+            gen_step, _, _ = bench.time(spec(1.0), None, steps, with_bare=False)  # the bare step is the real batch's
             row.update(generated_step_ms=1000 * gen_step, generated_ratio=gen_step / step)
     return row
 

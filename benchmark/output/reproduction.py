@@ -17,10 +17,12 @@ from benchmark.training.spec import AUGMENT_POLICIES
 
 PAPER_DIR = REPOSITORY / "results" / "paper"
 # grid -> the published tables its rows are compared with (rows they lack have no published numbers);
-# fig4's GridMix row is in Table 3, its ChimeraMix+Grid row in Table 1 (and 3: the same numbers)
+# fig4's GridMix row is in Table 3, its ChimeraMix+Grid row in Table 1 (and 3: the same numbers); synermix_small's
+# Baseline and MixUp rows are Table 1's
 PAPER_TABLE = {"table1": ("chimeramix_table1.csv",), "table2": ("chimeramix_table2.csv",),
                "table3": ("chimeramix_table3.csv",), "hydramix": ("chimeramix_table1.csv",),
-               "fig4": ("chimeramix_table1.csv", "chimeramix_table3.csv")}
+               "fig4": ("chimeramix_table1.csv", "chimeramix_table3.csv"),
+               "synermix_small": ("chimeramix_table1.csv",)}
 PAPER_NAME = {"chimeramix_table1.csv": "ChimeraMix Table 1", "chimeramix_table2.csv": "ChimeraMix Table 2",
               "chimeramix_table3.csv": "ChimeraMix Table 3"}
 

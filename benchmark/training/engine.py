@@ -2,8 +2,9 @@
 classifier and its test metrics out.
 
 The subset and the test set live on the device; an epoch is the subset repeated
-max(repeats_base // shots, 1) times in random order; SGD with Nesterov momentum and a cosine
-schedule stepped per iteration; the top-1 accuracy of the final model is what the tables report.
+max(repeats_base // shots, 1) times in random order, cut into batches by the recipe's sampler; SGD
+with momentum (Nesterov in the ChimeraMix recipe) and the recipe's schedule (cosine, or StepLR)
+stepped per iteration; the top-1 accuracy of the final model is what the tables report.
 The training step never reads a value back to the host: losses are summed on the device and
 read once per epoch.
 """
@@ -20,6 +21,7 @@ from benchmark.training.pipeline import TrainData, normalize
 from benchmark.training.policies import BatchPolicy
 from benchmark.training.recipes import Recipe
 from benchmark.training.resumable import train_epochs
+from benchmark.training.samplers import SAMPLERS
 
 if TYPE_CHECKING:
     from methods import Context, Method
@@ -55,7 +57,7 @@ class Trainer:
         self.model = model
         self.forward = torch.compile(model) if compile_model else model
         self.data = TrainData(images.to(device), labels.to(device), self.recipe.pad,
-                              None if policy == "none" else BatchPolicy(policy, size))
+                              None if policy == "none" else BatchPolicy(policy, size), recipe.cutout)
         self.method.setup(self.data, artifacts)
         r = recipe
         self.optimizer = torch.optim.SGD(model.parameters(), lr=r.lr, momentum=r.momentum,
@@ -63,7 +65,7 @@ class Trainer:
         self.repeats = r.repeats(ctx.shots)
         self.steps_per_epoch = r.epoch_steps(len(self.data), ctx.shots)
         self.total_steps = r.epochs * self.steps_per_epoch
-        self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=self.total_steps)
+        self.scheduler = r.lr_scheduler(self.optimizer, self.steps_per_epoch)
 
     def step(self, idx: torch.Tensor) -> torch.Tensor:
         batch = self.method.augment(self.data.batch(idx))
@@ -84,12 +86,15 @@ class Trainer:
         n = len(self.data)
         return torch.randperm(n * self.repeats, device=self.device) % n
 
+    def epoch_batches(self) -> list[torch.Tensor]:
+        """The index batches of an epoch: its order cut by the recipe's sampler."""
+        return SAMPLERS[self.recipe.sampler](self.epoch_order(), self.data.labels, self.recipe.batch_size)
+
     def train_epoch(self) -> float:
         self.model.train()
-        order = self.epoch_order()
         total = torch.zeros((), device=self.device)
-        for i in range(0, len(order), self.recipe.batch_size):
-            total += self.step(order[i:i + self.recipe.batch_size])
+        for idx in self.epoch_batches():
+            total += self.step(idx)
         return float(total) / self.steps_per_epoch
 
     @torch.inference_mode()

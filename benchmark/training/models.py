@@ -1,4 +1,5 @@
-"""Classifier architectures, each with mixing points in the spirit of timm's `forward_intermediates`.
+"""Classifier architectures (and scattering hybrids of two of them), each with mixing points in the
+spirit of timm's `forward_intermediates`.
 
 Every classifier is a sequence of `blocks` followed by `pool` (to the penultimate features [B, D])
 and a linear `head`. Mixing point k is the input of block k (0 = the image, 1 = after the first
@@ -17,6 +18,7 @@ import torchvision
 from torch import nn
 
 from benchmark.errors import UserError
+from benchmark.training.scattering import ScatteringStem
 
 if TYPE_CHECKING:
     from benchmark.training.pipeline import FeatureMix
@@ -74,20 +76,29 @@ class WideBlock(nn.Module):
         return skip + self.conv2(y)
 
 
+def wide_group(cin: int, cout: int, n: int, stride: int, dropout: float) -> list[WideBlock]:
+    return [WideBlock(cin if i == 0 else cout, cout, stride if i == 0 else 1, dropout) for i in range(n)]
+
+
 class WideResNet(Classifier):
     """WRN-depth-k for 32x32 inputs: 3 groups of (depth-4)/6 blocks, widths 16k/32k/64k, 8x8 pool.
-    Mixing points: the input, after the first group, after the second, after the third."""
+    Mixing points: the input, after the first group, after the second, after the third.
 
-    def __init__(self, depth: int, widen: int, num_classes: int, dropout: float = 0.3):
+    With `scattering`, the deep hybrid network of Oyallon et al.: the first conv and the first group
+    are replaced by a ScatteringStem (J = 2: 8x8 maps of width 16k) and the other groups keep the
+    8x8 resolution (stride 1)."""
+
+    def __init__(self, depth: int, widen: int, num_classes: int, dropout: float = 0.3, scattering: bool = False):
         super().__init__()
         n = (depth - 4) // 6
         widths = [16, 16 * widen, 32 * widen, 64 * widen]
-        stem = nn.Conv2d(3, widths[0], 3, 1, 1, bias=False)
-        groups = []
-        for g in range(3):
-            blocks = [WideBlock(widths[g] if i == 0 else widths[g + 1], widths[g + 1],
-                                (1 if g == 0 else 2) if i == 0 else 1, dropout) for i in range(n)]
-            groups.append(nn.Sequential(stem, *blocks) if g == 0 else nn.Sequential(*blocks))
+        if scattering:
+            groups = [ScatteringStem(widths[1]), *(nn.Sequential(*wide_group(widths[g], widths[g + 1], n, 1, dropout))
+                                                  for g in (1, 2))]
+        else:
+            stem = nn.Conv2d(3, widths[0], 3, 1, 1, bias=False)
+            groups = [nn.Sequential(stem, *wide_group(widths[0], widths[1], n, 1, dropout)),
+                      *(nn.Sequential(*wide_group(widths[g], widths[g + 1], n, 2, dropout)) for g in (1, 2))]
         self.blocks = nn.ModuleList(groups)
         self.bn = nn.BatchNorm2d(widths[3])
         self.head = nn.Linear(widths[3], num_classes)
@@ -128,13 +139,16 @@ class ResNet50(Classifier):
 
 class SmallCNN(Classifier):
     """Three stride-2 conv blocks and a linear head: the `quick` profile's model (about 5 ms per
-    CPU step at batch 10, 24k parameters). Mixing points: the input, after each block but the last."""
+    CPU step at batch 10, 24k parameters). Mixing points: the input, after each block but the last.
+    With `scattering` (32x32 inputs), a ScatteringStem to the second block's 8x8 maps replaces the
+    first two blocks; its scattering has L = 4 orientations (25 coefficients per channel): at L = 8
+    the transform alone costs about 6 ms of CPU per image, over a minute per demo run, at L = 4 about 1 ms."""
 
-    def __init__(self, num_classes: int, width: int = 16):
+    def __init__(self, num_classes: int, width: int = 16, scattering: bool = False):
         super().__init__()
-        blocks: list[nn.Module] = []
-        cin = 3
-        for cout in (width, 2 * width, 4 * width):
+        blocks: list[nn.Module] = [ScatteringStem(2 * width, L=4)] if scattering else []
+        cin = 2 * width if scattering else 3
+        for cout in (width, 2 * width, 4 * width)[2 if scattering else 0:]:
             blocks.append(nn.Sequential(nn.Conv2d(cin, cout, 3, 2, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()))
             cin = cout
         self.blocks = nn.ModuleList(blocks)
@@ -160,6 +174,8 @@ MODELS: dict[str, Callable[[int], Classifier]] = {
     "resnet18-cifar": ResNet18CIFAR,
     "cnn": SmallCNN,
     "tiny": TinyNet,
+    "scattering-wrn-16-8": lambda c: WideResNet(16, 8, c, dropout=0.3, scattering=True),
+    "scattering-cnn": lambda c: SmallCNN(c, scattering=True),
 }
 
 

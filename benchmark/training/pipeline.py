@@ -2,7 +2,7 @@
 
 Images are normalised with mean = std = 0.5 (both papers' code), reflect-padded once, and every
 batch is cut out of the padded subset by one gather that applies the random crop and the
-horizontal flip of all samples at once.
+horizontal flip of all samples at once (and, where the recipe says so, a black Cutout square).
 
 A batch carries soft targets as a convex combination of hard labels (`targets`: (weight, labels)
 pairs; one pair of weight 1 for a plain batch), which is exact for every mixing method here and
@@ -83,12 +83,31 @@ def mixed_cross_entropy(logits: torch.Tensor, targets: tuple[Target, ...]) -> to
     return loss
 
 
+def square_mask(size: int, length: torch.Tensor | int, cy: torch.Tensor, cx: torch.Tensor) -> torch.Tensor:
+    """[B, 1, size, size] bool: the square of side `length` centred at (cy, cx), clipped at the borders."""
+    ar = torch.arange(size, device=cy.device)
+    half = length // 2
+    rows = (ar >= (cy - half)[:, None]) & (ar < (cy - half + length)[:, None])
+    cols = (ar >= (cx - half)[:, None]) & (ar < (cx - half + length)[:, None])
+    return (rows[:, :, None] & cols[:, None, :])[:, None]
+
+
+def random_squares(x: torch.Tensor, length: int) -> torch.Tensor:
+    """One square of side `length` per image of x [B, C, H, W], centred at a uniform pixel (Cutout)."""
+    b, size = len(x), x.shape[-1]
+    cy = torch.randint(0, size, (b,), device=x.device)
+    cx = torch.randint(0, size, (b,), device=x.device)
+    return square_mask(size, length, cy, cx)
+
+
 class TrainData:
-    def __init__(self, images: torch.Tensor, labels: torch.Tensor, pad: int, policy: BatchPolicy | None = None):
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, pad: int, policy: BatchPolicy | None = None,
+                 cutout: int = 0):
         self.images = images  # uint8 [N, 3, H, W], on the device
         self.labels = labels
         self.pad = pad
         self.policy = policy
+        self.cutout = cutout  # side of a black square cut out of every image of a batch (0: none)
         self.size = images.shape[-1]
         self.padded = self.pad_for_crop(normalize(images))
 
@@ -134,7 +153,13 @@ class TrainData:
         else:
             augmented = self.pad_for_crop(normalize(self.policy(self.images[idx])))
             x = self.crop_flip(augmented, torch.arange(len(idx), device=idx.device), rows, cols)
+        if self.cutout:
+            x = x.masked_fill(random_squares(x, self.cutout), -1.0)  # black, as Cutout before normalisation
         return Batch(x=x.contiguous(), y=self.labels[idx], idx=idx, top=top, left=left, flip=flip)
+
+    def originals(self, idx: torch.Tensor) -> torch.Tensor:
+        """The images at `idx` as they are, normalised: no crop, flip, policy or Cutout."""
+        return normalize(self.images[idx])
 
 
 def denormalize(x: torch.Tensor) -> torch.Tensor:

@@ -2,15 +2,22 @@
 theirs beside their model, e.g. methods/generator.py).
 
 Profile `paper` is the published ChimeraMix recipe (reference/chimeramix.md 7.1, 7.2, 7.6);
-profile `quick` is the same code with a tiny model and few epochs, for tests and the CPU demo.
+profile `quick` is the same code with a tiny model and few epochs, for tests and the CPU demo;
+profile `synermix` is the SynerMix code's recipe (reference/methods.md 1.2), for 32x32 sets only.
+A method may adapt its run's recipe (`Method.adapt_recipe`: another model, balanced batches).
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from benchmark.errors import UserError
 from benchmark.training.spec import PROFILES
+
+if TYPE_CHECKING:  # the planning commands read recipes without torch
+    import torch
+    from torch.optim.lr_scheduler import LRScheduler
 
 
 @dataclass(frozen=True)
@@ -36,6 +43,14 @@ class Schedule:
 
 
 @dataclass(frozen=True)
+class StepDecay:
+    """StepLR: the learning rate times `gamma` after every `epochs` epochs."""
+
+    epochs: int
+    gamma: float
+
+
+@dataclass(frozen=True)
 class Recipe(Schedule):
     model: str
     lr: float
@@ -43,6 +58,17 @@ class Recipe(Schedule):
     pad: int  # reflect padding of the random crop
     momentum: float = 0.9
     nesterov: bool = True
+    lr_decay: StepDecay | None = None  # None: cosine annealing to 0 over the whole training
+    cutout: int = 0  # side of the black square cut out of every training image after crop and flip (0: none)
+    sampler: str = "shuffle"  # how an epoch's order is cut into batches (benchmark.training.samplers)
+
+    def lr_scheduler(self, optimizer: torch.optim.Optimizer, steps_per_epoch: int) -> LRScheduler:
+        """The schedule, stepped after every training step."""
+        import torch
+        if self.lr_decay is None:
+            return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=self.epochs * steps_per_epoch)
+        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=self.lr_decay.epochs * steps_per_epoch,
+                                               gamma=self.lr_decay.gamma)
 
 
 # ciFAIR/CIFAR (and every 32x32 set: digits, user folders): WRN-16-8, GEM's tuned values.
@@ -52,13 +78,18 @@ PAPER_96 = Recipe(model="resnet50", batch_size=16, lr=0.0074, weight_decay=4.1e-
 # quick: a 2-conv CNN, 12 epochs of at most 50 repeats; a larger lr suits the short schedule.
 QUICK_32 = Recipe(model="cnn", batch_size=10, lr=0.02, weight_decay=5e-4, epochs=12, repeats_base=50, pad=4)
 QUICK_96 = Recipe(model="cnn", batch_size=16, lr=0.02, weight_decay=5e-4, epochs=12, repeats_base=12, pad=12)
+# SynerMix's CIFAR-100 recipe: ResNet-18 with a CIFAR stem, SGD without Nesterov, x0.5 every 10 of
+# 120 epochs, Cutout 16, balanced batches, the subset once per epoch (its grid trains on all of CIFAR-100).
+SYNERMIX_32 = Recipe(model="resnet18-cifar", batch_size=128, lr=0.1, weight_decay=5e-4, epochs=120, repeats_base=1,
+                     pad=4, nesterov=False, lr_decay=StepDecay(epochs=10, gamma=0.5), cutout=16, sampler="balanced")
 
 
 # Assumed seconds per training step on a data-centre GPU at each model's usual batch size (the models: benchmark/training/models.py) (10 or 16
 # images of 32 or 96 px, 128 for ResNet-18): batches this small keep the GPU launch-bound, so these
 # are rough figures for estimates, not measurements (no GPU was at hand).
 GPU_STEP_S: dict[str, float] = {"wrn-16-8": 0.010, "wrn-16-4": 0.008, "wrn-16-2": 0.006, "wrn-16-1": 0.005,
-                                "resnet50": 0.015, "resnet18-cifar": 0.020, "cnn": 0.002, "tiny": 0.001}
+                                "resnet50": 0.015, "resnet18-cifar": 0.020, "cnn": 0.002, "tiny": 0.001,
+                                "scattering-wrn-16-8": 0.010, "scattering-cnn": 0.003}
 
 
 def classifier_step_key(recipe: Recipe, image_size: int, num_classes: int) -> str:
@@ -66,13 +97,18 @@ def classifier_step_key(recipe: Recipe, image_size: int, num_classes: int) -> st
     return f"{recipe.model}:b{recipe.batch_size}:{image_size}px:{num_classes}c"
 
 
-def by_profile(dataset: str, profile: str, recipes: dict[tuple[str, bool], Schedule]) -> Schedule:
+def by_profile(dataset: str, profile: str, recipes: dict[tuple[str, bool], Schedule], kind: str) -> Schedule:
     """The recipe of (profile, is STL-10) from a table of them."""
     if profile not in PROFILES:
         raise UserError(f"unknown profile '{profile}'; valid: {', '.join(PROFILES)}")
-    return recipes[(profile, dataset == "stl10")]
+    key = (profile, dataset == "stl10")
+    if key not in recipes:
+        valid = ", ".join(p for p in PROFILES if (p, key[1]) in recipes)
+        raise UserError(f"profile '{profile}' has no {kind} recipe for {dataset}; valid: {valid}")
+    return recipes[key]
 
 
 def recipe_for(dataset: str, profile: str) -> Recipe:
     return by_profile(dataset, profile, {("paper", False): PAPER_32, ("paper", True): PAPER_96,
-                                         ("quick", False): QUICK_32, ("quick", True): QUICK_96})
+                                         ("quick", False): QUICK_32, ("quick", True): QUICK_96,
+                                         ("synermix", False): SYNERMIX_32}, "classifier")

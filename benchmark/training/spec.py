@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
 AUGMENT_POLICIES = {"none": "", "autoaugment": "AutoAugment", "trivialaugment": "TrivialAugment"}  # -> label
-PROFILES = ("paper", "quick")
+PROFILES = ("paper", "quick", "synermix")  # the recipes of benchmark.training.recipes
 
 
 def stable_id(payload: dict[str, Any]) -> str:

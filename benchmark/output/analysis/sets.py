@@ -26,13 +26,14 @@ from benchmark.errors import UserError
 from benchmark.orchestration.plan import resolve
 from benchmark.orchestration.store import Store
 from benchmark.orchestration.tasks import RunTask
-from benchmark.training.spec import PROFILES, RunSpec
+from benchmark.training.spec import RunSpec
 
 if TYPE_CHECKING:
     from benchmark.training.pipeline import TrainData
     from methods import Method
 
 ORIGINAL = "original"
+SET_PROFILES = ("paper", "quick")  # the profiles whose stages make image sets (the ones with generator recipes)
 
 
 def image_methods() -> list[str]:
@@ -70,25 +71,27 @@ def set_task(method: str, dataset: str, shots: int, seed: int, profile: str) -> 
 
 def trained_profiles(method: str, dataset: str, shots: int, seed: int, store: Store) -> list[str]:
     """The profiles for which `run` trained every stage this method needs (all if it needs none)."""
-    return [p for p in PROFILES if all(s.done(store) for s in set_task(method, dataset, shots, seed, p).requires)]
+    return [p for p in SET_PROFILES if all(s.done(store) for s in set_task(method, dataset, shots, seed, p).requires)]
 
 
 def resolve_profile(names: list[str], dataset: str, shots: int, seed: int, store: Store, profile: str | None) -> str:
     """The profile whose stages to use: the given one, else the only one with every needed
     artifact ("paper" when no set needs a stage: the profile then changes nothing but the result's
     name). Raises UserError naming what is missing and the `run` that trains it."""
+    if profile is not None and profile not in SET_PROFILES:
+        raise UserError(f"unknown profile '{profile}'; valid: {', '.join(SET_PROFILES)}")
     needing = [n for n in names if n != ORIGINAL and set_task(n, dataset, shots, seed, "paper").requires]
     if not needing:
         return profile or "paper"
     trained = {n: trained_profiles(n, dataset, shots, seed, store) for n in needing}
-    usable = [p for p in ([profile] if profile else PROFILES) if all(p in trained[n] for n in needing)]
+    usable = [p for p in ([profile] if profile else SET_PROFILES) if all(p in trained[n] for n in needing)]
     if len(usable) == 1:
         return usable[0]
     if usable:
         raise UserError(f"trained stages of both profiles exist for {dataset} shots={shots} seed={seed}; "
                         f"choose one with --profile ({', '.join(usable)})")
-    missing = next(n for n in needing if not (set(trained[n]) & set([profile] if profile else PROFILES)))
-    tasks = [set_task(missing, dataset, shots, seed, p) for p in ([profile] if profile else PROFILES)]
+    missing = next(n for n in needing if not (set(trained[n]) & set([profile] if profile else SET_PROFILES)))
+    tasks = [set_task(missing, dataset, shots, seed, p) for p in ([profile] if profile else SET_PROFILES)]
     trainable = next((t for t in tasks if training_command(t, store.root)), tasks[0])
     raise UserError(missing_stages(trainable, store.root))
 
