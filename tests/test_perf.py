@@ -76,3 +76,11 @@ def test_a_check_file_that_is_not_perf_json_fails_before_measuring(tmp_path, cap
     assert main(["perf", "--overhead-only", "--check", str(garbage)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"error: --check: {garbage} is not the output of `perf --json`"]
+
+
+def test_a_binary_check_file_is_one_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("benchmark.output.perf.run_perf", lambda *a, **k: pytest.fail("measured"))
+    binary = tmp_path / "baseline.json"
+    binary.write_bytes(bytes(range(256)))
+    assert main(["perf", "--overhead-only", "--check", str(binary)]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [f"error: --check: {binary} is not the output of `perf --json`"]

@@ -523,3 +523,20 @@ def test_a_slurm_batch_runs_its_tasks_marking_unfinished_ones_started(tmp_path, 
     batch = slurm_submit.SlurmBatch([finished, unfinished], str(tmp_path), str(tmp_path / "data"), worker.JobOptions())
     assert batch() == {"done": [finished.id, unfinished.id], "failed": []}
     assert started == [(finished.id, False), (unfinished.id, True)]
+
+
+def test_a_profile_that_is_not_utf8_is_named(tmp_path):
+    path = tmp_path / "latin1.toml"
+    path.write_bytes('partition = "café"\n'.encode("latin-1"))
+    with pytest.raises(UserError, match=f"slurm profile {path} is not UTF-8 text"):
+        profiles.load_profile(str(path))
+
+
+def test_a_signal_delay_not_shorter_than_the_time_limit_is_named(tmp_path):
+    path = tmp_path / "short.toml"
+    path.write_text('time = 2\nsignal_delay_s = 90\n[datasets.digits]\nsignal_delay_s = 120\n')
+    profile = profiles.load_profile(str(path))
+    assert profile.resources("cifair10", "classifier").signal_delay_s == 90
+    with pytest.raises(UserError, match=r"\(digits classifier\): signal_delay_s 120 is not shorter than the time "
+                                        r"limit 00:02:00"):
+        profile.resources("digits", "classifier")
