@@ -6,7 +6,8 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
-from benchmark.errors import UserError
+from benchmark.arguments import results_dir, seconds, writable_dir
+from benchmark.errors import UserError, disk_full, os_error_line
 
 
 EXECUTORS = ("local", "debug", "slurm")
@@ -52,7 +53,7 @@ def build_parser() -> Parser:
                      help="parallel local processes (default: one per GPU, else one per CPU core up to 8)")
     run.add_argument("--compile", action="store_true",
                      help="torch.compile the classifier (opt-in: worth it on GPUs for long runs; the first steps compile)")
-    run.add_argument("--checkpoint-every", type=float, default=60.0, metavar="SECONDS",
+    run.add_argument("--checkpoint-every", type=seconds, default=60.0, metavar="SECONDS",
                      help="write a checkpoint at the first epoch end after this many seconds (default 60)")
     run.add_argument("--dry-run", action="store_true", help="print the plan (run counts, training steps, estimated time) and exit")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -213,7 +214,7 @@ def selected_plan(args: argparse.Namespace, data_dir: Path | None = None):
 def cmd_run(args: argparse.Namespace) -> int:
     from benchmark.data import default_data_dir
     from benchmark.orchestration.slurm.options import slurm_options_from_args
-    from benchmark.orchestration.store import Store, default_results_dir
+    from benchmark.orchestration.store import Store
 
     if args.executor not in EXECUTORS:
         raise UserError(f"unknown executor '{args.executor}'; valid: {', '.join(EXECUTORS)}")
@@ -222,7 +223,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     slurm_options = slurm_options_from_args(args)
     data_dir = args.data_dir or default_data_dir()
     plan = selected_plan(args, data_dir)
-    store = Store(args.results_dir or default_results_dir())
+    store = Store(writable_dir(results_dir(args.results_dir, must_exist=False), "results directory"))
     if args.dry_run:
         from benchmark.orchestration.cost import CostModel, StepTimes
         from benchmark.orchestration.plan import describe_plan
@@ -245,8 +246,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     from benchmark.orchestration.local import launch
     outcome = launch(plan, args.executor, store, data_dir, args.workers, options, not args.quiet)
     stages = f"{outcome.stages_trained} stages trained, " if outcome.stages_trained else ""
-    print(f"{stages}{len(outcome.done)} runs finished, {outcome.skipped} already done, {len(outcome.failed)} failed; "
-          f"records in {store.root / 'runs'}")
+    left = f", {len(outcome.left)} left to another process" if outcome.left else ""
+    print(f"{stages}{len(outcome.done)} runs finished, {outcome.skipped} already done, {len(outcome.failed)} failed"
+          f"{left}; records in {store.root / 'runs'}")
     for task in outcome.failed[:10]:
         failure = store.load_failure(task.id) or {}
         print(f"  failed: {task.describe()}: {failure.get('error', 'no record written')} (log: {failure.get('log')})")
@@ -255,19 +257,24 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from benchmark.orchestration.status import status_lines
-    from benchmark.orchestration.store import Store, default_results_dir
+    from benchmark.orchestration.store import Store
 
-    store = Store(args.results_dir or default_results_dir())
-    table, details = status_lines(store, selected_plan(args))  # the store, and the scheduler for SLURM runs
+    plan = selected_plan(args)
+    store = Store(results_dir(args.results_dir, must_exist=True))
+    table, details = status_lines(store, plan)  # the store, and the scheduler for SLURM runs
     print("\n".join([*table, *details]))
     return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from benchmark.orchestration.grids import grid_specs
     from benchmark.output.report import write_report
-    from benchmark.orchestration.store import Store, default_results_dir
+    from benchmark.orchestration.store import Store
 
-    store = Store(args.results_dir or default_results_dir())
+    if args.grid:
+        grid_specs(args.grid)  # an unknown grid is a UserError
+    store = Store(results_dir(args.results_dir, must_exist=True))
+    writable_dir(args.out, "--out")
     if not args.no_fid and args.grid in (None, "demo"):
         from benchmark.output.analysis.fid import demo_fid
         try:
@@ -281,7 +288,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    from benchmark.orchestration.store import Store, default_results_dir
+    from benchmark.orchestration.store import Store
 
     if args.analysis == "fid-weights":
         from benchmark.output.analysis.fid import write_converted_weights
@@ -297,7 +304,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     if args.k < 2:
         raise UserError(f"--k must be at least 2, got {args.k}")
     names = parse_sets(args.sets)
-    store = Store(args.results_dir or default_results_dir())
+    store = Store(results_dir(args.results_dir, must_exist=False))
     data_dir = args.data_dir or default_data_dir()
     print(f"{args.analysis.upper()} of {', '.join(names)} on {args.dataset}, {args.shots} shots, seed {args.seed}, K = {args.k}")
     if args.analysis == "fid":
@@ -366,14 +373,18 @@ def cmd_samples(args: argparse.Namespace) -> int:
     from benchmark.data import check_dataset_name, default_data_dir
     from benchmark.output.samples import write_samples
     from benchmark.training.spec import PROFILES
-    from benchmark.orchestration.store import Store, default_results_dir
+    from benchmark.orchestration.store import Store
 
     check_dataset_name(args.dataset)
     if args.profile not in PROFILES:
         raise UserError(f"unknown profile '{args.profile}'; valid: {', '.join(PROFILES)}")
     out = args.out or Path("reports") / "samples" / f"{args.method}_{args.dataset.replace('/', '_')}_{args.shots}_{args.seed}_{args.profile}.png"
+    if out.is_dir():
+        raise UserError(f"--out {out} is a directory; give the image file to write")
+    writable_dir(out.parent, "--out's directory")
     path = write_samples(args.method, args.dataset, args.shots, args.seed, args.profile,
-                         Store(args.results_dir or default_results_dir()), args.data_dir or default_data_dir(), out, args.rows)
+                         Store(results_dir(args.results_dir, must_exist=False)), args.data_dir or default_data_dir(),
+                         out, args.rows)
     print(f"wrote {path}")
     return 0
 
@@ -389,6 +400,9 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # the results directory's disk or permissions, met while working
+        print(f"error: {os_error_line(exc)}", file=sys.stderr)
+        return 1 if disk_full(exc) else 2
     except KeyboardInterrupt:
         print("interrupted: finished runs are kept; run the same command again to resume", file=sys.stderr)
         return 130

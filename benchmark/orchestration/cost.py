@@ -5,13 +5,13 @@ are either measured on this machine (`StepTimes`, cached in <results>/step_times
 kinds declare."""
 from __future__ import annotations
 
-import json
 import math
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from benchmark.atomic import write_json_atomic
+from benchmark.stored import read_json
 
 if TYPE_CHECKING:
     import torch
@@ -27,10 +27,7 @@ class StepTimes:
     def __init__(self, cache: Path, device: torch.device):
         self.cache = cache
         self.device = device
-        try:
-            self.times: dict[str, float] = json.loads(cache.read_text())
-        except (OSError, ValueError):
-            self.times = {}
+        self.times: dict[str, float] = read_json(cache, step_times, "step-time cache") or {}
 
     def seconds(self, task: Task) -> float:
         return self.cached(f"{self.device.type}:{task.step_key}", lambda: task.measure_step(self.device))
@@ -42,6 +39,14 @@ class StepTimes:
             self.times[key] = measure()
             write_json_atomic(self.cache, self.times)
         return self.times[key]
+
+
+def step_times(payload: object) -> dict[str, float] | None:
+    """The step-time cache's content: key -> seconds (positive, finite)."""
+    if not isinstance(payload, dict):
+        return None
+    ok = all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < math.inf for v in payload.values())
+    return {str(k): float(v) for k, v in payload.items()} if ok else None
 
 
 class CostModel:

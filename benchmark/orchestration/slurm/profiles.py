@@ -28,7 +28,7 @@ class Resources:
     qos: str | None = None
     gres: str | None = None
     gpus: int | None = None  # --gpus-per-node; use either gres or gpus
-    cpus: int = 1  # --cpus-per-task, also the job's torch threads
+    cpus: int = 1  # --cpus-per-task (a job trains with one torch thread: benchmark.orchestration.worker)
     mem: str | None = None  # --mem, e.g. "12G"
     time: int = 60  # --time in minutes
     constraint: str | None = None
