@@ -2,6 +2,7 @@
 killed process never leaves half a file; a failed write (a full disk) removes its temporary file."""
 from __future__ import annotations
 
+import io
 import json
 import os
 from pathlib import Path
@@ -25,9 +26,12 @@ def replace_atomic(path: Path, write: Callable[[Path], None]) -> None:
 
 
 def save_atomic(obj: Any, path: Path) -> None:
-    """torch.save, atomically."""
+    """torch.save, atomically. Serialised in memory first: torch's own file writer turns a full disk
+    into an opaque RuntimeError, Python's write says ENOSPC."""
     import torch
-    replace_atomic(path, lambda tmp: torch.save(obj, tmp))
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    replace_atomic(path, lambda tmp: tmp.write_bytes(buffer.getbuffer()))
 
 
 def write_text_atomic(path: Path, text: str) -> None:

@@ -119,8 +119,8 @@ def _acquire(path: Path, mine: Holder) -> Holder | None:
     exists, so no reader ever sees half a claim."""
     path.parent.mkdir(parents=True, exist_ok=True)
     mine_file = path.with_name(f".{path.name}.{mine.token}.tmp")
-    mine_file.write_text(json.dumps(asdict(mine)))
     try:
+        mine_file.write_text(json.dumps(asdict(mine)))
         for _ in range(5):
             try:
                 os.link(mine_file, path)

@@ -9,6 +9,7 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmark.errors import os_error_line
 from benchmark.orchestration.claims import Busy, claimed, holder
 from benchmark.orchestration.job_end import ERROR, SUCCESS, end_note_path, write_end_note
 from benchmark.orchestration.store import Store
@@ -74,8 +75,8 @@ def run_batch(tasks: list[Task], results_dir: str, data_dir: str, options: JobOp
     store = Store(Path(results_dir))
     done, failed, skipped = [], [], []
     for task in tasks:
-        with claimed(store.root, task.id) as busy:
-            try:
+        try:
+            with claimed(store.root, task.id) as busy:
                 if busy is not None:
                     raise Busy(task.describe(), busy)
                 if task.done(store):  # by another process (or an earlier attempt of this job) meanwhile
@@ -85,13 +86,22 @@ def run_batch(tasks: list[Task], results_dir: str, data_dir: str, options: JobOp
                     store.write_progress(task.id, 0, 1)  # "started" for `status` (the engine writes epochs)
                 execute(task, store, Path(data_dir), options)
                 done.append(task.id)
-            except Busy as exc:
-                print(f"skipped {task.describe()}: {exc}", file=sys.stderr, flush=True)
-                skipped.append(task.id)
-            except Exception as exc:  # noqa: BLE001  one bad task must not stop the others
-                store.write_failure(task.id, task.to_dict(), error_line(exc), job_log_path())
-                failed.append(task.id)
+        except Busy as exc:
+            print(f"skipped {task.describe()}: {exc}", file=sys.stderr, flush=True)
+            skipped.append(task.id)
+        except Exception as exc:  # noqa: BLE001  one bad task must not stop the others
+            failed.append(task.id)
+            note_failure(store, task, exc)
     return {"done": done, "failed": failed, "skipped": skipped}
+
+
+def note_failure(store: Store, task: Task, exc: Exception) -> None:
+    """The task's failure note; where it cannot be written (a full disk), the reason on stderr."""
+    try:
+        store.write_failure(task.id, task.to_dict(), error_line(exc), job_log_path())
+    except OSError as unwritten:
+        print(f"error: {task.describe()} failed ({error_line(exc)}) and its failure note cannot be written: "
+              f"{os_error_line(unwritten)}", file=sys.stderr, flush=True)
 
 
 def run_job(tasks: list[Task], results_dir: str, data_dir: str, options: JobOptions = JobOptions()) -> dict[str, list[str]]:
