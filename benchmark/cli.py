@@ -1,7 +1,10 @@
-"""Command line: python -m benchmark run | status | report | list | perf | samples | analyze."""
+"""Command line: python -m benchmark (or smalldata-benchmark) run | status | report | export | list | perf |
+samples | analyze. Parsing imports nothing heavy: --help, list, status and the dry run answer without
+torch; each command imports what it computes with."""
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 from typing import NoReturn
@@ -11,6 +14,23 @@ from benchmark.errors import UserError, disk_full, os_error_line
 
 
 EXECUTORS = ("local", "debug", "slurm")
+PROFILES = ("paper", "quick")  # benchmark.training.spec.PROFILES (a test checks they agree)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C: the workers are stopped and nothing finished is lost."""
+
+
+def program() -> str:
+    return "smalldata-benchmark" if Path(sys.argv[0]).name == "smalldata-benchmark" else "python -m benchmark"
+
+
+def version() -> str:
+    from importlib.metadata import PackageNotFoundError, version as installed
+    try:
+        return installed("smalldata-benchmark")
+    except PackageNotFoundError:
+        return "unknown (not installed: pip install -e .)"
 
 
 class Parser(argparse.ArgumentParser):
@@ -21,8 +41,7 @@ class Parser(argparse.ArgumentParser):
 
 
 def add_selection(p: argparse.ArgumentParser, grid_required: bool = True) -> None:
-    from benchmark.orchestration.grids import GRIDS
-    p.add_argument("--grid", required=grid_required, metavar="G", help=f"grid to use: {', '.join(GRIDS)}")
+    p.add_argument("--grid", required=grid_required, metavar="G", help="the grid (`list grids` shows them)")
     p.add_argument("--methods", metavar="M1,M2", help="only these methods of the grid")
     p.add_argument("--datasets", metavar="D1,D2", help="only these datasets of the grid")
     p.add_argument("--shots", metavar="S1,S2", help="only these samples-per-class values of the grid")
@@ -35,7 +54,8 @@ def add_results_dir(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> Parser:
-    p = Parser(prog="python -m benchmark", description=__doc__)
+    p = Parser(prog=program(), description=__doc__)
+    p.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     run = sub.add_parser("run", help="train every run of a grid that has no record yet",
@@ -46,7 +66,7 @@ def build_parser() -> Parser:
     run.add_argument("--data-dir", type=Path, default=None, metavar="DIR",
                      help="where the datasets are (default: $BENCHMARK_DATA_DIR or ~/.cache/smalldata-benchmark/data)")
     run.add_argument("--download", action="store_true", help="download missing dataset files (needs internet)")
-    run.add_argument("--executor", default="local", metavar="E",
+    run.add_argument("--executor", default="local", choices=EXECUTORS,
                      help="local (parallel local processes, default), debug (in this process) or slurm (job arrays on "
                           "a SLURM cluster; returns once they are submitted, see the SLURM options below)")
     run.add_argument("--workers", type=int, default=None, metavar="N",
@@ -55,8 +75,10 @@ def build_parser() -> Parser:
                      help="torch.compile the classifier (opt-in: worth it on GPUs for long runs; the first steps compile)")
     run.add_argument("--checkpoint-every", type=seconds, default=60.0, metavar="SECONDS",
                      help="write a checkpoint at the first epoch end after this many seconds (default 60)")
-    run.add_argument("--dry-run", action="store_true", help="print the plan (run counts, training steps, estimated time) and exit")
-    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument("--dry-run", action="store_true",
+                     help="print the plan (runs and stages, what is left to do, training steps, the estimated time on "
+                          "the device the runs would use, from the step-time table: nothing is measured) and exit")
+    run.add_argument("--quiet", action="store_true", help="no progress output, only the closing summary")
     from benchmark.orchestration.slurm.options import add_slurm_arguments
     add_slurm_arguments(run)
 
@@ -88,6 +110,15 @@ def build_parser() -> Parser:
     report.add_argument("--no-fid", action="store_true", help="do not compute the demo's FID (results already in "
                                                               "<results>/analysis/ are still shown)")
 
+    export = sub.add_parser("export", help="every record as a CSV row (spec, metrics, timing, environment)",
+                            description="Write one long-form CSV row per finished run (run id, method, dataset, "
+                                        "shots, seed, augment policy, profile, overrides and every hyperparameter as "
+                                        "JSON, accuracy, balanced and top-5 accuracy, training time, steps, device, "
+                                        "threads, versions, host, commit), e.g. for pandas.read_csv.")
+    export.add_argument("--grid", default=None, metavar="G", help="only the runs of this grid (default: every record)")
+    add_results_dir(export)
+    export.add_argument("--out", type=Path, default=None, metavar="FILE", help="the CSV file (default: standard output)")
+
     analyze = sub.add_parser("analyze", help="FID and CLIP Synset Entropy of generated / augmented image sets",
                              description="Analyses of image sets of a training subset (dataset, shots, seed): the "
                                          "subset itself (original), MixUp images (mixup), and the compositions of a "
@@ -104,7 +135,7 @@ def build_parser() -> Parser:
                        help=f"image sets to analyse (default {default_sets}): original, mixup, or a composing method")
         q.add_argument("--k", type=int, default=default_k, metavar="K",
                        help=f"images per set, the same for every set (default {default_k})")
-        q.add_argument("--profile", default=None, metavar="P",
+        q.add_argument("--profile", default=None, choices=PROFILES,
                        help="paper or quick: whose generators to use (default: the one that has them)")
         add_results_dir(q)
         q.add_argument("--data-dir", type=Path, default=None, metavar="DIR",
@@ -172,7 +203,7 @@ def build_parser() -> Parser:
                                       "step - bare); for methods with p_gen, the generated batch against a real one.")
     perf.add_argument("--methods", metavar="M1,M2", help="only these methods (default: all registered)")
     perf.add_argument("--dataset", default="cifair10", metavar="D", help="dataset whose shape and recipe to use (default cifair10)")
-    perf.add_argument("--profile", default="paper", metavar="P", help="paper (the published model, default) or quick")
+    perf.add_argument("--profile", default="paper", choices=PROFILES, help="paper (the published model, default) or quick")
     perf.add_argument("--steps", type=int, default=10, metavar="N",
                       help="timed rounds per figure (default 10; 5 x N with the tiny model), after 2 warm-up rounds")
     perf.add_argument("--overhead-only", action="store_true",
@@ -182,6 +213,11 @@ def build_parser() -> Parser:
     perf.add_argument("--check", type=Path, metavar="FILE",
                       help="compare the overheads with a saved `perf --json` file; exit status 1, naming each, "
                            "when one is more than 2x its saved value")
+    perf.add_argument("--step-times", action="store_true",
+                      help="instead: measure one training step of every kind of step a grid's runs and stages take "
+                           "(default: every grid's) on this device, and write them into the step-time table "
+                           "(results/perf/step_times.json) that the dry run's estimates read")
+    perf.add_argument("--grid", default=None, metavar="G", help="with --step-times: only this grid's steps")
 
     samples = sub.add_parser("samples", help="draw compositions of a trained generator (like the papers' Fig. 2)",
                              description="Write an image (PNG by default): per row, the N source images of one "
@@ -192,7 +228,8 @@ def build_parser() -> Parser:
     samples.add_argument("--dataset", required=True, metavar="D", help="dataset of the generator")
     samples.add_argument("--shots", required=True, type=int, metavar="S", help="samples per class of the subset")
     samples.add_argument("--seed", required=True, type=int, metavar="K", help="seed of the subset")
-    samples.add_argument("--profile", default="paper", metavar="P", help="paper (default) or quick (the demo's)")
+    samples.add_argument("--profile", default=None, choices=PROFILES,
+                         help="whose generator: paper or quick (default: the one that `run` trained for this subset)")
     add_results_dir(samples)
     samples.add_argument("--data-dir", type=Path, default=None, metavar="DIR",
                          help="where the datasets are (default: $BENCHMARK_DATA_DIR or ~/.cache/smalldata-benchmark/data)")
@@ -216,8 +253,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     from benchmark.orchestration.slurm.options import slurm_options_from_args
     from benchmark.orchestration.store import Store
 
-    if args.executor not in EXECUTORS:
-        raise UserError(f"unknown executor '{args.executor}'; valid: {', '.join(EXECUTORS)}")
     if args.workers is not None and args.workers < 1:
         raise UserError(f"--workers must be at least 1, got {args.workers}")
     slurm_options = slurm_options_from_args(args)
@@ -225,10 +260,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     plan = selected_plan(args, data_dir)
     store = Store(writable_dir(results_dir(args.results_dir, must_exist=False), "results directory"))
     if args.dry_run:
-        from benchmark.orchestration.cost import CostModel, StepTimes
+        from benchmark.orchestration.cost import CostModel, local_device_kind
         from benchmark.orchestration.plan import describe_plan
-        from benchmark.training.engine import default_device
-        print(describe_plan(plan, store, CostModel(StepTimes(store.root / "step_times.json", default_device()))))
+        device = slurm_options.device_kind(plan) if slurm_options else local_device_kind()
+        print(describe_plan(plan, store, CostModel.for_device(device)))
         if slurm_options:
             from benchmark.orchestration.slurm.scheduler import scheduler_for
             from benchmark.orchestration.slurm.submit import plan_submission
@@ -283,7 +318,27 @@ def cmd_report(args: argparse.Namespace) -> int:
             print(f"demo FID failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
     written = write_report(store, args.out, args.grid, figures=not args.no_figures, data_dir=args.data_dir)
     for path in written:
-        print(f"wrote {path} (and tables.tex, report.tex, figures/ beside it)")
+        print(f"wrote {path} (and report.tex, tables.tex{'' if args.no_figures else ', figures/'} beside it)")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from benchmark.orchestration.store import Store
+    from benchmark.output.export import write_csv
+
+    records = list(Store(results_dir(args.results_dir, must_exist=True)).records())
+    if args.grid:
+        from benchmark.orchestration.grids import grid_specs
+        from benchmark.orchestration.plan import resolve
+        wanted = {run.id for run in resolve(grid_specs(args.grid)).runs}
+        records = [r for r in records if r.run_id in wanted]
+    if args.out is None:
+        write_csv(records, sys.stdout)
+        return 0
+    writable_dir(args.out.parent, "--out's directory")
+    with open(args.out, "w", newline="") as f:
+        n = write_csv(records, f)
+    print(f"wrote {n} rows to {args.out}", file=sys.stderr)
     return 0
 
 
@@ -347,8 +402,13 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_perf(args: argparse.Namespace) -> int:
-    from benchmark.output.perf import REGRESSION_FACTOR, confirmed_regressions, format_table, load_baseline, run_perf
+    from benchmark.output.perf import (REGRESSION_FACTOR, confirmed_regressions, format_table, load_baseline,
+                                       measurement_errors, run_perf)
 
+    if args.step_times:
+        return measure_step_times(args)
+    if args.grid is not None:
+        raise UserError("--grid only applies to --step-times")
     if args.steps < 1:
         raise UserError(f"--steps must be at least 1, got {args.steps}")
     baseline = None if args.check is None else load_baseline(args.check)
@@ -358,6 +418,8 @@ def cmd_perf(args: argparse.Namespace) -> int:
         print(json.dumps(rows, indent=1))
     else:
         print(format_table(rows))
+    for line in measurement_errors(rows):
+        print(f"perf: {line}", file=sys.stderr)
     if baseline is None:
         return 0
     regressions = confirmed_regressions(rows, baseline, lambda names: run_perf(
@@ -369,32 +431,53 @@ def cmd_perf(args: argparse.Namespace) -> int:
     return 1 if regressions else 0
 
 
+def measure_step_times(args: argparse.Namespace) -> int:
+    from benchmark.orchestration.cost import STEP_TIMES, write_step_times
+    from benchmark.orchestration.grids import GRIDS, grid_specs
+    from benchmark.orchestration.plan import resolve
+    from benchmark.output.perf import device_description, measure_step_times as measure
+    from benchmark.training.engine import default_device
+
+    specs = grid_specs(args.grid) if args.grid else [s for name in GRIDS for s in grid_specs(name)]
+    device = default_device()
+    times = measure(resolve(specs), device)
+    write_step_times(device.type, device_description(device), times)
+    for key, seconds in sorted(times.items()):
+        print(f"{key:<48} {1000 * seconds:10.1f} ms")
+    print(f"wrote {len(times)} step times of {device.type} into {STEP_TIMES}")
+    return 0
+
+
 def cmd_samples(args: argparse.Namespace) -> int:
     from benchmark.data import check_dataset_name, default_data_dir
-    from benchmark.output.samples import write_samples
-    from benchmark.training.spec import PROFILES
     from benchmark.orchestration.store import Store
+    from benchmark.output.analysis.sets import resolve_profile
+    from benchmark.output.samples import write_samples
 
     check_dataset_name(args.dataset)
-    if args.profile not in PROFILES:
-        raise UserError(f"unknown profile '{args.profile}'; valid: {', '.join(PROFILES)}")
-    out = args.out or Path("reports") / "samples" / f"{args.method}_{args.dataset.replace('/', '_')}_{args.shots}_{args.seed}_{args.profile}.png"
+    store = Store(results_dir(args.results_dir, must_exist=False))
+    profile = resolve_profile([args.method], args.dataset, args.shots, args.seed, store, args.profile)
+    out = args.out or Path("reports") / "samples" / f"{args.method}_{args.dataset.replace('/', '_')}_{args.shots}_{args.seed}_{profile}.png"
     if out.is_dir():
         raise UserError(f"--out {out} is a directory; give the image file to write")
     writable_dir(out.parent, "--out's directory")
-    path = write_samples(args.method, args.dataset, args.shots, args.seed, args.profile,
-                         Store(results_dir(args.results_dir, must_exist=False)), args.data_dir or default_data_dir(),
-                         out, args.rows)
+    [path] = write_samples(args.method, args.dataset, args.shots, args.seed, profile, store,
+                           args.data_dir or default_data_dir(), [out], args.rows)
     print(f"wrote {path}")
     return 0
 
 
-COMMANDS = {"run": cmd_run, "status": cmd_status, "report": cmd_report, "list": cmd_list, "perf": cmd_perf,
-            "samples": cmd_samples, "analyze": cmd_analyze}
+COMMANDS = {"run": cmd_run, "status": cmd_status, "report": cmd_report, "export": cmd_export, "list": cmd_list,
+            "perf": cmd_perf, "samples": cmd_samples, "analyze": cmd_analyze}
+
+
+def terminate(signum: int, frame) -> None:
+    raise Terminated
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    previous = signal.signal(signal.SIGTERM, terminate)
     try:
         return COMMANDS[args.command](args)
     except UserError as exc:
@@ -403,6 +486,9 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:  # the results directory's disk or permissions, met while working
         print(f"error: {os_error_line(exc)}", file=sys.stderr)
         return 1 if disk_full(exc) else 2
-    except KeyboardInterrupt:
-        print("interrupted: finished runs are kept; run the same command again to resume", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        what = "stopped (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+        print(f"{what}: finished runs are kept; run the same command again to resume", file=sys.stderr)
+        return 143 if isinstance(exc, Terminated) else 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)

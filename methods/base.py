@@ -13,6 +13,10 @@ label, a summary and a few hooks, and knows nothing about grids, launchers or st
   (`Batch.targets`) and hidden features at a mixing point of the classifier (`Batch.mix`).
 - `loss(model, batch)`: the training loss; by default the cross-entropy of the batch's targets.
 
+A method's __init__ stays cheap and needs no torch (the plan constructs every run's method to
+resolve it, and the planning commands do not import torch); what needs the data or torch goes into
+`setup`.
+
 A worked example, a MixUp with its lambda fixed per run (with `import torch`, `mix_pairs` from
 benchmark.training.pipeline and `register` from methods):
 
@@ -36,14 +40,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
-
-import torch
-from torch import nn
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from benchmark.errors import UserError
-from benchmark.training.pipeline import Batch, TrainData, mixed_cross_entropy
 from benchmark.training.spec import StageSpec
+
+if TYPE_CHECKING:  # the planning commands import methods without torch; the hooks that compute import it
+    import torch
+    from torch import nn
+
+    from benchmark.training.pipeline import Batch, TrainData
 
 
 @dataclass(frozen=True)
@@ -110,6 +116,13 @@ class Method:
             raise UserError(f"unknown parameter '{unknown[0]}' for method {cls.__name__}; valid: {valid}")
         return {**defaults, **{k: coerce(k, defaults[k], v) for k, v in ctx.overrides.items()}}
 
+    @classmethod
+    def policy_for(cls, augment: str) -> str:
+        """The augment policy a run of this method applies: the run's, or the method's own."""
+        if cls.policy != "none" and augment not in ("none", cls.policy):
+            raise UserError(f"method {cls.__name__} already applies {cls.policy}; augment '{augment}' cannot be added")
+        return augment if augment != "none" else cls.policy
+
     def requires(self) -> tuple[StageSpec, ...]:
         """The stages this run needs trained first (orchestration trains each once)."""
         return ()
@@ -126,5 +139,6 @@ class Method:
         return batch
 
     def loss(self, model: nn.Module, batch: Batch) -> torch.Tensor:
+        from benchmark.training.pipeline import mixed_cross_entropy
         logits = model(batch.x) if batch.mix is None else model(batch.x, mix=batch.mix)
         return mixed_cross_entropy(logits, batch.targets)

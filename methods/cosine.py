@@ -2,35 +2,21 @@
 extra head ReLU -> BatchNorm -> Linear on the L2-normalised embedding (as GEM's PyTorch port)."""
 from __future__ import annotations
 
-from typing import Any
-
-import torch
-import torch.nn.functional as F
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from methods import register
 from methods.base import Context, Method
-from benchmark.training.pipeline import Batch
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+    from benchmark.training.pipeline import Batch
 
 
 def cosine_loss(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    import torch.nn.functional as F
     return (1 - F.normalize(out, dim=1).gather(1, y[:, None])).mean()
-
-
-class CosineCEModel(nn.Module):
-    """Embedding network plus a classification head; `forward` gives the head's logits."""
-
-    def __init__(self, embed: nn.Module, num_classes: int):
-        super().__init__()
-        self.embed = embed
-        self.cls = nn.Sequential(nn.ReLU(), nn.BatchNorm1d(num_classes), nn.Linear(num_classes, num_classes))
-
-    def both(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        emb = self.embed(x)
-        return emb, self.cls(F.normalize(emb, dim=1))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.both(x)[1]
 
 
 @register("cosine")
@@ -52,8 +38,10 @@ class CosineCE(Method):
         return {"ce_weight": 0.1}
 
     def wrap_model(self, model: nn.Module) -> nn.Module:
+        from benchmark.training.models import CosineCEModel
         return CosineCEModel(model, self.ctx.num_classes)
 
     def loss(self, model: nn.Module, batch: Batch) -> torch.Tensor:
+        import torch.nn.functional as F
         emb, logits = model.both(batch.x)
         return cosine_loss(emb, batch.y) + self.hp["ce_weight"] * F.cross_entropy(logits, batch.y)

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from methods import register
 from methods.base import Context, Method
-from benchmark.training.pipeline import Batch
+
+if TYPE_CHECKING:
+    import torch
+
+    from benchmark.training.pipeline import Batch
 
 
 def square_mask(size: int, length: torch.Tensor | int, cy: torch.Tensor, cx: torch.Tensor) -> torch.Tensor:
     """[B, 1, size, size] bool: the square of side `length` centred at (cy, cx), clipped at the borders."""
+    import torch
     ar = torch.arange(size, device=cy.device)
     half = length // 2
     rows = (ar >= (cy - half)[:, None]) & (ar < (cy - half + length)[:, None])
@@ -34,6 +37,7 @@ class Cutout(Method):
         return {"length": 8 if ctx.num_classes >= 100 else 16}
 
     def augment(self, batch: Batch) -> Batch:
+        import torch
         b, size = len(batch.x), batch.x.shape[-1]
         cy = torch.randint(0, size, (b,), device=batch.x.device)
         cx = torch.randint(0, size, (b,), device=batch.x.device)
@@ -69,6 +73,7 @@ class RandomErasing(Method):
     def augment(self, batch: Batch) -> Batch:
         # The boxes are drawn on the host with torch's CPU generator, and only the boxes' pixels get
         # noise: one in-place fill per erased image, no full-size noise or mask, no device sync.
+        import torch
         x = batch.x.clone()
         size = x.shape[-1]
         for i, u in enumerate(torch.rand(len(x), 2 * self.attempts + 3).tolist()):

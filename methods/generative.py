@@ -12,19 +12,18 @@ from __future__ import annotations
 import dataclasses
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any, ClassVar
-
-import torch
-import torch.nn.functional as F
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from benchmark.errors import UserError
-from benchmark.training.models import bf16_autocast
-from benchmark.training.pipeline import Batch, TrainData
 from benchmark.training.spec import StageSpec
 from methods import register
 from methods.base import Context, Method
-from methods.generator import Composer, GeneratorKind, load_generator
-from methods.masks import mix
+from methods.generator import GeneratorKind
+
+if TYPE_CHECKING:
+    import torch
+
+    from benchmark.training.pipeline import Batch, TrainData
 
 HYDRAMIX_IMAGES = 4  # our choice of N for HydraMix (reference/hydramix.md)
 
@@ -62,10 +61,12 @@ class Composition(Method, ABC):
         """Compositions [B, 3, H, W] of sources [B, N, 3, H, W] under masks [B, N, h, w]."""
 
     def setup(self, data: TrainData, artifacts: dict[str, Path]) -> None:
+        from methods.generator_net import Composer
         super().setup(data, artifacts)
         self.composer = Composer(data, self.mask, self.n_images, self.mask_size(), self.ctx.dataset)
 
     def augment(self, batch: Batch) -> Batch:
+        import torch
         if not bool(torch.rand(()) < self.hp["p_gen"]):  # drawn on the host: no device sync
             return batch
         sources = self.composer.sources(batch)
@@ -80,6 +81,7 @@ class PixelComposition(Composition):
         return self.ctx.image_size
 
     def render(self, sources: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+        from methods.masks import mix
         return mix(sources, masks)
 
 
@@ -91,6 +93,7 @@ class GeneratorComposition(Composition):
         return (GeneratorKind.spec(ctx.dataset, ctx.shots, ctx.seed, ctx.profile, self.mask, self.n_images),)
 
     def setup(self, data: TrainData, artifacts: dict[str, Path]) -> None:
+        from methods.generator_net import load_generator
         self.generator = load_generator(artifacts[GeneratorKind.name], data.labels.device)
         super().setup(data, artifacts)
 
@@ -98,6 +101,9 @@ class GeneratorComposition(Composition):
         return self.generator.mask_size
 
     def render(self, sources: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+        import torch
+
+        from benchmark.training.models import bf16_autocast
         size = sources.shape[-1]
         device = sources.device
         with torch.inference_mode(), bf16_autocast(device, native_cpu=True):
@@ -108,6 +114,7 @@ class GeneratorComposition(Composition):
 
 def resize(x: torch.Tensor, size: int) -> torch.Tensor:
     """Bilinear with align_corners=True, as the reference resizes to and from the generator."""
+    import torch.nn.functional as F
     if x.shape[-1] == size:
         return x
     return F.interpolate(x, size=(size, size), mode="bilinear", align_corners=True)

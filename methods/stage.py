@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Callable, ClassVar
-
-import torch
+from typing import TYPE_CHECKING, Callable, ClassVar
 
 from benchmark.training.recipes import Schedule
 from benchmark.training.spec import StageSpec
+
+if TYPE_CHECKING:  # a kind's declarations are read without torch; its training imports it
+    import torch
 
 EpochCallback = Callable[[int, int], None]
 

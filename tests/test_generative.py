@@ -17,7 +17,8 @@ from benchmark.training.recipes import Recipe
 from benchmark.training.spec import StageSpec
 from helpers import run_task
 from methods import STAGE_KINDS, Context, get_method
-from methods.generator import Discriminator, Generator, GeneratorKind, GeneratorRecipe, laplacian_loss, load_generator
+from methods.generator import GeneratorKind, GeneratorRecipe
+from methods.generator_net import Discriminator, Generator, laplacian_loss, load_generator
 from methods.masks import mix
 
 CPU = torch.device("cpu")

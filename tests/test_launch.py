@@ -47,3 +47,51 @@ def test_local_executor_runs_in_parallel_processes(capsys, tmp_path):
     assert len(records) == 4 and all(r.accuracy > 20 for r in records)
     assert {r.environment["threads"] for r in records} == {1}  # 2 cores shared by 2 workers
     assert len(list((results / "jobs" / "local").glob("*_log.err"))) == 2
+
+
+def test_feedback_is_a_line_per_finished_task_off_a_terminal(capsys, tmp_path):
+    results = str(tmp_path / "results")
+    argv = ["run", "--grid", "demo", "--methods", "baseline,chimeramix_grid", "--shots", "5", "--seeds", "0",
+            "--executor", "debug", "--results-dir", results]
+    assert main([*argv, "--methods", "baseline"]) == 0
+    err = capsys.readouterr().err
+    assert "1 runs: 0 already done, 1 to train" in err
+    assert "[1/1] finished run: baseline digits shots=5 seed=0 [quick]: accuracy " in err and "\r" not in err
+    assert main(argv) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == "2 runs: 1 already done, 1 to train; 1 stages needed: 0 already trained, 1 to train"
+    assert err[1].startswith("[1/2] finished generator stage: generator digits shots=5 seed=0 [quick] mask=grid")
+    assert err[2].startswith("[2/2] finished run: chimeramix_grid digits shots=5 seed=0 [quick]: accuracy ")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
+def test_an_interrupted_local_run_stops_every_worker_with_one_line(how, tmp_path):
+    """Ctrl-C reaches the whole process group (as a terminal sends it), SIGTERM only `run`: either
+    way every worker stops, one line is printed, no traceback, and a rerun resumes."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    results = tmp_path / "results"
+    argv = [sys.executable, "-m", "benchmark", "run", "--grid", "demo", "--methods", "baseline,cutout", "--shots", "20",
+            "--seeds", "0", "--workers", "2", "--checkpoint-every", "0", "--quiet", "--results-dir", str(results)]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    progress = results / "progress"
+    while not (progress.is_dir() and any(p.read_text().split()[0] != "0" for p in progress.iterdir())):
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.2)  # waits on progress (an epoch ended), not on the clock
+    if how == "ctrl-c":
+        os.killpg(proc.pid, signal.SIGINT)
+    else:
+        proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=1800)
+    assert proc.returncode == (130 if how == "ctrl-c" else 143)
+    assert "Traceback" not in out + err and err.strip().splitlines()[-1].endswith(
+        "finished runs are kept; run the same command again to resume")
+    workers = subprocess.run(["pgrep", "-f", str(results)], capture_output=True, text=True).stdout.split()
+    assert workers == [], "a worker outlived `run`"
+    assert subprocess.run(argv, capture_output=True, text=True).returncode == 0
+    assert len(list((results / "runs").glob("*.json"))) == 2

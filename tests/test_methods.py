@@ -6,9 +6,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from benchmark.errors import UserError
-from benchmark.training.pipeline import Batch
+from benchmark.training.pipeline import Batch, TrainData
 from methods import METHODS, Context, get_method
-from methods.cosine import CosineCEModel, cosine_loss
+from benchmark.training.models import CosineCEModel
+from methods.cosine import cosine_loss
 
 
 def make_batch(b=8, size=32, seed=0):
@@ -74,6 +75,7 @@ def test_mixup_loss_is_the_lambda_weighted_cross_entropy():
     model = nn.Sequential(nn.Flatten(), nn.Linear(3 * 32 * 32, 4))
     batch = make_batch()
     m = method("mixup")
+    m.setup(TrainData(torch.zeros(8, 3, 32, 32, dtype=torch.uint8), batch.y, pad=4), {})
     torch.manual_seed(5)
     mixed = m.augment(batch)
     loss = m.loss(model, mixed)

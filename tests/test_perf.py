@@ -84,3 +84,17 @@ def test_a_binary_check_file_is_one_line(tmp_path, capsys, monkeypatch):
     binary.write_bytes(bytes(range(256)))
     assert main(["perf", "--overhead-only", "--check", str(binary)]) == 2
     assert capsys.readouterr().err.strip().splitlines() == [f"error: --check: {binary} is not the output of `perf --json`"]
+
+
+def test_a_negative_overhead_is_a_measurement_error_not_a_figure_or_a_regression(tmp_path):
+    from benchmark.output.perf import measurement_errors
+    baseline = tmp_path / "baseline.json"
+    baseline.write_text(json.dumps([perf_row("cutout", 0.1)]))
+    rows = [{**perf_row("cutout", -0.3), "model": "wrn-16-8", "batch": 10, "step_ms": None, "images_per_s": None,
+             "bare_ms": None, "loop_efficiency": None, "generated_step_ms": None, "generated_ratio": None,
+             "device": "cpu", "threads": 2, "compiled": False}]
+    assert check_regressions(rows, load_baseline(baseline)) == {}
+    assert measurement_errors(rows) == ["cutout: overhead_ms measured -0.30 ms, a measurement error (timing noise), "
+                                        "not a figure"]
+    line = format_table(rows).splitlines()[1]
+    assert "noise" in line and "-0.30" not in line

@@ -94,7 +94,7 @@ def test_missing_and_partial_cells_are_marked_and_counted(tmp_path):
     [path] = write_report(store, tmp_path / "out", "table1", figures=False)
     text = path.read_text()
     expected = {(t.label, t.dataset, t.spec.shots) for t in grid_tasks("table1")}
-    assert f"{len(expected) - 2} of {len(expected)} cells missing; 1 cells with fewer seeds" in text
+    assert f"{len(expected) - 2} of {len(expected)} cells missing; 1 with fewer seeds" in text
     line = next(l for l in text.splitlines() if l.startswith("| Baseline |"))
     cells = [c.strip() for c in line.strip("|").split("|")[1:]]
     assert cells.count("–") == len(cells) - 1 and "40.00 (n=1)" in cells
@@ -131,7 +131,7 @@ def test_overrides_get_their_own_row_label_and_defaults_none(tmp_path):
     assert "| HydraMix (p_gen=0.25) | **32.50 ± 0.00** (n=2) |" not in text  # not the best
     assert "| HydraMix (p_gen=0.25) | 32.50 ± 0.00 (n=2) |" in text
     assert "| HydraMix (p_gen=0.9) | **39.00 ± 0.00** (n=2) |" in text
-    assert "No published numbers for grid `pgen`" in text
+    assert "No published numbers for `pgen`" in text
     assert (path.parent / "figures" / "pgen.png").stat().st_size > 0
 
 
@@ -173,3 +173,61 @@ def test_report_cli_writes_every_grid_with_results(tmp_path, capsys):
     assert main(["report", "--results-dir", str(store.root), "--out", str(tmp_path / "out"), "--no-figures"]) == 0
     assert "wrote" in capsys.readouterr().out
     assert (tmp_path / "out" / "demo" / "tables.md").exists() and (tmp_path / "out" / "demo" / "report.tex").exists()
+
+
+def test_a_cell_with_every_seed_its_grid_asks_for_shows_no_count(tmp_path):
+    store = Store(tmp_path / "results")
+    for task in grid_tasks("demo"):
+        if task.spec.method == "baseline" and not (task.spec.shots == 20 and task.spec.seed == 1):
+            store.write_record(fake_record(task, 70.0 + task.spec.seed))
+    [path] = write_report(store, tmp_path / "out", "demo", figures=False)
+    line = next(line for line in path.read_text().splitlines() if line.startswith("| Baseline |"))
+    assert line == "| Baseline | **70.50 ± 0.71** | **70.00** (n=1) |"  # the demo asks for 2 seeds
+
+
+def test_runs_outside_every_grid_get_a_report_of_their_own(tmp_path, capsys):
+    store = Store(tmp_path / "results")
+    store.write_record(fake_record(run_task("baseline", seed=7), 61.0))
+    store.write_record(fake_record(run_task("mixup", seed=7), 63.0))
+    [path] = write_report(store, tmp_path / "out", figures=False)
+    assert path.parent.name == "other"
+    text = path.read_text()
+    assert "# Runs outside the named grids" in text and "| MixUp | **63.00** |" in text
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed (apt-get install texlive-latex-base texlive-latex-recommended)")
+def test_report_tex_holds_the_sections_and_figures_and_compiles_to_the_same_bytes(tmp_path):
+    store = Store(tmp_path / "results")
+    write_table1_column(store, [("baseline", "Baseline", 1.0), ("mixup", "MixUp", -10.0)])
+    [path] = write_report(store, tmp_path / "out", "table1")
+    tex = (path.parent / "report.tex").read_text()
+    for part in ("\\section*{Results}", "\\section*{Reproduction}", "\\section*{Figures}",
+                 "\\includegraphics[width=\\linewidth,height=0.8\\textheight,keepaspectratio]{figures/accuracy_cifair-10.pdf}"):
+        assert part in tex
+    assert tex.index("\\section*{Results}") < tex.index("\\begin{table}[H]") < tex.index("\\section*{Reproduction}")
+    pdfs = []
+    for _ in range(3):  # the first run writes report.aux, which the second reads
+        done = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "report.tex"], cwd=path.parent,
+                              capture_output=True, text=True)
+        assert done.returncode == 0, done.stdout[-2000:]
+        pdfs.append((path.parent / "report.pdf").read_bytes())
+    assert pdfs[1] == pdfs[2]
+    figure = (path.parent / "figures" / "accuracy_cifair-10.pdf").read_bytes()
+    write_report(store, tmp_path / "out", "table1")
+    assert (path.parent / "figures" / "accuracy_cifair-10.pdf").read_bytes() == figure and b"CreationDate" not in figure
+
+
+def test_export_writes_a_csv_row_per_record(tmp_path, capsys):
+    store = Store(tmp_path / "results")
+    tasks = [t for t in grid_tasks("pgen") if t.dataset == "cifair10" and t.spec.seed == 0]
+    for task in tasks:
+        store.write_record(fake_record(task, 30 + 10 * task.hparams["p_gen"]))
+    out = tmp_path / "all.csv"
+    assert main(["export", "--results-dir", str(store.root), "--out", str(out)]) == 0
+    import pandas as pd
+    frame = pd.read_csv(out)
+    assert len(frame) == len(tasks) and set(frame["method"]) == {"hydramix"}
+    assert sorted(frame["accuracy"]) == sorted(30 + 10 * t.hparams["p_gen"] for t in tasks)
+    assert {"run_id", "dataset_label", "hparams", "train_seconds", "device", "commit"} <= set(frame.columns)
+    assert main(["export", "--grid", "demo", "--results-dir", str(store.root)]) == 0
+    assert capsys.readouterr().out.strip().count("\n") == 0  # the header only: no demo run

@@ -121,15 +121,14 @@ def test_every_slurm_option_is_in_help_and_readme():
 
 def test_dry_run_shows_the_arrays_of_table1_on_the_default_profile(capsys, tmp_path, monkeypatch):
     results = tmp_path / "results"
-    # the CPU plan (tested in test_cli) would time the paper models on this CPU
-    monkeypatch.setattr("benchmark.orchestration.plan.describe_plan", lambda *args: "(the plan on this device)")
     assert main(["run", "--grid", "table1", "--executor", "slurm", "--dry-run", "--results-dir", str(results)]) == 0
     out = capsys.readouterr().out
     assert "slurm profile default: would submit" in out
     assert "classifier cifair100" in out and "gres=gpu:1 cpus=6 mem=12G time=1-00:00:00" in out
     if any(t.requires for t in grid_tasks("table1")):
         assert "generator cifair10" in out and "held until the stages it needs end" in out
-    assert "estimated GPU time" in out
+    assert "GPU-hours of training on a GPU (one per job; assumed step times" in out  # the one estimate
+    assert "of training on cpu" not in out
 
 
 def test_dependency_names_whole_arrays_and_single_jobs():

@@ -6,22 +6,21 @@ their files are checked against the MD5 table in `benchmark.data.files`. `digits
 scikit-learn and `folder:PATH` reads the user's own images (see `benchmark.data.folder`).
 """
 
+from __future__ import annotations
+
 import functools
+import importlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING
 
-import numpy as np
-import torch
-
-from benchmark.data.cifar import load_cifair10, load_cifair100, load_cifar10, load_cifar100
-from benchmark.data.digits import load_digits
-from benchmark.data.folder import load_folder
 from benchmark.data.imageset import ImageSet
-from benchmark.data.stl10 import load_stl10
 from benchmark.errors import UserError
 from benchmark.paths import home_cache_dir
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = [
     "DATASETS",
@@ -46,26 +45,32 @@ class DatasetInfo:
     label: str  # label in the papers' tables
     image_size: int
     num_classes: int
-    loader: Callable[[Path, bool], ImageSet]  # (data_dir, download)
+    loader: str  # "module:function" taking (data_dir, download); imported when the data are loaded
     description: str
+
+    def load(self, data_dir: Path, download: bool) -> ImageSet:
+        module, function = self.loader.split(":")
+        return getattr(importlib.import_module(module), function)(data_dir, download)
 
 
 DATASETS: dict[str, DatasetInfo] = {
     info.name: info
     for info in [
         DatasetInfo(
-            "cifair10", "ciFAIR-10", 32, 10, load_cifair10,
+            "cifair10", "ciFAIR-10", 32, 10, "benchmark.data.cifar:load_cifair10",
             "CIFAR-10 train (50,000) + ciFAIR-10 test (10,000, near-duplicates of train replaced)",
         ),
         DatasetInfo(
-            "cifair100", "ciFAIR-100", 32, 100, load_cifair100,
+            "cifair100", "ciFAIR-100", 32, 100, "benchmark.data.cifar:load_cifair100",
             "CIFAR-100 train (50,000) + ciFAIR-100 test (10,000, near-duplicates of train replaced)",
         ),
-        DatasetInfo("cifar10", "CIFAR-10", 32, 10, load_cifar10, "CIFAR-10: 50,000 train, 10,000 test"),
-        DatasetInfo("cifar100", "CIFAR-100", 32, 100, load_cifar100, "CIFAR-100: 50,000 train, 10,000 test"),
-        DatasetInfo("stl10", "STL-10", 96, 10, load_stl10, "STL-10 labelled: 5,000 train, 8,000 test"),
+        DatasetInfo("cifar10", "CIFAR-10", 32, 10, "benchmark.data.cifar:load_cifar10",
+                    "CIFAR-10: 50,000 train, 10,000 test"),
+        DatasetInfo("cifar100", "CIFAR-100", 32, 100, "benchmark.data.cifar:load_cifar100",
+                    "CIFAR-100: 50,000 train, 10,000 test"),
+        DatasetInfo("stl10", "STL-10", 96, 10, "benchmark.data.stl10:load_stl10", "STL-10 labelled: 5,000 train, 8,000 test"),
         DatasetInfo(
-            "digits", "digits", 32, 10, lambda data_dir, download: load_digits(),
+            "digits", "digits", 32, 10, "benchmark.data.digits:load_digits",
             "scikit-learn 8x8 digits upsampled to 32x32: 1,297 train, 500 test, no download",
         ),
     ]
@@ -97,8 +102,9 @@ def load_dataset(name: str, data_dir: Path, download: bool = False) -> ImageSet:
     """Load a dataset by CLI name; `download` fetches missing CIFAR/ciFAIR/STL-10 files into `data_dir`."""
     check_dataset_name(name)
     if name.startswith(FOLDER_PREFIX):
+        from benchmark.data.folder import load_folder
         return load_folder(Path(name[len(FOLDER_PREFIX):]).expanduser(), dataset_label(name))
-    return DATASETS[name].loader(data_dir, download)
+    return DATASETS[name].load(data_dir, download)
 
 
 @functools.lru_cache(maxsize=4)
@@ -115,13 +121,16 @@ def default_data_dir() -> Path:
     return home_cache_dir() / "data"
 
 
-def subsample(labels: torch.Tensor, shots: int, seed: int) -> torch.Tensor:
-    """Indices of `shots` training images per class, the same for every method.
+def subsample(labels: torch.Tensor, shots: int, seed: int, names: tuple[str, ...] = ()) -> torch.Tensor:
+    """Indices of `shots` training images per class, the same for every method (`names`: the
+    classes' names, for the error of a class with fewer images).
 
     One `np.random.default_rng(seed)` shuffles the indices of each class in turn (classes in
     ascending order, indices in dataset order) and the first `shots` of each are kept. Returns
     them sorted ascending as int64.
     """
+    import numpy as np
+    import torch
     if shots <= 0:
         raise UserError(f"shots must be a positive integer, got {shots}")
     if seed < 0:
@@ -132,8 +141,10 @@ def subsample(labels: torch.Tensor, shots: int, seed: int) -> torch.Tensor:
     classes, counts = np.unique(labels_np, return_counts=True)
     smallest = int(np.argmin(counts))
     if shots > counts[smallest]:
+        label = int(classes[smallest])
+        name = f"'{names[label]}' (label {label})" if label < len(names) else str(label)
         raise UserError(
-            f"shots {shots} is more than class {classes[smallest]} has ({counts[smallest]} training images); "
+            f"shots {shots} is more than class {name} has ({counts[smallest]} training images); "
             f"use shots <= {counts[smallest]}"
         )
     rng = np.random.default_rng(seed)

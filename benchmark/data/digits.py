@@ -7,6 +7,10 @@ permuted class form the test set (500 images); the other 1,297 (124 to 133 per c
 training pool. Both sets keep the original order of the images.
 """
 
+from __future__ import annotations
+
+from pathlib import Path
+
 import numpy as np
 import sklearn.datasets
 import torch
@@ -18,7 +22,8 @@ DIGITS_SIZE = 32
 DIGITS_TEST_PER_CLASS = 50
 
 
-def load_digits() -> ImageSet:
+def load_digits(data_dir: Path | None = None, download: bool = False) -> ImageSet:
+    """The digits (no files: `data_dir` and `download` are the loaders' common signature)."""
     bunch = sklearn.datasets.load_digits()
     grey = torch.from_numpy(bunch.images).float()[:, None] * (255 / 16)  # [N, 1, 8, 8]
     grey = F.interpolate(grey, size=DIGITS_SIZE, mode="bilinear", align_corners=False)

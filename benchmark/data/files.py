@@ -98,10 +98,10 @@ def require(data_dir: Path, names: list[str], download: bool) -> None:
     missing = [name for name in names if not (data_dir / name).is_file()]
     if missing and not download:
         more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
-        url = ARCHIVES[FILES[missing[0]].archive].url
+        urls = [ARCHIVES[key].url for key in dict.fromkeys(FILES[name].archive for name in missing)]
         raise UserError(
             f"dataset file {missing[0]}{more} not found in {data_dir}; re-run with --download, "
-            f"or download {url} and unpack it into {data_dir}"
+            f"or download {' and '.join(urls)} and unpack {'them' if len(urls) > 1 else 'it'} into {data_dir}"
         )
     for key in dict.fromkeys(FILES[name].archive for name in missing):
         _download(data_dir, ARCHIVES[key], [name for name in missing if FILES[name].archive == key])

@@ -19,7 +19,7 @@ import time
 import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from benchmark.stored import fields, read_json
 
@@ -171,7 +171,7 @@ def claimed(root: Path, task_id: str) -> Iterator[Holder | None]:
         _release(path, mine)
 
 
-def leave_claimed(tasks: list[Task], root: Path, left: set[str]) -> list[Task]:
+def leave_claimed(tasks: list[Task], root: Path, left: set[str], say: Callable[[str], None]) -> list[Task]:
     """The tasks a launch trains: the ones another live process is training, and the ones that need a
     task left to another, are added to `left`, and one line says so."""
     mine, holders = [], []
@@ -185,6 +185,6 @@ def leave_claimed(tasks: list[Task], root: Path, left: set[str]) -> list[Task]:
             mine.append(task)
     if len(mine) < len(tasks):
         by = f" ({'; '.join(dict.fromkeys(holders))})" if holders else ""
-        print(f"skipping {len(tasks) - len(mine)} {tasks[0].what}(s) that another process is training{by} or that "
-              "need a stage it trains; run the same command again once it has finished", flush=True)
+        say(f"skipping {len(tasks) - len(mine)} {tasks[0].what}(s) that another process is training{by} or that "
+            "need a stage it trains; run the same command again once it has finished")
     return mine

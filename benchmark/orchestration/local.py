@@ -1,16 +1,16 @@
 """The local launchers, through submitit: `debug` runs every task in this process, `local` in
 parallel local processes. Finished tasks are skipped; the waves of the plan (stages level by level,
 then the runs) run in order, and within a wave tasks are dealt to workers so that their estimated
-costs are balanced."""
+costs are balanced. `Feedback` shows what is happening."""
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import submitit
-from tqdm import tqdm
+from typing import IO, Iterator
 
 from benchmark.orchestration.claims import leave_claimed
 from benchmark.orchestration.cost import CostModel
@@ -21,6 +21,8 @@ from benchmark.orchestration.tasks import RunTask, Task
 from benchmark.orchestration.worker import JobOptions, run_batch, run_job
 
 WEEK_MINUTES = 7 * 24 * 60
+POLL_S = 0.5
+STOP_WAIT_S = 30  # how long an interrupted launch waits for its workers to end
 
 
 @dataclass
@@ -56,6 +58,77 @@ def is_finished(store: Store, task: Task) -> bool:
     return task.done(store) or store.failure_path(task.id).exists()
 
 
+class Feedback:
+    """What the user sees while a launch trains: a bar of finished tasks with the running ones beside
+    it (on a terminal), and a line for every task that starts, finishes or fails (on a terminal
+    above the bar; elsewhere, e.g. in a log file, these lines alone)."""
+
+    def __init__(self, store: Store, tasks: list[Task], enabled: bool, stream: IO[str] = sys.stderr):
+        self.store, self.tasks, self.enabled, self.stream = store, tasks, enabled, stream
+        self.started: set[str] = set()
+        self.finished: set[str] = set()
+        self.bar = None
+        if enabled and stream.isatty():
+            from tqdm import tqdm
+            self.bar = tqdm(total=len(tasks), unit="task", file=stream, dynamic_ncols=True,
+                            bar_format="{n}/{total} tasks |{bar}| {elapsed} {postfix}")
+
+    def say(self, line: str) -> None:
+        if not self.enabled:
+            return
+        if self.bar is not None:
+            self.bar.write(line, file=self.stream)
+        else:
+            print(line, file=self.stream, flush=True)
+
+    def poll(self) -> None:
+        running = []
+        for task in self.tasks:
+            if task.id in self.finished:
+                continue
+            if is_finished(self.store, task):
+                self.finished.add(task.id)
+                self.say(f"[{len(self.finished)}/{len(self.tasks)}] {self.ending(task)}")
+            elif self.store.progress_path(task.id).exists():
+                running.append(task)
+                if task.id not in self.started:
+                    self.started.add(task.id)
+                    if self.bar is None:
+                        self.say(f"started {task.what}: {task.describe()}")
+        if self.bar is not None:
+            self.bar.n = len(self.finished)
+            self.bar.set_postfix_str("running: " + "; ".join(self.running(t) for t in running) if running else "",
+                                     refresh=False)
+            self.bar.refresh()
+
+    def running(self, task: Task) -> str:
+        epoch, epochs = self.store.progress(task.id)
+        return f"{task.describe()} (epoch {epoch}/{epochs})" if epochs > 1 else task.describe()
+
+    def ending(self, task: Task) -> str:
+        if task.done(self.store):
+            return f"finished {task.what}: {task.describe()}: {task.result(self.store)}"
+        failure = self.store.load_failure(task.id) or {}
+        return f"FAILED {task.what}: {task.describe()}: {failure.get('error', 'no result written')}"
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def opening(plan: Plan, store: Store) -> str:
+    """What a launch is about to do: how much is done, what resumes."""
+    todo = plan.unfinished(store)
+    resuming = sum(store.checkpoint_path(t.id).exists() for t in [*todo.runs, *todo.stages])
+    stages_done = sum(s.done(store) for s in todo.stages)
+    line = f"{len(plan.runs)} runs: {len(plan.runs) - len(todo.runs)} already done, {len(todo.runs)} to train"
+    if todo.stages:
+        line += f"; {len(todo.stages)} stages needed: {stages_done} already trained, {len(todo.stages) - stages_done} to train"
+    if resuming:
+        line += f"; resuming {resuming} of them from their checkpoints"
+    return line
+
+
 def launch(plan: Plan, executor: str, store: Store, data_dir: Path, workers: int | None = None,
            options: JobOptions = JobOptions(), progress: bool = True) -> Outcome:
     """Train every unfinished run of the plan and the stages it needs, in this process (`debug`) or
@@ -63,19 +136,22 @@ def launch(plan: Plan, executor: str, store: Store, data_dir: Path, workers: int
     waves = plan.waves(store)
     pending = plan.unfinished(store).runs
     outcome = Outcome(skipped=len(plan.runs) - len(pending))
-    for wave in waves:
-        for task in wave:
-            store.failure_path(task.id).unlink(missing_ok=True)
+    feedback = Feedback(store, [t for wave in waves for t in wave], progress)
+    feedback.say(opening(plan, store))
+    for task in feedback.tasks:
+        store.failure_path(task.id).unlink(missing_ok=True)
     left: set[str] = set()  # tasks another process is training, and the tasks that need them
-    for wave in waves:
-        wave = leave_claimed(wave, store.root, left)
-        if not wave:
-            continue
-        name = f"{wave[0].what}s"
-        if executor == "debug":
-            left |= run_in_process(wave, store, data_dir, options, progress, name)
-        else:
-            left |= run_local(wave, store, data_dir, workers or default_workers(), options, progress, name)
+    try:
+        for wave in waves:
+            wave = leave_claimed(wave, store.root, left, feedback.say)
+            if not wave:
+                continue
+            if executor == "debug":
+                left |= run_in_process(wave, store, data_dir, options, feedback)
+            else:
+                left |= run_local(wave, store, data_dir, workers or default_workers(), options, feedback)
+    finally:
+        feedback.close()
     stages = [t for wave in (waves[:-1] if pending else waves) for t in wave if t.id not in left]
     outcome.stages_trained = sum(s.done(store) for s in stages)
     outcome.failed = [s for s in stages if not s.done(store)]
@@ -84,39 +160,59 @@ def launch(plan: Plan, executor: str, store: Store, data_dir: Path, workers: int
     return outcome
 
 
-def run_in_process(wave: list[Task], store: Store, data_dir: Path, options: JobOptions, progress: bool,
-                   name: str) -> set[str]:
+def run_in_process(wave: list[Task], store: Store, data_dir: Path, options: JobOptions, feedback: Feedback) -> set[str]:
     """The tasks of the wave in this process; returns those it left to other processes."""
+    import submitit
     executor = submitit.DebugExecutor(folder=store.jobs_dir / "debug")
     skipped: set[str] = set()
-    for task in tqdm(wave, desc=name, unit="task", disable=not progress):
+    for task in wave:
         skipped |= set(executor.submit(run_batch, [task], str(store.root), str(data_dir), options).result()["skipped"])
+        feedback.poll()
     return skipped
 
 
+@contextlib.contextmanager
+def output_to(log: Path) -> Iterator[None]:
+    """Point this process's stdout and stderr at `log` while worker processes are started: they
+    inherit it, so what they print (e.g. their tracebacks when Ctrl-C reaches them) goes there and
+    not to the terminal."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    with open(log, "a") as f:
+        os.dup2(f.fileno(), 1)
+        os.dup2(f.fileno(), 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in saved:
+            os.close(fd)
+
+
 def run_local(wave: list[Task], store: Store, data_dir: Path, workers: int, options: JobOptions,
-              progress: bool, name: str) -> set[str]:
+              feedback: Feedback) -> set[str]:
     """The tasks of the wave in local processes; returns those they left to other processes."""
+    import submitit
     batches = deal(wave, min(workers, len(wave)))
     executor = submitit.LocalExecutor(folder=store.jobs_dir / "local")
     executor.update_parameters(timeout_min=WEEK_MINUTES)
-    jobs = [executor.submit(run_job, b, str(store.root), str(data_dir), options) for b in batches]
-    bar = tqdm(total=len(wave), desc=f"{name} ({len(jobs)} workers)", unit=name, disable=not progress,
-               bar_format="{l_bar}{bar}| {n:.1f}/{total} [{elapsed}<{remaining}]")
+    with output_to(store.jobs_dir / "local" / "workers.log"):
+        jobs = [executor.submit(run_job, b, str(store.root), str(data_dir), options) for b in batches]
     try:
-        while True:
-            finished = all(job.done() for job in jobs)
-            bar.n = sum(1.0 if is_finished(store, t) else store.progress_fraction(t.id) for t in wave)
-            bar.refresh()
-            if finished:
-                break
-            time.sleep(0.5)
-    except KeyboardInterrupt:
+        while not all(job.done() for job in jobs):
+            feedback.poll()
+            time.sleep(POLL_S)
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (the CLI turns it into one): stop every worker
         for job in jobs:
-            job.cancel(check=False)
+            job.cancel(check=False)  # the worker's controller stops its task (SIGINT, then SIGKILL)
+        deadline = time.monotonic() + STOP_WAIT_S
+        while not all(job.done() for job in jobs) and time.monotonic() < deadline:
+            time.sleep(0.1)
         raise
-    finally:
-        bar.close()
+    feedback.poll()
     skipped: set[str] = set()
     for job, batch in zip(jobs, batches):
         note = read_end_note(job.paths.folder, job.job_id)  # the job's own JSON, never its result pickle

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from benchmark.orchestration.cost import CostModel, format_duration
+from benchmark.orchestration.cost import CostModel, format_duration, two_figures
 from benchmark.orchestration.store import Store
 from benchmark.orchestration.tasks import Resolver, RunTask, Shape, StageTask, Task
 from benchmark.training.spec import RunSpec
@@ -70,7 +70,7 @@ def validate_data(plan: Plan, data_dir: Path, download: bool) -> None:
     for name in dict.fromkeys(r.dataset for r in plan.runs):
         data = load_dataset(name, data_dir, download=download)
         for shots in sorted({r.spec.shots for r in plan.runs if r.dataset == name}):
-            subsample(data.train_y, shots, 0)
+            subsample(data.train_y, shots, 0, data.classes)
 
 
 def describe_plan(plan: Plan, store: Store, cost: CostModel) -> str:
@@ -80,33 +80,42 @@ def describe_plan(plan: Plan, store: Store, cost: CostModel) -> str:
     for run in plan.runs:
         runs[f"{run.spec.method:<18} {run.dataset:<12}"].append(run)
     lines = [f"{'method':<18} {'dataset':<12} {'runs':>6} {'to do':>6} {'steps/run':>17} {'est. time':>10}"]
-    rows, todo, seconds = summary_rows(runs, store, cost)
+    rows, run_todo = summary_rows(runs, store, cost)
     lines += [f"{row}   shots {','.join(str(s) for s in sorted({r.spec.shots for r in group}))}"
               for row, group in zip(rows, runs.values())]
-    lines.append(f"total: {len(plan.runs)} runs, {todo} to do, estimated {format_duration(seconds)} of training on "
-                 f"{cost.device} (steps x step time of each model, one process)")
     stages: dict[str, list[Task]] = defaultdict(list)
-    for stage in plan.unfinished(store).stages:
+    needed = plan.unfinished(store).stages
+    for stage in needed:
         name = " ".join([stage.label, *(f"{k}={v}" for k, v in stage.spec.params)])
         stages[f"{name:<37} {stage.dataset:<12}"].append(stage)
+    stage_todo: list[Task] = []
     if stages:
-        rows, todo, seconds = summary_rows(stages, store, cost)
+        rows, stage_todo = summary_rows(stages, store, cost)
         lines += ["", f"{'stage':<37} {'dataset':<12} {'stages':>6} {'to do':>6} {'steps/stage':>17} {'est. time':>10}",
-                  *rows, f"total: {sum(map(len, stages.values()))} stages, {todo} to do, estimated "
-                         f"{format_duration(seconds)} (each trained once, before the runs that need it)"]
+                  *rows]
+    todo = [*run_todo, *stage_todo]
+    known = [s for s in map(cost.seconds, todo) if s is not None]
+    total = f"{two_figures(sum(known) / 3600)} GPU-hours" if cost.assumed else format_duration(sum(known))
+    estimate = (f"estimated {total} of training" + (" for those with a step time" if len(known) < len(todo) else "")
+                if known else "no estimate")
+    lines += ["", f"total: {len(plan.runs)} runs ({len(run_todo)} to do) and the {len(needed)} stages they need "
+                  f"({len(stage_todo)} to do); {estimate} {cost.describe()}"]
+    if len(known) < len(todo):
+        lines.append(f"{len(todo) - len(known)} task(s) have no step time for {cost.device} (shown as ?): "
+                     "`python -m benchmark perf --step-times` with the same selection measures them on this machine")
     return "\n".join(lines)
 
 
-def summary_rows(groups: dict[str, list[Task]], store: Store, cost: CostModel) -> tuple[list[str], int, float]:
-    """A row per group (its name, tasks, tasks to do, steps, estimated time), and the totals to do."""
-    rows, total_todo, total_seconds = [], 0, 0.0
+def summary_rows(groups: dict[str, list[Task]], store: Store, cost: CostModel) -> tuple[list[str], list[Task]]:
+    """A row per group (its name, tasks, tasks to do, steps, estimated time), and the tasks to do."""
+    rows, todo_all = [], []
     for name, group in groups.items():
         todo = [t for t in group if not t.done(store)]
-        seconds = sum(cost.seconds(t) for t in todo)
-        rows.append(f"{name} {len(group):>6} {len(todo):>6} {step_range(todo):>17} {format_duration(seconds):>10}")
-        total_todo += len(todo)
-        total_seconds += seconds
-    return rows, total_todo, total_seconds
+        seconds = [cost.seconds(t) for t in todo]
+        time = "?" if None in seconds else format_duration(sum(seconds))
+        rows.append(f"{name} {len(group):>6} {len(todo):>6} {step_range(todo):>17} {time:>10}")
+        todo_all += todo
+    return rows, todo_all
 
 
 def step_range(tasks: list[Task]) -> str:

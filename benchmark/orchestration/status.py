@@ -27,12 +27,14 @@ def status_lines(store: Store, plan: Plan) -> tuple[list[str], list[str]]:
     for run in plan.runs:
         counts.setdefault((run.spec.method, run.dataset), Counter())[states[run.id].state] += 1
     columns = COLUMNS
-    table = [f"{'method':<18} {'dataset':<12} " + " ".join(f"{c:>7}" for c in columns)]
+    m = max([18, *(len(method) for method, _ in counts)])
+    d = max([12, *(len(dataset) for _, dataset in counts)])  # a folder's path can be long
+    table = [f"{'method':<{m}} {'dataset':<{d}} " + " ".join(f"{c:>7}" for c in columns)]
     total: Counter = Counter()
     for (method, dataset), c in counts.items():
         total.update(c)
-        table.append(f"{method:<18} {dataset:<12} " + " ".join(f"{c[col]:>7}" for col in columns))
-    table.append(f"{'total':<31} " + " ".join(f"{total[col]:>7}" for col in columns) + f"   (results: {store.root})")
+        table.append(f"{method:<{m}} {dataset:<{d}} " + " ".join(f"{c[col]:>7}" for col in columns))
+    table.append(f"{'total':<{m + d + 1}} " + " ".join(f"{total[col]:>7}" for col in columns) + f"   (results: {store.root})")
     details = []
     for label in dict.fromkeys(s.label for s in stages):
         sc = Counter(states[s.id].state for s in stages if s.label == label)

@@ -166,19 +166,20 @@ class Store:
     def write_progress(self, run_id: str, epoch: int, epochs: int) -> None:
         write_text_atomic(self.progress_path(run_id), f"{epoch} {epochs}")
 
-    def progress_fraction(self, run_id: str) -> float:
-        path = self.progress_path(run_id)
+    def progress(self, task_id: str) -> tuple[int, int]:
+        """(epochs done, epochs) of a task in flight; (0, 1) when unknown (an invalid file is set aside)."""
+        path = self.progress_path(task_id)
         try:
             text = path.read_text(errors="replace")
         except OSError:
-            return 0.0
+            return 0, 1
         parts = text.split()
         if len(parts) == 2 and all(p.isdigit() for p in parts):
             epoch, epochs = map(int, parts)
             if 0 < epochs and epoch <= epochs:
-                return epoch / epochs
+                return epoch, epochs
         set_aside(path, "progress file", "not '<epoch> <epochs>'")
-        return 0.0
+        return 0, 1
 
     def records(self) -> Iterable[RunRecord]:
         for path in sorted((self.root / "runs").glob("*.json")):

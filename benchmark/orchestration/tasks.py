@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from benchmark.errors import UserError
-from benchmark.training.recipes import Recipe, recipe_for
+from benchmark.training.recipes import GPU_STEP_S, Recipe, classifier_step_key, recipe_for
 from benchmark.training.spec import AUGMENT_POLICIES, RunSpec, StageSpec
 from methods import STAGE_KINDS, Context, Method, StageKind, get_method
 
@@ -101,6 +101,11 @@ class StageTask(Node):
     def done(self, store: Store) -> bool:
         return store.stage_done(self.id)
 
+    def result(self, store: Store) -> str:
+        """A finished stage in a few words."""
+        summary = (store.stage_record(self.id) or {}).get("summary", {})
+        return f"trained in {summary.get('train_seconds', 0):.0f} s"
+
     def train(self, data: ImageSet, idx: torch.Tensor, inputs: dict[str, Path], store: Store, device: torch.device,
               checkpoint_every_s: float, compile_model: bool, on_epoch: EpochCallback | None) -> None:
         from benchmark.orchestration.record import environment
@@ -135,12 +140,10 @@ class RunTask(Node):
 
     @property
     def step_key(self) -> str:
-        from benchmark.training.timing import classifier_step_key
         return classifier_step_key(self.recipe, self.context.image_size, self.context.num_classes)
 
     @property
     def gpu_step_s(self) -> float:
-        from benchmark.training.models import GPU_STEP_S
         return GPU_STEP_S[self.recipe.model]
 
     def measure_step(self, device: torch.device) -> float:
@@ -149,6 +152,11 @@ class RunTask(Node):
 
     def done(self, store: Store) -> bool:
         return store.is_done(self.id)
+
+    def result(self, store: Store) -> str:
+        """A finished run in a few words."""
+        record = store.load_record(self.id)
+        return f"accuracy {record.accuracy:.2f} % ({record.timing.get('train_seconds', 0):.0f} s of training)"
 
     def trainer(self, images: torch.Tensor, labels: torch.Tensor, device: torch.device, inputs: dict[str, Path],
                 compile_model: bool = False, recipe: Recipe | None = None):
@@ -200,11 +208,10 @@ class Resolver:
         self.stages: dict[str, StageTask] = {}
 
     def run(self, spec: RunSpec) -> RunTask:
-        from benchmark.training.engine import resolve_policy
         method = get_method(spec.method)
         if spec.augment not in AUGMENT_POLICIES:
             raise UserError(f"unknown augment policy '{spec.augment}'; valid: {', '.join(AUGMENT_POLICIES)}")
-        resolve_policy(method, spec.augment)
+        method.policy_for(spec.augment)
         recipe = recipe_for(spec.dataset, spec.profile)
         shape = self.shape(spec.dataset)
         ctx = Context(spec.dataset, shape.num_classes, shape.image_size, spec.shots, spec.seed, spec.profile,

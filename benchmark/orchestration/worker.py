@@ -14,7 +14,6 @@ from benchmark.orchestration.claims import Busy, claimed, holder
 from benchmark.orchestration.job_end import ERROR, SUCCESS, end_note_path, write_end_note
 from benchmark.orchestration.store import Store
 from benchmark.orchestration.tasks import EpochCallback, Task
-from benchmark.training.engine import default_device
 
 RUN_THREADS = 1  # torch threads of every task (see `reproducible_torch`)
 
@@ -55,6 +54,7 @@ def execute(task: Task, store: Store, data_dir: Path, options: JobOptions = JobO
     if missing:
         raise RuntimeError(f"stage {missing[0].describe()} has no artifact; its job failed or has not run")
     from benchmark.data import cached_dataset, subsample
+    from benchmark.training.engine import default_device
     data = cached_dataset(task.dataset, str(data_dir))
     idx = subsample(data.train_y, task.spec.shots, task.spec.seed)
     inputs = {s.kind.name: store.artifact_path(s.id) for s in task.requires}

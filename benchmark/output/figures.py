@@ -1,7 +1,9 @@
-"""The report's figures (matplotlib, Agg backend), each written as PNG and PDF:
+"""The report's figures (matplotlib, Agg backend), each written as PNG and PDF (the PDF without a
+creation date: the same results give the same bytes), each method in the same colour in every
+figure, and returned as captioned blocks of the report:
 
 - `accuracy_<dataset>`: accuracy vs samples per class, one line per method, a band of ± one std
-  over seeds (grids with more than one shots value);
+  over seeds (a bar per method where the results have one shots value);
 - `pgen`: accuracy vs p_gen (HydraMix Fig. 5), one line per dataset, the method's default dashed;
 - `generator_ablation`: Fig. 4-style bars, each composing method with its generator next to the
   same mixing in pixel space (ChimeraMix+Grid / GridMix, ChimeraMix+Seg / SegMix,
@@ -26,6 +28,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from benchmark.orchestration.store import Store  # noqa: E402
+from benchmark.output.document import Figure  # noqa: E402
 
 # composing method with its generator -> the same mixing in pixel space (HydraMix Fig. 4, ChimeraMix Table 3)
 GENERATOR_ABLATIONS = {"chimeramix_grid": "gridmix", "chimeramix_seg": "segmix", "hydramix": "hydramix_direct"}
@@ -35,18 +38,22 @@ def slug(text: str) -> str:
     return "".join(ch if ch.isalnum() else "-" for ch in text).strip("-").lower()
 
 
-def save(fig, folder: Path, name: str) -> list[Path]:
+def save(fig, folder: Path, name: str, caption: str) -> list[Figure]:
+    """PNG and PDF of the figure in `folder`; the block refers to the PDF relative to the report."""
     folder.mkdir(parents=True, exist_ok=True)
-    paths = [folder / f"{name}.png", folder / f"{name}.pdf"]
-    fig.savefig(paths[0], dpi=120, bbox_inches="tight")
-    fig.savefig(paths[1], bbox_inches="tight")
+    fig.savefig(folder / f"{name}.png", dpi=120, bbox_inches="tight")
+    fig.savefig(folder / f"{name}.pdf", bbox_inches="tight", metadata={"CreationDate": None})
     plt.close(fig)
-    return paths
+    return [Figure(Path(folder.name) / f"{name}.pdf", caption)]
 
 
-def colours(rows: list[str]) -> dict[str, tuple]:
-    cmap = plt.get_cmap("tab10" if len(rows) <= 10 else "tab20")
-    return {r: cmap(i % cmap.N) for i, r in enumerate(rows)}
+def colour(method: str) -> tuple:
+    """One colour per method name (or image set) in every figure: its place in the registry."""
+    from methods import METHODS
+    if method not in METHODS:
+        return (0.5, 0.5, 0.5, 1.0)  # the original images, and methods no longer registered
+    i = list(METHODS).index(method)  # the first ten the strong colours of tab20, then its light ones, then tab20b
+    return plt.get_cmap("tab20")((2 * i) % 20 + (i // 10) % 2) if i < 20 else plt.get_cmap("tab20b")(i % 20)
 
 
 def summary(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
@@ -56,36 +63,47 @@ def summary(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     return out
 
 
-def accuracy_vs_shots(frame: pd.DataFrame, rows: list[str], folder: Path, grid: str) -> list[Path]:
-    paths = []
-    stats = summary(frame, ["dataset", "method", "shots"])
-    colour = colours(rows)
+def accuracy_figures(frame: pd.DataFrame, rows: list[str], folder: Path, grid: str) -> list[Figure]:
+    """Per dataset: accuracy vs samples per class (lines), or a bar per method (one shots value)."""
+    figures = []
+    stats = summary(frame, ["dataset", "method", "method_name", "shots"])
     for dataset in dict.fromkeys(frame["dataset"]):
         d = stats[stats["dataset"] == dataset]
         shots = sorted(d["shots"].unique())
-        if len(shots) < 2:
-            continue
-        fig, ax = plt.subplots(figsize=(6.4, 4.2))
-        for i, method in enumerate(r for r in rows if r in set(d["method"])):
-            m = d[d["method"] == method].sort_values("shots")
-            style = "-" if i < 10 else "--"
-            ax.plot(m["shots"], m["mean"], style, marker="o", ms=3.5, color=colour[method], label=method)
-            ax.fill_between(m["shots"], m["mean"] - m["std"], m["mean"] + m["std"], color=colour[method], alpha=0.15,
-                            linewidth=0)
-        ax.set_xscale("log")
-        ax.set_xticks(shots)
-        ax.set_xticklabels([str(s) for s in shots])
-        ax.minorticks_off()
-        ax.set_xlabel("samples per class")
-        ax.set_ylabel("top-1 test accuracy (%)")
-        ax.set_title(f"{dataset} (grid {grid}): mean ± std over seeds")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)  # beside the plot: hides no line
-        paths += save(fig, folder, f"accuracy_{slug(dataset)}")
-    return paths
+        methods = [r for r in rows if r in set(d["method"])]
+        if len(shots) == 1:
+            fig, ax = plt.subplots(figsize=(1.2 + 0.55 * len(methods), 4.2))
+            m = d.set_index("method").loc[methods]
+            ax.bar(range(len(methods)), m["mean"], yerr=m["std"], capsize=3, color=[colour(n) for n in m["method_name"]])
+            ax.set_xticks(range(len(methods)))
+            ax.set_xticklabels(methods, rotation=30, ha="right", fontsize=7)
+            ax.set_ylabel("top-1 test accuracy (%)")
+            ax.set_title(f"{dataset}, {shots[0]} samples per class", fontsize=9)
+            ax.grid(axis="y", alpha=0.3)
+            caption = f"Top-1 test accuracy on {dataset} at {shots[0]} samples per class, mean ± std over seeds ({grid})."
+        else:
+            fig, ax = plt.subplots(figsize=(6.4, 4.2))
+            for i, method in enumerate(methods):
+                m = d[d["method"] == method].sort_values("shots")
+                c = colour(m["method_name"].iloc[0])
+                ax.plot(m["shots"], m["mean"], "-" if i < 10 else "--", marker="o", ms=3.5, color=c, label=method)
+                ax.fill_between(m["shots"], m["mean"] - m["std"], m["mean"] + m["std"], color=c, alpha=0.15, linewidth=0)
+            ax.set_xscale("log")
+            ax.set_xticks(shots)
+            ax.set_xticklabels([str(s) for s in shots])
+            ax.minorticks_off()
+            ax.set_xlabel("samples per class")
+            ax.set_ylabel("top-1 test accuracy (%)")
+            ax.set_title(dataset, fontsize=9)
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)  # hides no line
+            caption = (f"Top-1 test accuracy on {dataset} vs samples per class, mean ± one std over seeds (band) "
+                       f"({grid}).")
+        figures += save(fig, folder, f"accuracy_{slug(dataset)}", caption)
+    return figures
 
 
-def pgen_sweep(frame: pd.DataFrame, folder: Path, grid: str) -> list[Path]:
+def pgen_sweep(frame: pd.DataFrame, folder: Path, grid: str) -> list[Figure]:
     """Accuracy vs p_gen for every method whose runs have more than one p_gen value."""
     data = frame[frame["hparams"].map(lambda hp: "p_gen" in hp)]
     if data.empty:
@@ -107,13 +125,13 @@ def pgen_sweep(frame: pd.DataFrame, folder: Path, grid: str) -> list[Path]:
         ax.axvline(default, color="grey", linestyle="--", linewidth=1, label=f"default p_gen = {default:g}")
     ax.set_xlabel("p_gen (probability that a batch is generated)")
     ax.set_ylabel("top-1 test accuracy (%)")
-    ax.set_title(f"p_gen sweep (grid {grid})")
+    ax.set_title("p_gen sweep", fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
-    return save(fig, folder, "pgen")
+    return save(fig, folder, "pgen", f"Accuracy vs p_gen, mean ± std over seeds (HydraMix Fig. 5; {grid}).")
 
 
-def generator_ablation(frame: pd.DataFrame, folder: Path, grid: str) -> list[Path]:
+def generator_ablation(frame: pd.DataFrame, folder: Path, grid: str) -> list[Figure]:
     """Fig. 4-style bars: with the generator vs the same mixing in pixel space."""
     plain = frame[(frame["augment"] == "none") & (frame["overrides"].map(len) == 0)]
     present = set(plain["method_name"])
@@ -127,13 +145,14 @@ def generator_ablation(frame: pd.DataFrame, folder: Path, grid: str) -> list[Pat
         shots = int(d[d["method_name"].isin([m for pair in pairs for m in pair])]["shots"].min())
         d = d[d["shots"] == shots]
         x = np.arange(len(pairs))
-        for j, (kind, colour) in enumerate((("with generator", "tab:blue"), ("without generator (pixel space)", "tab:orange"))):
+        for j, (kind, hatch) in enumerate((("with generator", ""), ("without generator (pixel space)", "//"))):
             means, stds = [], []
             for pair in pairs:
                 g = d[d["method_name"] == pair[j]]["accuracy"]
                 means.append(g.mean() if len(g) else np.nan)
                 stds.append(g.std(ddof=1) if len(g) > 1 else 0.0)
-            ax.bar(x + (j - 0.5) * 0.38, means, 0.38, yerr=stds, capsize=3, color=colour, label=kind)
+            ax.bar(x + (j - 0.5) * 0.38, means, 0.38, yerr=stds, capsize=3, color=[colour(p[j]) for p in pairs],
+                   hatch=hatch, edgecolor="black", linewidth=0.5, label=kind)
         labels = [d[d["method_name"] == g]["method"].iloc[0] if (d["method_name"] == g).any() else g for g, _ in pairs]
         ax.set_xticks(x)
         ax.set_xticklabels(labels, fontsize=7, rotation=15)
@@ -141,13 +160,13 @@ def generator_ablation(frame: pd.DataFrame, folder: Path, grid: str) -> list[Pat
         ax.set_ylabel("top-1 test accuracy (%)")
         ax.grid(axis="y", alpha=0.3)
     axes[0][0].legend(fontsize=7, loc="lower left")
-    fig.suptitle(f"Generator ablation (grid {grid}): mean ± std over seeds", fontsize=10)
     fig.tight_layout()
-    return save(fig, folder, "generator_ablation")
+    return save(fig, folder, "generator_ablation", "Each composing method with its generator (plain bars) and the same "
+                f"mixing in pixel space (hatched), mean ± std over seeds (HydraMix Fig. 4; {grid}).")
 
 
 def analysis_bars(results: list[dict], value: str, ylabel: str, title: str, folder: Path, name: str,
-                  note: Callable[[dict], str] | None = None) -> list[Path]:
+                  note: Callable[[dict], str] | None = None) -> list[Figure]:
     """One panel per (dataset, shots, K, ...) result, one bar per set (mean ± std over seeds when
     several results differ only in the seed)."""
     if not results:
@@ -160,12 +179,13 @@ def analysis_bars(results: list[dict], value: str, ylabel: str, title: str, fold
     width = max(6.5 / len(groups), 1.0 + 1.1 * max(len(g[0]["sets"]) for g in groups.values()))
     fig, axes = plt.subplots(1, len(groups), figsize=(width * len(groups), 3.9), squeeze=False)
     for ax, (key, rs) in zip(axes[0], groups.items()):
-        labels = list(dict.fromkeys(s["label"] for r in rs for s in r["sets"]))
+        names = {s["label"]: s["name"] for r in rs for s in r["sets"]}
+        labels = list(names)
         values = {lab: [s[value] for r in rs for s in r["sets"] if s["label"] == lab] for lab in labels}
         means = [float(np.mean(values[lab])) for lab in labels]
         stds = [float(np.std(values[lab], ddof=1)) if len(values[lab]) > 1 else 0.0 for lab in labels]
         bars = ax.bar(range(len(labels)), means, yerr=stds if any(stds) else None, capsize=3,
-                      color=plt.get_cmap("tab10")(range(len(labels))))
+                      color=[colour(names[lab]) for lab in labels])
         for b, m in zip(bars, means):
             ax.annotate(f"{m:.3g}" if value == "fid" else f"{m:.2f}", (b.get_x() + b.get_width() / 2, b.get_height()),
                         ha="center", va="bottom", fontsize=7, xytext=(0, 2), textcoords="offset points")
@@ -178,46 +198,37 @@ def analysis_bars(results: list[dict], value: str, ylabel: str, title: str, fold
                      f"{','.join(map(str, seeds))}{extra}", fontsize=8)
         ax.set_ylabel(ylabel)
         ax.grid(axis="y", alpha=0.3)
-    fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    return save(fig, folder, name)
+    return save(fig, folder, name, title)
 
 
-def sample_grids(store: Store, frame: pd.DataFrame, folder: Path, grid: str, data_dir: Path | None) -> list[Path]:
+def sample_grids(store: Store, frame: pd.DataFrame, folder: Path, data_dir: Path | None) -> list[Figure]:
     """The `samples` command's figure for every composing method of the grid with a trained
     generator (smallest shots, then smallest seed, of its runs with default parameters)."""
     from benchmark.data import default_data_dir
     from benchmark.output.samples import composing_methods, write_samples
-    paths = []
+    figures = []
     plain = frame[(frame["augment"] == "none") & (frame["overrides"].map(len) == 0)]
     for method in [m for m in dict.fromkeys(plain["method_name"]) if m in composing_methods()]:
         for row in plain[plain["method_name"] == method].sort_values(["shots", "seed"]).itertuples():
             if not all(s.done(store) for s in row.task.requires):
                 continue
-            png = write_samples(method, row.dataset_name, row.shots, row.seed, row.task.spec.profile, store,
-                                data_dir or default_data_dir(), folder / f"samples_{method}.png", 4)
-            paths += [png, png_to_pdf(png)]
+            name = f"samples_{method}"
+            write_samples(method, row.dataset_name, row.shots, row.seed, row.task.spec.profile, store,
+                          data_dir or default_data_dir(), [folder / f"{name}.png", folder / f"{name}.pdf"], 4)
+            figures.append(Figure(Path(folder.name) / f"{name}.pdf",
+                                  f"{row.task.method.label}: source images, masks (coloured by source) and the "
+                                  f"compositions they give; {row.dataset}, {row.shots} shots, seed {row.seed}, "
+                                  f"{row.task.spec.profile} profile."))
             break
-    return paths
-
-
-def png_to_pdf(png: Path) -> Path:
-    """The same picture as a one-page PDF (the samples function writes PNG)."""
-    image = plt.imread(png)
-    height, width = image.shape[:2]
-    fig = plt.figure(figsize=(width / 110, height / 110), dpi=110)
-    fig.figimage(image)
-    pdf = png.with_suffix(".pdf")
-    fig.savefig(pdf, dpi=110)
-    plt.close(fig)
-    return pdf
+    return figures
 
 
 def write_figures(store: Store, frame: pd.DataFrame, table, folder: Path, grid: str, data_dir: Path | None = None,
-                  log: Callable[[str], None] = print) -> list[Path]:
+                  log: Callable[[str], None] = print) -> list[Figure]:
     from benchmark.output.analysis.results import load_results
     frame = frame.dropna(subset=["accuracy"])  # the finished runs
-    paths = accuracy_vs_shots(frame, table.rows, folder, grid)
+    paths = accuracy_figures(frame, table.rows, folder, grid)
     paths += pgen_sweep(frame, folder, grid)
     paths += generator_ablation(frame, folder, grid)
     mine = set(table.datasets) | set(table.dataset_names.values())
@@ -231,7 +242,7 @@ def write_figures(store: Store, frame: pd.DataFrame, table, folder: Path, grid: 
                            lambda r: f", max {math.log2(r['k']):.1f} bits"
                            + (", RANDOM CLIP WEIGHTS: meaningless" if "random" in str(r.get("weights")) else ""))
     try:
-        paths += sample_grids(store, frame, folder, grid, data_dir)
+        paths += sample_grids(store, frame, folder, data_dir)
     except Exception as exc:  # noqa: BLE001  e.g. the dataset files are not on this machine
         log(f"sample figures skipped: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
     return paths

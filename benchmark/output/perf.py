@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 import tempfile
 from pathlib import Path
 from typing import Any, Callable
@@ -34,7 +35,7 @@ from tqdm import tqdm
 from benchmark.data import DATASETS, check_dataset_name
 from benchmark.errors import UserError
 from benchmark.orchestration.grids import parse_list
-from benchmark.orchestration.plan import resolve
+from benchmark.orchestration.plan import Plan, resolve
 from benchmark.orchestration.tasks import RunTask, StageTask, Task
 from benchmark.training.engine import default_device
 from benchmark.training.engine import Trainer
@@ -160,7 +161,18 @@ def run_perf(methods: str | None, dataset: str, profile: str, steps: int, overhe
 
 
 def fmt(value: float | None, spec: str) -> str:
-    return "-" if value is None else format(value, spec)
+    """A figure; "-" when not measured; "noise" when a difference of two timings came out negative (a
+    measurement error on a busy machine, not a figure)."""
+    width = f">{spec.split('.')[0]}"
+    if value is None:
+        return format("-", width)
+    return format("noise", width) if value < 0 else format(value, spec)
+
+
+def measurement_errors(rows: list[dict[str, Any]]) -> list[str]:
+    """The overheads that came out negative: the machine's load changed between the two timings."""
+    return [f"{r['method']}: {key} measured {r[key]:.2f} ms, a measurement error (timing noise), not a figure"
+            for r in rows for key in CHECKED if r[key] is not None and r[key] < 0]
 
 
 def format_table(rows: list[dict[str, Any]]) -> str:
@@ -200,7 +212,7 @@ def check_regressions(rows: list[dict[str, Any]], baseline: Baseline) -> dict[st
     for row in rows:
         old = baseline.get((row["method"], row["dataset"], row["profile"]))
         for key in CHECKED:
-            if old is None or old.get(key) is None or row[key] is None:
+            if old is None or old.get(key) is None or row[key] is None or row[key] < 0:
                 continue
             if row[key] > REGRESSION_FACTOR * max(old[key], 0.01):
                 found.setdefault(row["method"], []).append(
@@ -219,3 +231,24 @@ def confirmed_regressions(rows: list[dict[str, Any]], baseline: Baseline, remeas
     best = [{**r, **{k: min(r[k], again[r["method"]][k]) for k in CHECKED if r[k] is not None}}
             for r in rows if r["method"] in again]
     return [line for lines in check_regressions(best, baseline).values() for line in lines]
+
+
+def measure_step_times(plan: Plan, device: torch.device, progress: bool = True) -> dict[str, float]:
+    """Seconds of one training step of every kind of step the plan's runs and stages take (their
+    step keys), each measured once on `device` (a median of a few steps on random images)."""
+    tasks = {t.step_key: t for t in [*plan.stages, *plan.runs]}
+    return {key: task.measure_step(device) for key, task in tqdm(tasks.items(), desc="step times", unit="step kind",
+                                                                 disable=not progress)}
+
+
+def device_description(device: torch.device) -> str:
+    """The device and software the step times were measured with."""
+    import platform
+    if device.type == "cuda":
+        name = torch.cuda.get_device_name(device)
+    else:
+        cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+        model = next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")),
+                     platform.processor() or "a CPU")
+        name = f"{model}, {torch.get_num_threads()} threads"
+    return f"{name}, torch {torch.__version__}, {time.strftime('%Y-%m-%d')}"

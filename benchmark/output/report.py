@@ -1,11 +1,12 @@
 """`report`: the papers' tables from the run records, the comparison with the published numbers,
 the figures, and the analyses (FID, CLIP Synset Entropy) found in the results directory.
 
-For every grid with results it writes into <out>/<grid>/:
+For every grid with results, and for the runs that are in no grid (`other`), it writes into
+<out>/<name>/:
   tables.md    the table in the papers' layout (benchmark.output.tables), the reproduction section
                (benchmark.output.reproduction), the analyses and the figures
-  tables.tex   the same table in LaTeX (booktabs), to \\input
-  report.tex   a standalone LaTeX document of it (pdflatex report.tex)
+  report.tex   the same as a standalone LaTeX document (pdflatex report.tex)
+  tables.tex   the table alone in LaTeX (booktabs), to \\input
   figures/     PNG and PDF figures (benchmark.output.figures)
 A missing or half-finished cell is shown and counted, never an error. The report only reads: the
 analyses it shows were computed before (`analyze`, and the demo's FID by the `report` command).
@@ -13,18 +14,20 @@ analyses it shows were computed before (`analyze`, and the demo's FID by the `re
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import pandas as pd
 
+from benchmark.errors import UserError
 from benchmark.orchestration.grids import GRIDS, grid_specs
 from benchmark.orchestration.plan import Plan, resolve
 from benchmark.orchestration.record import RunRecord
 from benchmark.orchestration.store import Store
+from benchmark.output.document import Block, Heading, Text, Verbatim, to_latex, to_markdown
 from benchmark.output.reproduction import reproduction_section
-from benchmark.output.tables import (FULL_SEEDS, MISSING, build_table, latex_table, markdown_table,
-                                     standalone_latex)
+from benchmark.output.tables import MISSING, build_table, latex_table, markdown_table
 
 COLUMNS = ["dataset", "dataset_name", "method", "method_name", "method_label", "augment", "shots", "seed",
            "hparams", "overrides", "defaults", "accuracy", "task"]
@@ -46,14 +49,14 @@ def results_frame(plan: Plan, records: dict[str, RunRecord]) -> pd.DataFrame:
 
 
 def analysis_section(store: Store, kind: str, datasets: list[str], title: str, intro: str,
-                     describe: Callable[[dict], str]) -> str:
-    """A section with one line per `analyze` result of a kind (fid, cse) for these datasets
-    (names or labels); empty when there is none."""
+                     describe: Callable[[dict], str]) -> list[Block]:
+    """A section with a paragraph per `analyze` result of a kind (fid, cse) for these datasets
+    (names or labels); none when there is no result."""
     from benchmark.output.analysis.results import load_results
     results = [r for r in load_results(store, kind) if r.get("dataset_label") in datasets or r.get("dataset") in datasets]
     if not results:
-        return ""
-    return "\n".join([f"## {title}", "", intro, "", *(describe(r) for r in results), ""])
+        return []
+    return [Heading(title), Text(intro), *(Text(describe(r)) for r in results)]
 
 
 def describe_fid(r: dict) -> str:
@@ -62,90 +65,111 @@ def describe_fid(r: dict) -> str:
     features = f"{layer}-d Inception features" + ("" if layer == "2048" else " (not the standard 2048-d FID)")
     if r.get("feature_extractor", "inception-v3-compat") != "inception-v3-compat":
         features = f"feature extractor {r['feature_extractor']}"
-    return (f"- {r['dataset_label']}, {r['shots']} shots, seed {r['seed']} ({r['profile']} profile), "
+    return (f"{r['dataset_label']}, {r['shots']} shots, seed {r['seed']} ({r['profile']} profile), "
             f"K = {r['k']}, reference = {r['reference_size']} of {r['reference_pool']} training images, "
             f"{features}: {sets}. Weights: {r['weights']}.")
 
 
 def describe_cse(r: dict) -> str:
     sets = ", ".join(f"{s['label']} {s['entropy_bits']:.2f} bits / {s['distinct']} synsets" for s in r["sets"])
-    return (f"- {r['dataset_label']}, {r['shots']} shots, seed {r['seed']}, K = {r['k']}, "
+    return (f"{r['dataset_label']}, {r['shots']} shots, seed {r['seed']}, K = {r['k']}, "
             f"{r['synsets']} synsets under {r['root']}, CLIP {r['model']} ({r['weights']}): {sets}.")
 
 
-def fid_section(store: Store, datasets: list[str]) -> str:
+def fid_section(store: Store, datasets: list[str]) -> list[Block]:
     return analysis_section(
         store, "fid", datasets, "FID of generated sets",
         "Fréchet Inception Distance of K images of each set to the dataset's training pool (lower = closer), "
         "torch-fidelity's TF-compatible Inception-v3. FID at small K is biased upwards and only comparable "
-        "between sets of the same K and reference size, i.e. within a row of this table.", describe_fid)
+        "between sets of the same K and reference size, i.e. within a paragraph.", describe_fid)
 
 
-def cse_section(store: Store, datasets: list[str]) -> str:
+def cse_section(store: Store, datasets: list[str]) -> list[Block]:
     return analysis_section(
         store, "cse", datasets, "CLIP Synset Entropy",
         "Entropy (bits) of the histogram of the WordNet synsets CLIP picks for K images of each set, and the "
         "number of distinct synsets (higher = more concepts covered; at most log2 K bits).", describe_cse)
 
 
-def figure_links(paths: list[Path], base: Path) -> str:
-    pngs = [p for p in paths if p.suffix == ".png"]
-    if not pngs:
-        return ""
-    lines = ["## Figures", ""]
-    for p in pngs:
-        rel = p.relative_to(base)
-        lines.append(f"![{p.stem}]({rel.as_posix()}) (also [{rel.with_suffix('.pdf').as_posix()}]"
-                     f"({rel.with_suffix('.pdf').as_posix()}))")
-        lines.append("")
-    return "\n".join(lines)
+@dataclass(frozen=True)
+class Section:
+    """What one report is about: a grid, or the records outside every grid."""
+
+    name: str  # the folder under the report's output directory; the grid's name for a grid
+    title: str
+    summary: str
 
 
-def write_grid_report(store: Store, out: Path, grid: str, frame: pd.DataFrame, figures: bool = True,
-                      data_dir: Path | None = None, log: Callable[[str], None] = print) -> Path:
-    table = build_table(grid, frame)
-    folder = Path(out) / grid
+def write_section_report(store: Store, out: Path, section: Section, frame: pd.DataFrame, figures: bool = True,
+                         data_dir: Path | None = None, log: Callable[[str], None] = print) -> Path:
+    """<out>/<name>/: tables.md and report.tex (the same sections: the table, the reproduction, the
+    analyses, the figures), tables.tex (the table alone, to \\input) and figures/."""
+    table = build_table(section.name, frame)
+    folder = Path(out) / section.name
     folder.mkdir(parents=True, exist_ok=True)
-    n_expected = len(table.expected)
-    missing = len(table.missing)
-    caption = (f"Grid {grid}: top-1 test accuracy (%) of the final model, mean ± std over seeds; best per column in "
-               f"bold; (n=k) where fewer than {FULL_SEEDS} seeds finished; – no finished run.")
-    md = [f"# Grid `{grid}`", "", GRIDS[grid].summary, "",
-          f"Top-1 test accuracy (%) of the final model, mean ± std over seeds. Rows: methods; column groups: "
-          f"datasets; columns: samples per class. **Bold**: the best mean of the column. (n=k): only k seeds "
-          f"finished (the papers use {FULL_SEEDS}). {MISSING}: no finished run.", "",
-          markdown_table(table), "", f"{missing} of {n_expected} cells missing; {len(table.partial)} cells with fewer "
-          f"seeds than the grid has.", "", reproduction_section(table, grid)]
-    md += [s for s in (fid_section(store, table.datasets), cse_section(store, table.datasets)) if s]
-    paths: list[Path] = []
+    missing = f"{len(table.missing)} of {len(table.expected)} cells missing; {len(table.partial)} with fewer seeds than asked."
+    caption = (f"{section.title}: top-1 test accuracy (%) of the final model, mean ± std over seeds; best per column in "
+               f"bold; (n=k): only k of the cell's seeds finished; {MISSING}: no finished run.")
+    blocks: list[Block] = [
+        Text(section.summary), Heading("Results"),
+        Text("Top-1 test accuracy (%) of the final model, mean ± std over seeds. Rows: methods; column groups: "
+             "datasets; columns: samples per class. **Bold**: the best mean of the column. (n=k): only k of the "
+             f"seeds the cell asks for finished. {MISSING}: no finished run."),
+        Verbatim(markdown_table(table), latex_table(table, caption, placement="H")), Text(missing),
+        *reproduction_section(table, section.name), *fid_section(store, table.datasets),
+        *cse_section(store, table.datasets)]
     if figures:
         from benchmark.output.figures import write_figures
         try:
-            paths = write_figures(store, frame, table, folder / "figures", grid, data_dir, log)
+            drawn = write_figures(store, frame, table, folder / "figures", section.name, data_dir, log)
         except Exception as exc:  # noqa: BLE001  a figure problem must not lose the tables
             log(f"figures failed: {type(exc).__name__}: {exc}")
-    md.append(figure_links(paths, folder))
-    (folder / "tables.md").write_text("\n".join(md).rstrip() + "\n")
-    tex = latex_table(table, caption)
-    tex_missing = f"% {missing} of {n_expected} cells missing"
-    (folder / "tables.tex").write_text(f"{tex_missing}\n{tex}\n")
-    body = tex + f"\n\n{missing} of {n_expected} cells missing.\n"
-    (folder / "report.tex").write_text(standalone_latex(body, f"Grid {grid}"))
+            drawn = []
+        blocks += [Heading("Figures"), *drawn] if drawn else []
+    (folder / "tables.md").write_text(to_markdown([Heading(section.title, 1), *blocks]))
+    (folder / "tables.tex").write_text(f"% {missing}\n{latex_table(table, caption)}\n")
+    (folder / "report.tex").write_text(to_latex(blocks, section.title))
     return folder / "tables.md"
+
+
+OUTSIDE = Section("other", "Runs outside the named grids", "The finished runs of this results directory that no named "
+                  "grid has (e.g. earlier selections or grids since changed).")
 
 
 def write_report(store: Store, out: Path, only_grid: str | None = None, figures: bool = True,
                  data_dir: Path | None = None, log: Callable[[str], None] = print) -> list[Path]:
-    grids = [only_grid] if only_grid else list(GRIDS)
+    """A report per grid with finished runs (or only `only_grid`), and one of the runs in no grid."""
     if only_grid:
         grid_specs(only_grid)  # an unknown grid is a UserError
     records = {r.run_id: r for r in store.records()}
-    written = []
-    for grid in grids:
-        frame = results_frame(resolve(grid_specs(grid), data_dir), records)
+    written, in_grids = [], set()
+    for grid in [only_grid] if only_grid else list(GRIDS):
+        plan = resolve(grid_specs(grid), data_dir)
+        in_grids |= {run.id for run in plan.runs}
+        frame = results_frame(plan, records)
         if frame["accuracy"].isna().all():
             if only_grid:
                 log(f"no finished runs of grid '{grid}' in {store.root}")
             continue
-        written.append(write_grid_report(store, out, grid, frame, figures, data_dir, log))
+        section = Section(grid, f"Grid `{grid}`", GRIDS[grid].summary)
+        written.append(write_section_report(store, out, section, frame, figures, data_dir, log))
+    outside = [r for run_id, r in records.items() if run_id not in in_grids]
+    if outside and not only_grid:
+        plan = resolvable(outside, data_dir, log)
+        if plan.runs:
+            written.append(write_section_report(store, out, OUTSIDE, results_frame(plan, records), figures, data_dir,
+                                                 log))
+    if not written and not only_grid:
+        log(f"no finished runs in {store.root}")
     return written
+
+
+def resolvable(records: list[RunRecord], data_dir: Path | None, log: Callable[[str], None]) -> Plan:
+    """The plan of these records' runs; a run whose method or dataset is gone is left out, with one line."""
+    runs = []
+    for record in records:
+        try:
+            runs += resolve([record.spec], data_dir).runs
+        except UserError as exc:
+            log(f"left out of the report: {record.spec.describe()}: {exc}")
+    return Plan(tuple(runs))

@@ -10,6 +10,7 @@ from typing import Any, Sequence
 
 import pandas as pd
 
+from benchmark.output.document import Block, Heading, Rows, Text
 from benchmark.output.tables import Cell, Table, cell_text
 from benchmark.paths import REPOSITORY
 from benchmark.training.spec import AUGMENT_POLICIES
@@ -124,43 +125,40 @@ def fmt(x: float, digits: int = 2, sign: bool = False) -> str:
     return f"{x:+.{digits}f}" if sign else f"{x:.{digits}f}"
 
 
-def reproduction_section(table: Table, grid: str, paper_dir: Path = PAPER_DIR) -> str:
-    lines = ["## Reproduction", ""]
+def reproduction_section(table: Table, grid: str, paper_dir: Path = PAPER_DIR) -> list[Block]:
+    """Our cells against the published ones, and the rank agreement per column."""
+    blocks: list[Block] = [Heading("Reproduction")]
     paper = paper_frame(grid, paper_dir)
     if paper is None:
         ours = [d for d in table.datasets if d not in PAPER_DATASETS]
         theirs = [d for d in table.datasets if d in PAPER_DATASETS]
-        lines += [f"No published numbers for {d}." for d in ours]
+        blocks += [Text(f"No published numbers for {d}.") for d in ours]
         if theirs:
-            lines.append(f"No published numbers for grid `{grid}` ({', '.join(theirs)}): results/paper/ has no table "
-                         "of it (the HydraMix paper's tables and figures could not be read).")
-        return "\n".join(lines + [""])
+            blocks.append(Text(f"No published numbers for `{grid}` ({', '.join(theirs)}): results/paper/ has no table "
+                               "of it (the HydraMix paper's tables and figures could not be read)."))
+        return blocks
     source = " and ".join(PAPER_NAME.get(n, n) for n in PAPER_TABLE[grid])
     cmp = compare(table, paper)
-    for d in cmp.unpublished_datasets:
-        lines += [f"No published numbers for {d}.", ""]
+    blocks += [Text(f"No published numbers for {d}.") for d in cmp.unpublished_datasets]
     if cmp.only_ours and len(cmp.unpublished_datasets) < len(table.datasets):
-        lines += [f"No published numbers in {source} for: {', '.join(cmp.only_ours)}.", ""]
+        blocks.append(Text(f"No published numbers in {source} for: {', '.join(cmp.only_ours)}."))
     if cmp.rows.empty:
         if len(cmp.unpublished_datasets) < len(table.datasets):
-            lines += [f"None of our finished cells has a published counterpart in {source} yet.", ""]
-        return "\n".join(lines)
+            blocks.append(Text(f"None of our finished cells has a published counterpart in {source} yet."))
+        return blocks
     within = int(cmp.rows["within"].sum())
-    lines += [f"Ours vs {paper_source(grid)}: difference = ours − published mean; "
-              "\"within 2σ\" = the difference is at most two published standard deviations.", "",
-              f"{within} of {len(cmp.rows)} compared cells are within 2σ; {len(cmp.rows)} of the {cmp.paper_cells} "
-              f"published cells of these datasets have results of ours.", "",
-              "| Dataset | Shots | Method | Ours | Published | Difference | Within 2σ |",
-              "|---|---:|---|---:|---:|---:|:---:|"]
-    for r in cmp.rows.itertuples():
-        ours = cell_text(Cell(r.n, r.ours, r.ours_std), False, False)
-        lines.append(f"| {r.dataset} | {r.shots} | {r.method} | {ours} | {r.paper:.2f} ± {r.paper_std:.2f} | "
-                     f"{r.diff:+.2f} | {'yes' if r.within else 'no'} |")
-    lines += ["", "Rank agreement per column: Kendall's tau-b between our ordering of the methods (by mean) and "
-              "the published one, over the methods both have (1 = same order, −1 = reversed; n/a with fewer "
-              "than two methods or a constant ranking).", "",
-              "| Dataset | Shots | Methods | Kendall tau |", "|---|---:|---:|---:|"]
-    for r in cmp.taus.itertuples():
-        lines.append(f"| {r.dataset} | {r.shots} | {r.methods} | {fmt(r.tau)} |")
-    lines.append("")
-    return "\n".join(lines)
+    rows = [[r.dataset, str(r.shots), r.method,
+             cell_text(Cell(r.n, r.ours, r.ours_std), table.expected[(r.method, r.dataset, r.shots)], False, False),
+             f"{r.paper:.2f} ± {r.paper_std:.2f}", f"{r.diff:+.2f}", "yes" if r.within else "no"]
+            for r in cmp.rows.itertuples()]
+    return blocks + [
+        Text(f"Ours vs {paper_source(grid)}: difference = ours − published mean; \"within 2σ\" = the difference is "
+             "at most two published standard deviations."),
+        Text(f"{within} of {len(cmp.rows)} compared cells are within 2σ; {len(cmp.rows)} of the {cmp.paper_cells} "
+             "published cells of these datasets have results of ours."),
+        Rows(["Dataset", "Shots", "Method", "Ours", "Published", "Difference", "Within 2σ"], rows, "lrlrrrc"),
+        Text("Rank agreement per column: Kendall's tau-b between our ordering of the methods (by mean) and the "
+             "published one, over the methods both have (1 = same order, −1 = reversed; n/a with fewer than two "
+             "methods or a constant ranking)."),
+        Rows(["Dataset", "Shots", "Methods", "Kendall tau"],
+             [[r.dataset, str(r.shots), str(r.methods), fmt(r.tau)] for r in cmp.taus.itertuples()], "lrrr")]

@@ -67,15 +67,17 @@ def composing_methods() -> list[str]:
 
 
 def write_samples(method: str, dataset: str, shots: int, seed: int, profile: str, store: Store, data_dir: Path,
-                  out: Path, rows: int, compositions: int = 4) -> Path:
+                  outs: list[Path], rows: int, compositions: int = 4) -> list[Path]:
+    """The figure of a composing method on a subset, written to each of `outs` (its suffix the format)."""
     if not issubclass(get_method(method), Composition):
         raise UserError(f"method '{method}' does not compose images; valid: {', '.join(composing_methods())}")
     if rows < 1:
         raise UserError(f"--rows must be at least 1, got {rows}")
     formats = FigureCanvasBase.get_supported_filetypes()
-    if out.suffix[1:].lower() not in formats:
-        raise UserError(f"--out '{out}': not an image format matplotlib writes; valid suffixes: "
-                        f"{', '.join('.' + f for f in formats)}")
+    for out in outs:
+        if out.suffix[1:].lower() not in formats:
+            raise UserError(f"--out '{out}': not an image format matplotlib writes; valid suffixes: "
+                            f"{', '.join('.' + f for f in formats)}")
     task = set_task(method, dataset, shots, seed, profile)
     data = cached_dataset(dataset, str(data_dir))
     idx = subsample(data.train_y, shots, seed)
@@ -87,11 +89,12 @@ def write_samples(method: str, dataset: str, shots: int, seed: int, profile: str
     torch.manual_seed(seed)
     masks = mixer.composer.masks(sources)
     made = mixer.render(torch.stack([s.x for s in sources], 1), masks)
-    return plot(sources, masks, made, len(picks), compositions, data.classes, task.method.label, out)
+    title = f"{task.method.label}: {data.name}, {shots} shots, seed {seed}, {profile} profile"
+    return plot(sources, masks, made, len(picks), compositions, data.classes, title, outs)
 
 
 def plot(sources: list[Batch], masks: torch.Tensor, made: torch.Tensor, rows: int, compositions: int,
-         classes: tuple[str, ...], label: str, out: Path) -> Path:
+         classes: tuple[str, ...], title: str, outs: list[Path]) -> list[Path]:
     n = len(sources)
     size = made.shape[-1]
     cols = n + 2 * compositions
@@ -116,9 +119,10 @@ def plot(sources: list[Batch], masks: torch.Tensor, made: torch.Tensor, rows: in
     for ax in axes.flat:
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.suptitle(label, fontsize=10)
+    fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
+    for out in outs:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(out, dpi=110, metadata={"CreationDate": None} if out.suffix.lower() == ".pdf" else None)
     plt.close(fig)
-    return out
+    return outs

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-FULL_SEEDS = 5  # the papers' seeds; a cell with fewer shows its count
+from benchmark.output.document import latex_escape
+
 MISSING = "–"
 
 
@@ -39,7 +40,7 @@ class Table:
 
     @property
     def partial(self) -> list[tuple[str, str, int]]:
-        return [key for key, c in self.cells.items() if c.n < self.expected.get(key, FULL_SEEDS)]
+        return [key for key, c in self.cells.items() if c.n < self.expected[key]]
 
     def best(self, dataset: str, shots: int) -> float | None:
         means = [c.mean for (r, d, s), c in self.cells.items() if d == dataset and s == shots]
@@ -68,14 +69,16 @@ def build_table(grid: str, frame: pd.DataFrame) -> Table:
 
 # ---------------------------------------------------------------- cell text
 
-def cell_text(c: Cell | None, bold: bool, latex: bool, in_grid: bool = True) -> str:
+def cell_text(c: Cell | None, expected: int | None, bold: bool, latex: bool) -> str:
+    """mean ± std; "(n=k)" where fewer seeds finished than the `expected` ones; missing: "–" if the
+    grid has the cell (`expected` not None), else empty."""
     if c is None:
-        return ("--" if latex else MISSING) if in_grid else ""
+        return ("--" if latex else MISSING) if expected else ""
     pm = " $\\pm$ " if latex else " ± "
     text = f"{c.mean:.2f}" if c.n < 2 else f"{c.mean:.2f}{pm}{c.std:.2f}"
     if bold:
         text = f"\\textbf{{{text}}}" if latex else f"**{text}**"
-    if c.n < FULL_SEEDS:
+    if expected and c.n < expected:
         text += f"\\,{{\\scriptsize(n={c.n})}}" if latex else f" (n={c.n})"
     return text
 
@@ -90,21 +93,13 @@ def markdown_table(table: Table) -> str:
     head = "| Method | " + " | ".join(f"{d} / {s}" for d, s in cols) + " |"
     lines = [head, "|---|" + "---:|" * len(cols)]
     for r in table.rows:
-        cells = [cell_text(table.cells.get((r, d, s)), is_best(table, (r, d, s)), False, (r, d, s) in table.expected)
+        cells = [cell_text(table.cells.get((r, d, s)), table.expected.get((r, d, s)), is_best(table, (r, d, s)), False)
                  for d, s in cols]
         lines.append(f"| {r} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
-LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
-                 "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "±": r"$\pm$", "–": "--"}
-
-
-def latex_escape(text: str) -> str:
-    return "".join(LATEX_SPECIAL.get(ch, ch) for ch in str(text))
-
-
-def latex_table(table: Table, caption: str) -> str:
+def latex_table(table: Table, caption: str, placement: str = "t") -> str:
     cols = table.columns
     spec = "l" + "".join("r" * len(table.shots[d]) for d in table.datasets)
     groups, rules, start = [], [], 2
@@ -113,21 +108,15 @@ def latex_table(table: Table, caption: str) -> str:
         groups.append(f"\\multicolumn{{{n}}}{{c}}{{{latex_escape(d)}}}")
         rules.append(f"\\cmidrule(lr){{{start}-{start + n - 1}}}")
         start += n
-    lines = ["\\begin{table}[t]", "\\centering", f"\\caption{{{latex_escape(caption)}}}",
+    lines = [f"\\begin{{table}}[{placement}]", "\\centering", f"\\caption{{{latex_escape(caption)}}}",
              f"\\label{{tab:{latex_escape(table.grid)}}}",
              "\\resizebox{\\ifdim\\width>\\textwidth\\textwidth\\else\\width\\fi}{!}{%",  # shrink wide tables only
              f"\\begin{{tabular}}{{{spec}}}", "\\toprule",
              " & " + " & ".join(groups) + " \\\\", " ".join(rules),
              "Method & " + " & ".join(str(s) for _, s in cols) + " \\\\", "\\midrule"]
     for r in table.rows:
-        cells = [cell_text(table.cells.get((r, d, s)), is_best(table, (r, d, s)), True, (r, d, s) in table.expected)
+        cells = [cell_text(table.cells.get((r, d, s)), table.expected.get((r, d, s)), is_best(table, (r, d, s)), True)
                  for d, s in cols]
         lines.append(f"{latex_escape(r)} & " + " & ".join(cells) + " \\\\")
     lines += ["\\bottomrule", "\\end{tabular}}", "\\end{table}"]
     return "\n".join(lines)
-
-
-def standalone_latex(body: str, title: str) -> str:
-    return "\n".join(["\\documentclass[10pt]{article}", "\\usepackage[utf8]{inputenc}", "\\usepackage{booktabs}",
-                      "\\usepackage{graphicx}", "\\begin{document}", f"\\section*{{{latex_escape(title)}}}", body,
-                      "\\end{document}", ""])

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import torch
 
-from benchmark.errors import UserError
 from benchmark.training.models import bf16_autocast, build_model
 from benchmark.training.pipeline import TrainData, normalize
 from benchmark.training.policies import BatchPolicy
@@ -32,13 +31,6 @@ def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def resolve_policy(method: type[Method], augment: str) -> str:
-    """The augment policy a run applies: its own, or its method's."""
-    if method.policy != "none" and augment not in ("none", method.policy):
-        raise UserError(f"method {method.__name__} already applies {method.policy}; augment '{augment}' cannot be added")
-    return augment if augment != "none" else method.policy
-
-
 @dataclass
 class Progress:
     epoch: int = 0
@@ -53,7 +45,7 @@ class Trainer:
         self.recipe = recipe
         self.device = device
         self.cuda = device.type == "cuda"
-        policy = resolve_policy(method, ctx.augment)
+        policy = method.policy_for(ctx.augment)
         size = images.shape[-1]
         torch.manual_seed(ctx.seed)  # same initial weights for every method of a (dataset, shots, seed)
         self.method = method(ctx)

@@ -163,11 +163,22 @@ MODELS: dict[str, Callable[[int], Classifier]] = {
 }
 
 
-# Assumed seconds per training step on a data-centre GPU at each model's usual batch size (10 or 16
-# images of 32 or 96 px, 128 for ResNet-18): batches this small keep the GPU launch-bound, so these
-# are rough figures for estimates, not measurements (no GPU was at hand).
-GPU_STEP_S: dict[str, float] = {"wrn-16-8": 0.010, "wrn-16-4": 0.008, "wrn-16-2": 0.006, "wrn-16-1": 0.005,
-                                "resnet50": 0.015, "resnet18-cifar": 0.020, "cnn": 0.002, "tiny": 0.001}
+class CosineCEModel(nn.Module):
+    """A classifier whose output is an embedding (Cosine + CE, methods/cosine.py), plus a
+    classification head ReLU -> BatchNorm -> Linear on the L2-normalised embedding; `forward`
+    gives the head's logits."""
+
+    def __init__(self, embed: nn.Module, num_classes: int):
+        super().__init__()
+        self.embed = embed
+        self.cls = nn.Sequential(nn.ReLU(), nn.BatchNorm1d(num_classes), nn.Linear(num_classes, num_classes))
+
+    def both(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        emb = self.embed(x)
+        return emb, self.cls(F.normalize(emb, dim=1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.both(x)[1]
 
 
 def build_model(name: str, num_classes: int) -> Classifier:

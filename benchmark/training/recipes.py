@@ -54,6 +54,18 @@ QUICK_32 = Recipe(model="cnn", batch_size=10, lr=0.02, weight_decay=5e-4, epochs
 QUICK_96 = Recipe(model="cnn", batch_size=16, lr=0.02, weight_decay=5e-4, epochs=12, repeats_base=12, pad=12)
 
 
+# Assumed seconds per training step on a data-centre GPU at each model's usual batch size (the models: benchmark/training/models.py) (10 or 16
+# images of 32 or 96 px, 128 for ResNet-18): batches this small keep the GPU launch-bound, so these
+# are rough figures for estimates, not measurements (no GPU was at hand).
+GPU_STEP_S: dict[str, float] = {"wrn-16-8": 0.010, "wrn-16-4": 0.008, "wrn-16-2": 0.006, "wrn-16-1": 0.005,
+                                "resnet50": 0.015, "resnet18-cifar": 0.020, "cnn": 0.002, "tiny": 0.001}
+
+
+def classifier_step_key(recipe: Recipe, image_size: int, num_classes: int) -> str:
+    """What decides the cost of a classifier's step: its model, batch, image size and classes."""
+    return f"{recipe.model}:b{recipe.batch_size}:{image_size}px:{num_classes}c"
+
+
 def by_profile(dataset: str, profile: str, recipes: dict[tuple[str, bool], Schedule]) -> Schedule:
     """The recipe of (profile, is STL-10) from a table of them."""
     if profile not in PROFILES:

@@ -43,8 +43,3 @@ def measure_classifier_step(recipe: Recipe, image_size: int, num_classes: int, d
         opt.step()
 
     return interleaved_medians({"step": step}, steps, device, warmup=1)["step"]
-
-
-def classifier_step_key(recipe: Recipe, image_size: int, num_classes: int) -> str:
-    """What decides the cost of a classifier's step: its model, batch, image size and classes."""
-    return f"{recipe.model}:b{recipe.batch_size}:{image_size}px:{num_classes}c"

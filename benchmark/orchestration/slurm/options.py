@@ -47,7 +47,6 @@ def add_slurm_arguments(parser) -> None:
 def slurm_options_from_args(args):
     """SlurmOptions for --executor slurm (None for the other executors); a UserError if a SLURM
     option comes with another executor."""
-    from benchmark.orchestration.slurm.submit import SlurmOptions
     given = {f: getattr(args, f) for f, _, _ in CLI_OVERRIDES if getattr(args, f) is not None}
     if args.executor != "slurm":
         used = [option(f) for f in given]
@@ -55,6 +54,7 @@ def slurm_options_from_args(args):
         if used:
             raise UserError(f"{', '.join(used)} only apply to --executor slurm (got --executor {args.executor})")
         return None
+    from benchmark.orchestration.slurm.submit import SlurmOptions
     options = SlurmOptions(args.slurm_profile or DEFAULT_PROFILE, given, args.retry_failed)
     options.resources()  # a bad profile or value fails here, before the plan is measured or data is read
     return options

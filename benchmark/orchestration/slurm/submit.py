@@ -16,7 +16,7 @@ from typing import Any
 import submitit
 
 from benchmark.errors import UserError
-from benchmark.orchestration.cost import CostModel, two_figures
+from benchmark.orchestration.cost import CPU, GPU
 from benchmark.orchestration.plan import Plan
 from benchmark.orchestration.local import deal
 from benchmark.orchestration.slurm.profiles import DEFAULT_PROFILE, Profile, Resources, load_profile
@@ -60,6 +60,12 @@ class SlurmOptions:
     def resources(self) -> Profile:
         """The profile with the command line's overrides; a UserError for a bad profile or value."""
         return load_profile(self.profile).with_overrides(self.overrides)
+
+    def device_kind(self, plan: Plan) -> str:
+        """What the jobs train on: a GPU if the profile gives the plan's runs one, else the CPU."""
+        profile = self.resources()
+        gpu = any(r.gpus or "gpu" in (r.gres or "") for r in {profile.resources(t.dataset, t.section) for t in plan.runs})
+        return GPU if gpu else CPU
 
 
 @dataclass
@@ -109,17 +115,8 @@ class Submission:
         return [f"{verb} {n} task(s): {why}" for why, n in Counter(w for _, w in self.left_out).items()]
 
     def dry_run(self, profile: str) -> list[str]:
-        tasks = [t for a in self.arrays for t in a.tasks]
-        cost = CostModel()
-        hours: dict[str, float] = {}
-        for task in tasks:
-            hours[task.what] = hours.get(task.what, 0.0) + cost.seconds(task) / 3600
-        split = " + ".join(f"{two_figures(h)} for {what}s" for what, h in hours.items())
         return [f"slurm profile {profile}: would submit {len(self.arrays)} array(s)",
-                *(a.describe() for a in self.arrays), self.counts(), *self.left_out_lines("would leave out"),
-                f"estimated GPU time: about {two_figures(sum(hours.values()))} GPU-hours ({split or 'nothing'}), "
-                "one GPU per job, at the assumed GPU step times of the models and stage kinds (a rough "
-                "assumption, not a measurement)"]
+                *(a.describe() for a in self.arrays), self.counts(), *self.left_out_lines("would leave out")]
 
     def summary(self, folder: Path) -> list[str]:
         if not self.arrays:

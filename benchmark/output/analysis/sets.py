@@ -76,40 +76,42 @@ def trained_profiles(method: str, dataset: str, shots: int, seed: int, store: St
 def resolve_profile(names: list[str], dataset: str, shots: int, seed: int, store: Store, profile: str | None) -> str:
     """The profile whose stages to use: the given one, else the only one with every needed
     artifact ("paper" when no set needs a stage: the profile then changes nothing but the result's
-    name). Raises UserError naming what is missing and how to train it."""
-    if profile is not None and profile not in PROFILES:
-        raise UserError(f"unknown profile '{profile}'; valid: {', '.join(PROFILES)}")
+    name). Raises UserError naming what is missing and the `run` that trains it."""
     needing = [n for n in names if n != ORIGINAL and set_task(n, dataset, shots, seed, "paper").requires]
     if not needing:
         return profile or "paper"
     trained = {n: trained_profiles(n, dataset, shots, seed, store) for n in needing}
-    candidates = [profile] if profile else list(PROFILES)
-    usable = [p for p in candidates if all(p in trained[n] for n in needing)]
-    if len(usable) == 1 or (usable and profile):
+    usable = [p for p in ([profile] if profile else PROFILES) if all(p in trained[n] for n in needing)]
+    if len(usable) == 1:
         return usable[0]
-    if len(usable) > 1:
+    if usable:
         raise UserError(f"trained stages of both profiles exist for {dataset} shots={shots} seed={seed}; "
                         f"choose one with --profile ({', '.join(usable)})")
-    missing = [n for n in needing if not trained[n] or (profile and profile not in trained[n])] or needing
-    where = f"profile '{profile}'" if profile else "any profile"
-    kinds = "/".join(dict.fromkeys(s.label for n in missing for s in set_task(n, dataset, shots, seed, "paper").requires))
-    raise UserError(f"no trained {kinds} for {', '.join(missing)} on {dataset} shots={shots} seed={seed} ({where}) "
-                    f"in {store.root}; train it first, e.g. `python -m benchmark run --grid demo` for digits, "
-                    f"or a grid with that method (`python -m benchmark list grids`)")
+    missing = next(n for n in needing if not (set(trained[n]) & set([profile] if profile else PROFILES)))
+    tasks = [set_task(missing, dataset, shots, seed, p) for p in ([profile] if profile else PROFILES)]
+    trainable = next((t for t in tasks if training_command(t, store.root)), tasks[0])
+    raise UserError(missing_stages(trainable, store.root))
 
 
-def missing_stages(task: RunTask, results_dir: Path) -> str:
-    """The error for a run whose stages are not trained, with the `run` command of a grid that trains them."""
+def training_command(task: RunTask, results_dir: Path) -> str | None:
+    """The `run` command of a grid that trains the stages this run needs, if a grid does."""
     from benchmark.orchestration.grids import GRIDS
-    missing = f"no trained {task.requires[0].label} for {task.describe()} in {results_dir}"
     needed = {s.id for s in task.requires}
     for name, grid in GRIDS.items():
         similar = [s for s in grid.build() if (s.method, s.dataset, s.shots, s.seed, s.profile)
                    == (task.spec.method, task.dataset, task.spec.shots, task.spec.seed, task.spec.profile)]
         if any(needed <= {st.id for st in run.requires} for run in resolve(similar).runs):
-            return (f"{missing}; train it with: python -m benchmark run --grid {name} --methods {task.spec.method} "
-                    f"--datasets {task.dataset} --shots {task.spec.shots} --seeds {task.spec.seed} "
-                    f"--results-dir {results_dir}")
+            return (f"python -m benchmark run --grid {name} --methods {task.spec.method} --datasets {task.dataset} "
+                    f"--shots {task.spec.shots} --seeds {task.spec.seed} --results-dir {results_dir}")
+    return None
+
+
+def missing_stages(task: RunTask, results_dir: Path) -> str:
+    """The error for a run whose stages are not trained, with the `run` command that trains them."""
+    missing = f"no trained {task.requires[0].label} for {task.describe()} in {results_dir}"
+    command = training_command(task, results_dir)
+    if command:
+        return f"{missing}; train it with: {command}"
     return f"{missing}, and no grid trains it; see the grids of profile '{task.spec.profile}' with `python -m benchmark list grids`"
 
 
