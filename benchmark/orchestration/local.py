@@ -63,14 +63,14 @@ class Feedback:
     it (on a terminal), and a line for every task that starts, finishes or fails (on a terminal
     above the bar; elsewhere, e.g. in a log file, these lines alone)."""
 
-    def __init__(self, store: Store, tasks: list[Task], enabled: bool, stream: IO[str] = sys.stderr):
-        self.store, self.tasks, self.enabled, self.stream = store, tasks, enabled, stream
+    def __init__(self, store: Store, tasks: list[Task], enabled: bool, stream: IO[str] | None = None):
+        self.store, self.tasks, self.enabled, self.stream = store, tasks, enabled, stream or sys.stderr
         self.started: set[str] = set()
         self.finished: set[str] = set()
         self.bar = None
-        if enabled and stream.isatty():
+        if enabled and self.stream.isatty():
             from tqdm import tqdm
-            self.bar = tqdm(total=len(tasks), unit="task", file=stream, dynamic_ncols=True,
+            self.bar = tqdm(total=len(tasks), unit="task", file=self.stream, dynamic_ncols=True,
                             bar_format="{n}/{total} tasks |{bar}| {elapsed} {postfix}")
 
     def say(self, line: str) -> None:
