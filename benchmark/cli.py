@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
-from benchmark.errors import UserError
+from benchmark.arguments import results_dir, seconds, writable_dir
+from benchmark.errors import UserError, disk_full, os_error_line
 
 
 EXECUTORS = ("local", "debug", "slurm")
@@ -72,7 +73,7 @@ def build_parser() -> Parser:
                      help="parallel local processes (default: one per GPU, else one per CPU core up to 8)")
     run.add_argument("--compile", action="store_true",
                      help="torch.compile the classifier (opt-in: worth it on GPUs for long runs; the first steps compile)")
-    run.add_argument("--checkpoint-every", type=float, default=60.0, metavar="SECONDS",
+    run.add_argument("--checkpoint-every", type=seconds, default=60.0, metavar="SECONDS",
                      help="write a checkpoint at the first epoch end after this many seconds (default 60)")
     run.add_argument("--dry-run", action="store_true",
                      help="print the plan (runs and stages, what is left to do, training steps, the estimated time on "
@@ -252,14 +253,14 @@ def selected_plan(args: argparse.Namespace, data_dir: Path | None = None):
 def cmd_run(args: argparse.Namespace) -> int:
     from benchmark.data import default_data_dir
     from benchmark.orchestration.slurm.options import slurm_options_from_args
-    from benchmark.orchestration.store import Store, default_results_dir
+    from benchmark.orchestration.store import Store
 
     if args.workers is not None and args.workers < 1:
         raise UserError(f"--workers must be at least 1, got {args.workers}")
     slurm_options = slurm_options_from_args(args)
     data_dir = args.data_dir or default_data_dir()
     plan = selected_plan(args, data_dir)
-    store = Store(args.results_dir or default_results_dir())
+    store = Store(writable_dir(results_dir(args.results_dir, must_exist=False), "results directory"))
     if args.dry_run:
         from benchmark.orchestration.cost import CostModel, local_device_kind
         from benchmark.orchestration.plan import describe_plan
@@ -282,8 +283,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     from benchmark.orchestration.local import launch
     outcome = launch(plan, args.executor, store, data_dir, args.workers, options, not args.quiet)
     stages = f"{outcome.stages_trained} stages trained, " if outcome.stages_trained else ""
-    print(f"{stages}{len(outcome.done)} runs finished, {outcome.skipped} already done, {len(outcome.failed)} failed; "
-          f"records in {store.root / 'runs'}")
+    left = f", {len(outcome.left)} left to another process" if outcome.left else ""
+    print(f"{stages}{len(outcome.done)} runs finished, {outcome.skipped} already done, {len(outcome.failed)} failed"
+          f"{left}; records in {store.root / 'runs'}")
     for task in outcome.failed[:10]:
         failure = store.load_failure(task.id) or {}
         print(f"  failed: {task.describe()}: {failure.get('error', 'no record written')} (log: {failure.get('log')})")
@@ -292,19 +294,24 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from benchmark.orchestration.status import status_lines
-    from benchmark.orchestration.store import Store, default_results_dir
+    from benchmark.orchestration.store import Store
 
-    store = Store(args.results_dir or default_results_dir())
-    table, details = status_lines(store, selected_plan(args))  # the store, and the scheduler for SLURM runs
+    plan = selected_plan(args)
+    store = Store(results_dir(args.results_dir, must_exist=True))
+    table, details = status_lines(store, plan)  # the store, and the scheduler for SLURM runs
     print("\n".join([*table, *details]))
     return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from benchmark.orchestration.grids import grid_specs
     from benchmark.output.report import write_report
-    from benchmark.orchestration.store import Store, default_results_dir
+    from benchmark.orchestration.store import Store
 
-    store = Store(args.results_dir or default_results_dir())
+    if args.grid:
+        grid_specs(args.grid)  # an unknown grid is a UserError
+    store = Store(results_dir(args.results_dir, must_exist=True))
+    writable_dir(args.out, "--out")
     if not args.no_fid and args.grid in (None, "demo"):
         from benchmark.output.analysis.fid import demo_fid
         try:
@@ -318,10 +325,10 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from benchmark.orchestration.store import Store, default_results_dir
+    from benchmark.orchestration.store import Store
     from benchmark.output.export import write_csv
 
-    records = list(Store(args.results_dir or default_results_dir()).records())
+    records = list(Store(results_dir(args.results_dir, must_exist=True)).records())
     if args.grid:
         from benchmark.orchestration.grids import grid_specs
         from benchmark.orchestration.plan import resolve
@@ -330,7 +337,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.out is None:
         write_csv(records, sys.stdout)
         return 0
-    args.out.parent.mkdir(parents=True, exist_ok=True)
+    writable_dir(args.out.parent, "--out's directory")
     with open(args.out, "w", newline="") as f:
         n = write_csv(records, f)
     print(f"wrote {n} rows to {args.out}", file=sys.stderr)
@@ -338,7 +345,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    from benchmark.orchestration.store import Store, default_results_dir
+    from benchmark.orchestration.store import Store
 
     if args.analysis == "fid-weights":
         from benchmark.output.analysis.fid import write_converted_weights
@@ -354,7 +361,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     if args.k < 2:
         raise UserError(f"--k must be at least 2, got {args.k}")
     names = parse_sets(args.sets)
-    store = Store(args.results_dir or default_results_dir())
+    store = Store(results_dir(args.results_dir, must_exist=False))
     data_dir = args.data_dir or default_data_dir()
     print(f"{args.analysis.upper()} of {', '.join(names)} on {args.dataset}, {args.shots} shots, seed {args.seed}, K = {args.k}")
     if args.analysis == "fid":
@@ -445,14 +452,17 @@ def measure_step_times(args: argparse.Namespace) -> int:
 
 def cmd_samples(args: argparse.Namespace) -> int:
     from benchmark.data import check_dataset_name, default_data_dir
-    from benchmark.orchestration.store import Store, default_results_dir
+    from benchmark.orchestration.store import Store
     from benchmark.output.analysis.sets import resolve_profile
     from benchmark.output.samples import write_samples
 
     check_dataset_name(args.dataset)
-    store = Store(args.results_dir or default_results_dir())
+    store = Store(results_dir(args.results_dir, must_exist=False))
     profile = resolve_profile([args.method], args.dataset, args.shots, args.seed, store, args.profile)
     out = args.out or Path("reports") / "samples" / f"{args.method}_{args.dataset.replace('/', '_')}_{args.shots}_{args.seed}_{profile}.png"
+    if out.is_dir():
+        raise UserError(f"--out {out} is a directory; give the image file to write")
+    writable_dir(out.parent, "--out's directory")
     [path] = write_samples(args.method, args.dataset, args.shots, args.seed, profile, store,
                            args.data_dir or default_data_dir(), [out], args.rows)
     print(f"wrote {path}")
@@ -475,6 +485,9 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # the results directory's disk or permissions, met while working
+        print(f"error: {os_error_line(exc)}", file=sys.stderr)
+        return 1 if disk_full(exc) else 2
     except KeyboardInterrupt as exc:
         what = "stopped (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
         print(f"{what}: finished runs are kept; run the same command again to resume", file=sys.stderr)

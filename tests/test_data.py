@@ -315,6 +315,7 @@ def test_folder_errors(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="only in train: a; only in test: b"):
         load_dataset(f"folder:{tmp_path / 'split'}", tmp_path)
     write_pngs(tmp_path / "broken" / "a", COLORS[0], 3)
+    write_pngs(tmp_path / "broken" / "b", COLORS[1], 3)
     (tmp_path / "broken" / "a" / "bad.png").write_bytes(b"not a png")
     with pytest.raises(UserError, match=f"cannot read image {tmp_path / 'broken' / 'a' / 'bad.png'}"):
         load_dataset(f"folder:{tmp_path / 'broken'}", tmp_path)
@@ -368,3 +369,20 @@ def test_names_labels_and_data_dir(monkeypatch: pytest.MonkeyPatch) -> None:
     assert default_data_dir() == Path("/some/where")
     monkeypatch.delenv("BENCHMARK_DATA_DIR")
     assert default_data_dir() == Path.home() / ".cache" / "smalldata-benchmark" / "data"
+
+
+def test_a_folder_with_one_class_is_an_error(tmp_path: Path) -> None:
+    write_pngs(tmp_path / "only" / "cat", COLORS[0], 4)
+    with pytest.raises(UserError, match="has one class folder \\(cat\\); a classifier needs at least 2 classes"):
+        load_dataset(f"folder:{tmp_path / 'only'}", tmp_path)
+
+
+def test_16_bit_greyscale_pngs_are_scaled_not_clipped(tmp_path: Path) -> None:
+    for name, level in [("dark", 8192), ("mid", 32768)]:
+        (tmp_path / "grey" / name).mkdir(parents=True)
+        for i in range(2):
+            Image.fromarray(np.full((20, 20), level, dtype=np.uint16)).save(tmp_path / "grey" / name / f"{i}.png")
+    assert Image.open(tmp_path / "grey" / "mid" / "0.png").mode == "I;16"
+    ds = load_dataset(f"folder:{tmp_path / 'grey'}", tmp_path)
+    assert ds.train_x[ds.train_y == 0].unique().tolist() == [round(8192 * 255 / 65535)]  # 32, not 255
+    assert ds.train_x[ds.train_y == 1].unique().tolist() == [round(32768 * 255 / 65535)]  # 128

@@ -78,6 +78,14 @@ def test_a_check_file_that_is_not_perf_json_fails_before_measuring(tmp_path, cap
     assert err == [f"error: --check: {garbage} is not the output of `perf --json`"]
 
 
+def test_a_binary_check_file_is_one_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("benchmark.output.perf.run_perf", lambda *a, **k: pytest.fail("measured"))
+    binary = tmp_path / "baseline.json"
+    binary.write_bytes(bytes(range(256)))
+    assert main(["perf", "--overhead-only", "--check", str(binary)]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [f"error: --check: {binary} is not the output of `perf --json`"]
+
+
 def test_a_negative_overhead_is_a_measurement_error_not_a_figure_or_a_regression(tmp_path):
     from benchmark.output.perf import measurement_errors
     baseline = tmp_path / "baseline.json"

@@ -138,7 +138,7 @@ def test_dependency_names_whole_arrays_and_single_jobs():
     assert slurm_submit.dependency_string(set(), arrays) is None
 
 
-def test_an_ended_job_is_read_from_its_log_and_result_file(tmp_path):
+def test_an_ended_job_is_read_from_its_log_and_end_note(tmp_path):
     store = Store(tmp_path)
     folder = store.jobs_dir / "slurm"
     folder.mkdir(parents=True)
@@ -146,7 +146,7 @@ def test_an_ended_job_is_read_from_its_log_and_result_file(tmp_path):
     assert slurm_scheduler.ended_job(store, "5", "")[0] == "CANCELLED"
     (folder / "6_1_0_log.err").write_text("slurmstepd: error: *** JOB 7 ON vm CANCELLED AT 2024-01-01T00:00:00 "
                                           "DUE TO TIME LIMIT ***\n")
-    state, error = slurm_scheduler.ended_job(store, "6_1", "")
+    state, error, _ = slurm_scheduler.ended_job(store, "6_1", "")
     assert state == "TIMEOUT" and error.startswith("*** JOB 7") and "DUE TO TIME LIMIT" in error
     # a requeue is not an end: the job ran again (and was then killed by the OOM killer)
     (folder / "7_0_log.err").write_text("slurmstepd-vm: error: *** JOB 7 ON vm CANCELLED AT 2024-01-01T00:00:00 DUE TO "
@@ -154,10 +154,11 @@ def test_an_ended_job_is_read_from_its_log_and_result_file(tmp_path):
     assert slurm_scheduler.ended_job(store, "7", "")[0] == "OUT_OF_MEMORY"
     (folder / "4_0_log.err").write_text("slurmstepd-vm: error: *** JOB 4 ON vm CANCELLED AT 2024-01-01T00:00:00 DUE TO "
                                         "JOB REQUEUE ***\nepoch 3\n")
-    assert slurm_scheduler.ended_job(store, "4", "") == ("UNKNOWN", "epoch 3")
-    import submitit
-    submitit.core.utils.cloudpickle_dump(("error", "Traceback ...\nValueError: bad"), folder / "8_0_result.pkl")
-    assert slurm_scheduler.ended_job(store, "8", "") == ("FAILED", "ValueError: bad")
+    assert slurm_scheduler.ended_job(store, "4", "") == ("UNKNOWN", "epoch 3", [])
+    (folder / "8_end.json").write_text('{"outcome": "error", "error": "ValueError: bad", "skipped": []}')
+    assert slurm_scheduler.ended_job(store, "8", "") == ("FAILED", "ValueError: bad", [])
+    (folder / "10_2_end.json").write_text('{"outcome": "success", "error": "", "skipped": ["abc"]}')
+    assert slurm_scheduler.ended_job(store, "10_2", "") == ("COMPLETED", "no log", ["abc"])
     assert slurm_scheduler.ended_job(store, "9", "OUT_OF_MEMORY")[0] == "OUT_OF_MEMORY"
 
 
@@ -520,5 +521,22 @@ def test_a_slurm_batch_runs_its_tasks_marking_unfinished_ones_started(tmp_path, 
 
     monkeypatch.setattr(worker, "execute", execute)
     batch = slurm_submit.SlurmBatch([finished, unfinished], str(tmp_path), str(tmp_path / "data"), worker.JobOptions())
-    assert batch() == {"done": [finished.id, unfinished.id], "failed": []}
-    assert started == [(finished.id, False), (unfinished.id, True)]
+    assert batch() == {"done": [unfinished.id], "failed": [], "skipped": [finished.id]}
+    assert started == [(unfinished.id, True)]
+
+
+def test_a_profile_that_is_not_utf8_is_named(tmp_path):
+    path = tmp_path / "latin1.toml"
+    path.write_bytes('partition = "café"\n'.encode("latin-1"))
+    with pytest.raises(UserError, match=f"slurm profile {path} is not UTF-8 text"):
+        profiles.load_profile(str(path))
+
+
+def test_a_signal_delay_not_shorter_than_the_time_limit_is_named(tmp_path):
+    path = tmp_path / "short.toml"
+    path.write_text('time = 2\nsignal_delay_s = 90\n[datasets.digits]\nsignal_delay_s = 120\n')
+    profile = profiles.load_profile(str(path))
+    assert profile.resources("cifair10", "classifier").signal_delay_s == 90
+    with pytest.raises(UserError, match=r"\(digits classifier\): signal_delay_s 120 is not shorter than the time "
+                                        r"limit 00:02:00"):
+        profile.resources("digits", "classifier")

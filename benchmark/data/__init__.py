@@ -36,6 +36,7 @@ __all__ = [
 ]
 
 FOLDER_PREFIX = "folder:"
+MAX_SEED = 2**64 - 1  # torch's generators take seeds of 64 bits
 
 
 @dataclass(frozen=True)
@@ -134,6 +135,8 @@ def subsample(labels: torch.Tensor, shots: int, seed: int, names: tuple[str, ...
         raise UserError(f"shots must be a positive integer, got {shots}")
     if seed < 0:
         raise UserError(f"seed must be a non-negative integer, got {seed}")
+    if seed > MAX_SEED:
+        raise UserError(f"seed {seed} does not fit in 64 bits; use 0 to {MAX_SEED}")
     labels_np = labels.cpu().numpy()
     classes, counts = np.unique(labels_np, return_counts=True)
     smallest = int(np.argmin(counts))

@@ -6,10 +6,10 @@ Two layouts:
   `np.random.default_rng(0)` (used class after class, classes in sorted order) permutes them, and the
   first 20% of the permutation (at least 1 image) is the test set, the rest the training pool.
   Every class needs at least 2 images.
-Class names are the sorted subfolder names; label i is the i-th of them. Files ending in .png, .jpg,
-.jpeg, .bmp or .webp (any case) are images; other files and hidden folders are ignored. Every image
-is converted to RGB and resized to FOLDER_IMAGE_SIZE x FOLDER_IMAGE_SIZE (bilinear with
-antialiasing; the aspect ratio is not kept).
+Class names are the sorted subfolder names (at least 2); label i is the i-th of them. Files ending in
+.png, .jpg, .jpeg, .bmp or .webp (any case) are images; other files and hidden folders are ignored.
+16-bit greyscale images are scaled to 8 bits. Every image is converted to RGB and resized to
+FOLDER_IMAGE_SIZE x FOLDER_IMAGE_SIZE (bilinear with antialiasing; the aspect ratio is not kept).
 """
 
 from pathlib import Path
@@ -61,6 +61,8 @@ def load_folder(root: Path, label: str) -> ImageSet:
             is_test[rng.permutation(len(files))[: max(1, len(files) // 5)]] = True  # 20%, at least 1
             train_files.append([f for f, t in zip(files, is_test) if not t])
             test_files.append([f for f, t in zip(files, is_test) if t])
+    if len(classes) < 2:
+        raise UserError(f"{root} has one class folder ({classes[0]}); a classifier needs at least 2 classes")
     train_x, train_y = _read_images(train_files)
     test_x, test_y = _read_images(test_files)
     return ImageSet(label, train_x, train_y, test_x, test_y, tuple(classes))
@@ -95,7 +97,16 @@ def _read_image(path: Path) -> np.ndarray:
     try:
         with Image.open(path) as image:
             size = (FOLDER_IMAGE_SIZE, FOLDER_IMAGE_SIZE)
-            rgb = image.convert("RGB").resize(size, Image.Resampling.BILINEAR)
+            rgb = _eight_bit(image).convert("RGB").resize(size, Image.Resampling.BILINEAR)
     except (OSError, ValueError, Image.DecompressionBombError) as e:
         raise UserError(f"cannot read image {path} ({e}); fix or remove the file") from None
     return np.asarray(rgb).transpose(2, 0, 1)  # [3, H, W]
+
+
+def _eight_bit(image: Image.Image) -> Image.Image:
+    """16-bit greyscale (PNG) scaled to 8 bits: PIL's conversion would clip it to 255. (PIL reads
+    16-bit colour PNGs as 8-bit RGB itself.)"""
+    if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N"):
+        scaled = np.asarray(image, dtype=np.float64) * (255 / 65535)
+        return Image.fromarray(np.clip(np.rint(scaled), 0, 255).astype(np.uint8))
+    return image

@@ -48,6 +48,14 @@ def write_step_times(kind: str, description: str, steps: dict[str, float], path:
     write_json_atomic(path or STEP_TIMES, table)
 
 
+def step_times(payload: object) -> dict[str, float] | None:
+    """A device's step times in the table: step key -> seconds (positive, finite); None otherwise."""
+    if not isinstance(payload, dict):
+        return None
+    ok = all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < math.inf for v in payload.values())
+    return {str(k): float(v) for k, v in payload.items()} if ok else None
+
+
 class CostModel:
     """Seconds of training of tasks on one kind of device."""
 
@@ -60,8 +68,9 @@ class CostModel:
     def for_device(cls, kind: str, path: Path | None = None) -> CostModel:
         """The measured table of a device kind; for a GPU without one, the assumed figures."""
         entry = read_step_times(path).get(kind)
-        if isinstance(entry, dict) and isinstance(entry.get("steps"), dict):
-            return cls(kind, entry["steps"], str(entry.get("device", kind)))
+        steps = step_times(entry.get("steps")) if isinstance(entry, dict) else None
+        if steps is not None:
+            return cls(kind, steps, str(entry.get("device", kind)))
         return cls(GPU if kind in (GPU, CUDA) else kind)
 
     @property

@@ -5,7 +5,6 @@ costs are balanced. `Feedback` shows what is happening."""
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import os
 import sys
 import time
@@ -13,11 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Iterator
 
+from benchmark.orchestration.claims import leave_claimed
 from benchmark.orchestration.cost import CostModel
+from benchmark.orchestration.job_end import SUCCESS, log_tail, read_end_note
 from benchmark.orchestration.plan import Plan
 from benchmark.orchestration.store import Store
 from benchmark.orchestration.tasks import RunTask, Task
-from benchmark.orchestration.worker import JobOptions, run_batch
+from benchmark.orchestration.worker import JobOptions, run_batch, run_job
 
 WEEK_MINUTES = 7 * 24 * 60
 POLL_S = 0.5
@@ -30,6 +31,7 @@ class Outcome:
     stages_trained: int = 0
     done: list[RunTask] = field(default_factory=list)
     failed: list[Task] = field(default_factory=list)
+    left: list[RunTask] = field(default_factory=list)  # runs another process trained or is training
 
 
 def deal(tasks: list[Task], jobs: int) -> list[list[Task]]:
@@ -61,14 +63,14 @@ class Feedback:
     it (on a terminal), and a line for every task that starts, finishes or fails (on a terminal
     above the bar; elsewhere, e.g. in a log file, these lines alone)."""
 
-    def __init__(self, store: Store, tasks: list[Task], enabled: bool, stream: IO[str] = sys.stderr):
-        self.store, self.tasks, self.enabled, self.stream = store, tasks, enabled, stream
+    def __init__(self, store: Store, tasks: list[Task], enabled: bool, stream: IO[str] | None = None):
+        self.store, self.tasks, self.enabled, self.stream = store, tasks, enabled, stream or sys.stderr
         self.started: set[str] = set()
         self.finished: set[str] = set()
         self.bar = None
-        if enabled and stream.isatty():
+        if enabled and self.stream.isatty():
             from tqdm import tqdm
-            self.bar = tqdm(total=len(tasks), unit="task", file=stream, dynamic_ncols=True,
+            self.bar = tqdm(total=len(tasks), unit="task", file=self.stream, dynamic_ncols=True,
                             bar_format="{n}/{total} tasks |{bar}| {elapsed} {postfix}")
 
     def say(self, line: str) -> None:
@@ -138,28 +140,35 @@ def launch(plan: Plan, executor: str, store: Store, data_dir: Path, workers: int
     feedback.say(opening(plan, store))
     for task in feedback.tasks:
         store.failure_path(task.id).unlink(missing_ok=True)
+    left: set[str] = set()  # tasks another process is training, and the tasks that need them
     try:
         for wave in waves:
+            wave = leave_claimed(wave, store.root, left, feedback.say)
+            if not wave:
+                continue
             if executor == "debug":
-                run_in_process(wave, store, data_dir, options, feedback)
+                left |= run_in_process(wave, store, data_dir, options, feedback)
             else:
-                run_local(wave, store, data_dir, workers or default_workers(), options, feedback)
+                left |= run_local(wave, store, data_dir, workers or default_workers(), options, feedback)
     finally:
         feedback.close()
-    stages = [t for wave in (waves[:-1] if pending else waves) for t in wave]
+    stages = [t for wave in (waves[:-1] if pending else waves) for t in wave if t.id not in left]
     outcome.stages_trained = sum(s.done(store) for s in stages)
     outcome.failed = [s for s in stages if not s.done(store)]
     for run in pending:
-        (outcome.done if run.done(store) else outcome.failed).append(run)
+        (outcome.left if run.id in left else outcome.done if run.done(store) else outcome.failed).append(run)
     return outcome
 
 
-def run_in_process(wave: list[Task], store: Store, data_dir: Path, options: JobOptions, feedback: Feedback) -> None:
+def run_in_process(wave: list[Task], store: Store, data_dir: Path, options: JobOptions, feedback: Feedback) -> set[str]:
+    """The tasks of the wave in this process; returns those it left to other processes."""
     import submitit
     executor = submitit.DebugExecutor(folder=store.jobs_dir / "debug")
+    skipped: set[str] = set()
     for task in wave:
-        executor.submit(run_batch, [task], str(store.root), str(data_dir), options).result()
+        skipped |= set(executor.submit(run_batch, [task], str(store.root), str(data_dir), options).result()["skipped"])
         feedback.poll()
+    return skipped
 
 
 @contextlib.contextmanager
@@ -184,15 +193,14 @@ def output_to(log: Path) -> Iterator[None]:
 
 
 def run_local(wave: list[Task], store: Store, data_dir: Path, workers: int, options: JobOptions,
-              feedback: Feedback) -> None:
+              feedback: Feedback) -> set[str]:
+    """The tasks of the wave in local processes; returns those they left to other processes."""
     import submitit
     batches = deal(wave, min(workers, len(wave)))
-    threads = max(1, (os.cpu_count() or 1) // len(batches))
     executor = submitit.LocalExecutor(folder=store.jobs_dir / "local")
     executor.update_parameters(timeout_min=WEEK_MINUTES)
-    job_options = dataclasses.replace(options, threads=threads)
     with output_to(store.jobs_dir / "local" / "workers.log"):
-        jobs = [executor.submit(run_batch, b, str(store.root), str(data_dir), job_options) for b in batches]
+        jobs = [executor.submit(run_job, b, str(store.root), str(data_dir), options) for b in batches]
     try:
         while not all(job.done() for job in jobs):
             feedback.poll()
@@ -205,11 +213,14 @@ def run_local(wave: list[Task], store: Store, data_dir: Path, workers: int, opti
             time.sleep(0.1)
         raise
     feedback.poll()
+    skipped: set[str] = set()
     for job, batch in zip(jobs, batches):
-        error = job.exception()
-        if error is None:
+        note = read_end_note(job.paths.folder, job.job_id)  # the job's own JSON, never its result pickle
+        if note is not None and note["outcome"] == SUCCESS:
+            skipped |= set(note["skipped"])
             continue
-        last_line = (str(error).strip().splitlines() or [type(error).__name__])[-1]
+        last_line = note["error"] if note else (log_tail(job.paths.stderr) or ["no end note and no log"])[-1]
         for task in batch:
             if not is_finished(store, task):
                 store.write_failure(task.id, task.to_dict(), f"job {job.job_id} died: {last_line}", str(job.paths.stderr))
+    return skipped

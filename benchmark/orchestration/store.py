@@ -7,30 +7,65 @@ Layout under the results directory:
   artifacts/<stage_id>.pt    trained stages (generators), shared by every run that needs them
   artifacts/<stage_id>.json  the stage's record (spec, timing)
   progress/<id>              epoch counter of runs and stages in flight, for progress bars
-  jobs/                      submitit job folders and logs
+  claims/<id>.json           the process training a run or stage now (benchmark.orchestration.claims)
+  jobs/                      submitit job folders and logs, and each job's end note (<job id>_end.json)
   slurm/<id>.json            the SLURM job a run or stage was last submitted to (--executor slurm)
+
+Every file read back is validated (benchmark.stored): an invalid one is treated as absent and moved
+aside with a warning. Nothing here is unpickled: records and notes are JSON, and checkpoints and
+artifacts are loaded with torch's weights-only loader.
 """
 from __future__ import annotations
 
-import json
 import os
+import re
 from pathlib import Path
 from typing import Any, Iterable
 
-from benchmark.atomic import write_json_atomic
+from benchmark.atomic import write_json_atomic, write_text_atomic
+from benchmark.errors import UserError
 from benchmark.orchestration.record import RunRecord
+from benchmark.stored import fields, read_json, set_aside
+from benchmark.training.spec import StageSpec
+
+JOB_ID = re.compile(r"\d+(_\d+)?")  # a SLURM job (123) or array element (123_4), a local job (its pid)
 
 
 def default_results_dir() -> Path:
-    return Path(os.environ.get("BENCHMARK_RESULTS_DIR", "results"))
+    """$BENCHMARK_RESULTS_DIR if set, else ./results; set but empty is an error, not the current directory."""
+    configured = os.environ.get("BENCHMARK_RESULTS_DIR")
+    if configured is None:
+        return Path("results")
+    if not configured.strip():
+        raise UserError("$BENCHMARK_RESULTS_DIR is set but empty; unset it (./results) or give a directory")
+    return Path(configured).expanduser()
 
 
-def _read_json(path: Path) -> Any:
-    """The parsed file; None if it is missing or not JSON."""
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
+def valid_job_id(value: Any) -> bool:
+    return isinstance(value, str) and JOB_ID.fullmatch(value) is not None
+
+
+def _failure(payload: Any) -> dict[str, Any] | None:
+    note = fields(payload, {"error": str})
+    return note if note is not None and isinstance(note.get("log"), (str, type(None))) else None
+
+
+def _submission(payload: Any) -> dict[str, Any] | None:
+    note = fields(payload, {"job_id": str})
+    if note is None or not valid_job_id(note["job_id"]) or not isinstance(note.get("log"), (str, type(None))):
         return None
+    position = note.get("position", 0)
+    return note if isinstance(position, int) and not isinstance(position, bool) and position >= 0 else None
+
+
+def _stage_record(stage_id: str):
+    def parse(payload: Any) -> dict[str, Any] | None:
+        record = fields(payload, {"stage": dict, "summary": dict})
+        return record if record is not None and StageSpec.from_dict(record["stage"]).id == stage_id else None
+    return parse
+
+
+_loadable: set[tuple[Path, int, int]] = set()  # artifacts found loadable in this process: (path, mtime, size)
 
 
 class Store:
@@ -44,23 +79,40 @@ class Store:
         return self.root / "failed" / f"{run_id}.json"
 
     def checkpoint_path(self, run_id: str) -> Path:
-        path = self.root / "checkpoints" / f"{run_id}.pt"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return path
+        return self.root / "checkpoints" / f"{run_id}.pt"
 
     def progress_path(self, run_id: str) -> Path:
         return self.root / "progress" / run_id
 
     def artifact_path(self, stage_id: str) -> Path:
-        path = self.root / "artifacts" / f"{stage_id}.pt"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return path
+        return self.root / "artifacts" / f"{stage_id}.pt"
 
     def stage_record(self, stage_id: str) -> dict[str, Any] | None:
-        return _read_json(self.root / "artifacts" / f"{stage_id}.json")
+        return read_json(self.root / "artifacts" / f"{stage_id}.json", _stage_record(stage_id), "stage record")
 
     def stage_done(self, stage_id: str) -> bool:
-        return self.stage_record(stage_id) is not None and self.artifact_path(stage_id).exists()
+        """A valid record and an artifact that loads: a stage whose artifact does not load is not done."""
+        return self.stage_record(stage_id) is not None and self.artifact_loads(stage_id)
+
+    def artifact_loads(self, stage_id: str) -> bool:
+        """Whether the stage's artifact loads with torch's weights-only loader (memory-mapped: its
+        structure is read, not its tensors); one that does not is moved aside."""
+        path = self.artifact_path(stage_id)
+        try:
+            st = path.stat()
+        except OSError:
+            return False
+        key = (path.resolve(), st.st_mtime_ns, st.st_size)
+        if key in _loadable:
+            return True
+        import torch
+        try:
+            torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        except Exception as exc:  # noqa: BLE001  a damaged file fails anywhere in the loader
+            set_aside(path, "stage artifact", f"does not load: {type(exc).__name__}; the stage is trained again")
+            return False
+        _loadable.add(key)
+        return True
 
     def write_stage_record(self, stage_id: str, record: dict[str, Any]) -> None:
         write_json_atomic(self.root / "artifacts" / f"{stage_id}.json", record)
@@ -82,7 +134,7 @@ class Store:
         return self.root / "slurm"
 
     def load_record(self, run_id: str) -> RunRecord | None:
-        return RunRecord.from_json(_read_json(self.record_path(run_id)), run_id)
+        return read_json(self.record_path(run_id), lambda payload: RunRecord.from_json(payload, run_id), "run record")
 
     def is_done(self, run_id: str) -> bool:
         return self.load_record(run_id) is not None
@@ -97,7 +149,8 @@ class Store:
         write_json_atomic(self.failure_path(task_id), {"spec": spec, "error": error, "log": log})
 
     def load_failure(self, run_id: str) -> dict[str, Any] | None:
-        return _read_json(self.failure_path(run_id))
+        """The failure note: "error" (its last line) and "log" (a path or None)."""
+        return read_json(self.failure_path(run_id), _failure, "failure note")
 
     def submission_path(self, task_id: str) -> Path:
         return self.submissions_dir / f"{task_id}.json"
@@ -106,20 +159,27 @@ class Store:
         write_json_atomic(self.submission_path(task_id), payload)
 
     def load_submission(self, task_id: str) -> dict[str, Any] | None:
-        return _read_json(self.submission_path(task_id))
+        """The submission note: "job_id" (checked: digits and an array index, never a path),
+        "position" in its job, "log", and what `submit` noted besides."""
+        return read_json(self.submission_path(task_id), _submission, "SLURM submission note")
 
     def write_progress(self, run_id: str, epoch: int, epochs: int) -> None:
-        path = self.progress_path(run_id)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(f"{epoch} {epochs}")
+        write_text_atomic(self.progress_path(run_id), f"{epoch} {epochs}")
 
     def progress(self, task_id: str) -> tuple[int, int]:
-        """(epochs done, epochs) of a task in flight; (0, 1) when unknown."""
+        """(epochs done, epochs) of a task in flight; (0, 1) when unknown (an invalid file is set aside)."""
+        path = self.progress_path(task_id)
         try:
-            epoch, epochs = self.progress_path(task_id).read_text().split()
-            return int(epoch), int(epochs)
-        except (OSError, ValueError):
+            text = path.read_text(errors="replace")
+        except OSError:
             return 0, 1
+        parts = text.split()
+        if len(parts) == 2 and all(p.isdigit() for p in parts):
+            epoch, epochs = map(int, parts)
+            if 0 < epochs and epoch <= epochs:
+                return epoch, epochs
+        set_aside(path, "progress file", "not '<epoch> <epochs>'")
+        return 0, 1
 
     def records(self) -> Iterable[RunRecord]:
         for path in sorted((self.root / "runs").glob("*.json")):

@@ -1,22 +1,44 @@
-"""What a job runs: tasks one after another, each ending in its result in the store (a run's
-record, a stage's artifact and record) or a failure note."""
+"""What a job runs: tasks one after another, each under its claim (benchmark.orchestration.claims)
+and ending in its result in the store (a run's record, a stage's artifact and record) or a failure
+note; a task another process is training is left to it."""
 from __future__ import annotations
 
+import os
+import sys
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmark.errors import os_error_line
+from benchmark.orchestration.claims import Busy, claimed, holder
+from benchmark.orchestration.job_end import ERROR, SUCCESS, end_note_path, write_end_note
 from benchmark.orchestration.store import Store
 from benchmark.orchestration.tasks import EpochCallback, Task
+
+RUN_THREADS = 1  # torch threads of every task (see `reproducible_torch`)
 
 
 @dataclass(frozen=True)
 class JobOptions:
     """How a job runs its tasks; not part of any task's identity."""
 
-    threads: int | None = None  # torch threads (None: torch's default)
     checkpoint_every_s: float = 60.0  # checkpoint at the first epoch end after this many seconds
     compile_model: bool = False  # torch.compile the classifier
+
+
+def reproducible_torch() -> None:
+    """What makes a task's numbers the same in every process, whatever the machine's cores and the
+    launcher's workers: one torch thread (a CPU reduction's result depends on how it is split among
+    threads) and, on CUDA, deterministic kernels (cuDNN without autotuning; the few ops that have no
+    deterministic CUDA kernel warn)."""
+    import torch
+    torch.set_num_threads(RUN_THREADS)
+    if torch.cuda.is_available():
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # read when cuBLAS starts
+        torch.backends.cudnn.benchmark = False
+        torch.backends.cudnn.deterministic = True
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.utils.deterministic.fill_uninitialized_memory = False  # correct code never reads it; costs a fill
 
 
 def execute(task: Task, store: Store, data_dir: Path, options: JobOptions = JobOptions(),
@@ -25,6 +47,10 @@ def execute(task: Task, store: Store, data_dir: Path, options: JobOptions = JobO
     if task.done(store):
         return
     missing = [s for s in task.requires if not s.done(store)]
+    for stage in missing:
+        busy = holder(store.root, stage.id)
+        if busy is not None:
+            raise Busy(f"stage {stage.describe()}", busy)
     if missing:
         raise RuntimeError(f"stage {missing[0].describe()} has no artifact; its job failed or has not run")
     from benchmark.data import cached_dataset, subsample
@@ -42,23 +68,63 @@ def execute(task: Task, store: Store, data_dir: Path, options: JobOptions = JobO
 
 
 def run_batch(tasks: list[Task], results_dir: str, data_dir: str, options: JobOptions = JobOptions()) -> dict[str, list[str]]:
-    """A job's body: every task in turn; a failing task is noted and the next one starts."""
-    if options.threads:
-        import torch
-        torch.set_num_threads(options.threads)
+    """A job's body: every task in turn; a failing task is noted and the next one starts; a task
+    that another process is training (or that needs a stage it is training), or has finished since
+    the job was planned, is skipped."""
+    reproducible_torch()
     store = Store(Path(results_dir))
-    done, failed = [], []
+    done, failed, skipped = [], [], []
     for task in tasks:
         try:
-            if not task.done(store) and not store.progress_path(task.id).exists():
-                store.write_progress(task.id, 0, 1)  # "started" for `status` (the engine writes epochs)
-            execute(task, store, Path(data_dir), options)
-            done.append(task.id)
+            with claimed(store.root, task.id) as busy:
+                if busy is not None:
+                    raise Busy(task.describe(), busy)
+                if task.done(store):  # by another process (or an earlier attempt of this job) meanwhile
+                    skipped.append(task.id)
+                    continue
+                if not store.progress_path(task.id).exists():
+                    store.write_progress(task.id, 0, 1)  # "started" for `status` (the engine writes epochs)
+                execute(task, store, Path(data_dir), options)
+                done.append(task.id)
+        except Busy as exc:
+            print(f"skipped {task.describe()}: {exc}", file=sys.stderr, flush=True)
+            skipped.append(task.id)
         except Exception as exc:  # noqa: BLE001  one bad task must not stop the others
-            last = traceback.format_exception_only(type(exc), exc)[-1].strip()
-            store.write_failure(task.id, task.to_dict(), last, job_log_path())
             failed.append(task.id)
-    return {"done": done, "failed": failed}
+            note_failure(store, task, exc)
+    return {"done": done, "failed": failed, "skipped": skipped}
+
+
+def note_failure(store: Store, task: Task, exc: Exception) -> None:
+    """The task's failure note; where it cannot be written (a full disk), the reason on stderr."""
+    try:
+        store.write_failure(task.id, task.to_dict(), error_line(exc), job_log_path())
+    except OSError as unwritten:
+        print(f"error: {task.describe()} failed ({error_line(exc)}) and its failure note cannot be written: "
+              f"{os_error_line(unwritten)}", file=sys.stderr, flush=True)
+
+
+def run_job(tasks: list[Task], results_dir: str, data_dir: str, options: JobOptions = JobOptions()) -> dict[str, list[str]]:
+    """A submitted job's body (local processes, SLURM): `run_batch`, then the job's end note beside
+    its logs (benchmark.orchestration.job_end)."""
+    import submitit
+    try:
+        env = submitit.JobEnvironment()
+    except RuntimeError:  # called in process: no job, no note
+        return run_batch(tasks, results_dir, data_dir, options)
+    note = end_note_path(env.paths.folder, env.job_id)
+    note.unlink(missing_ok=True)  # an earlier attempt of a requeued job
+    try:
+        result = run_batch(tasks, results_dir, data_dir, options)
+    except Exception as exc:
+        write_end_note(note, ERROR, error_line(exc))
+        raise
+    write_end_note(note, SUCCESS, skipped=result["skipped"])
+    return result
+
+
+def error_line(exc: BaseException) -> str:
+    return traceback.format_exception_only(type(exc), exc)[-1].strip()
 
 
 def job_log_path() -> str | None:

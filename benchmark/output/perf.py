@@ -204,7 +204,7 @@ def load_baseline(path: Path) -> Baseline:
         return {(r["method"], r["dataset"], r["profile"]): r for r in json.loads(path.read_text())}
     except FileNotFoundError:
         raise UserError(f"--check: no file {path}; write one with: python -m benchmark perf --json > FILE") from None
-    except (OSError, json.JSONDecodeError, TypeError, KeyError):
+    except (OSError, ValueError, TypeError, KeyError):  # ValueError: not UTF-8, not JSON
         raise UserError(f"--check: {path} is not the output of `perf --json`") from None
 
 

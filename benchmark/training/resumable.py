@@ -4,10 +4,12 @@ its mean losses per epoch (`train_curve`, `mean_losses_epoch`).
 A checkpoint is written atomically at most every `checkpoint_every_s` seconds (never after the last
 epoch: the caller writes the result) and holds the job's state, its progress and the RNG states, so
 that a resumed job ends exactly where an uninterrupted one would. It is resumed only by the job it
-belongs to (its identity: the run's or the stage's spec); any other checkpoint is trained over.
+belongs to (its identity: the run's or the stage's spec); any other checkpoint is trained over, and
+a damaged one is moved aside (the job starts afresh).
 """
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -16,6 +18,7 @@ from typing import Any, Callable, Protocol, TypeVar
 import torch
 
 from benchmark.atomic import save_atomic
+from benchmark.stored import set_aside
 
 
 class Job(Protocol):
@@ -33,14 +36,7 @@ def train_epochs(job: Job, identity: dict[str, Any], progress: P, epochs: int, r
     progress.epoch) until the progress reaches `epochs`, after resuming `checkpoint` if it is this
     job's. Returns the final progress and the epoch resumed from (0: a fresh start)."""
     if checkpoint.exists():
-        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-        if state.get("identity") == identity:
-            for name, part in job.parts().items():
-                part.load_state_dict(state["job"][name])
-            torch.set_rng_state(state["rng_cpu"])
-            if state["rng_cuda"] is not None and torch.cuda.is_available():
-                torch.cuda.set_rng_state_all(state["rng_cuda"])
-            progress = type(progress)(**state["progress"])
+        progress = resume(job, identity, progress, checkpoint)
     resumed_from = progress.epoch
     last_save = time.monotonic()
     while progress.epoch < epochs:
@@ -94,3 +90,30 @@ def mean_losses_epoch(step: Callable[[torch.Tensor], torch.Tensor], names: tuple
     for i in range(0, len(order), batch_size):
         total += step(order[i:i + batch_size])
     return dict(zip(names, (total / -(-len(order) // batch_size)).tolist()))
+
+
+def resume(job: Job, identity: dict[str, Any], fresh: P, checkpoint: Path) -> P:
+    """The job restored from its checkpoint, and its progress. A checkpoint of another job is
+    trained over; one that does not load or does not fit the job (damaged, truncated) is moved aside
+    with a warning, and the job starts afresh (its parts as they were)."""
+    try:
+        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+        if not isinstance(state, dict) or state.get("identity") != identity:
+            return fresh
+        before = {name: copy.deepcopy(part.state_dict()) for name, part in job.parts().items()}
+        try:
+            for name, part in job.parts().items():
+                part.load_state_dict(state["job"][name])
+            progress = type(fresh)(**state["progress"])
+            rng_cuda = state["rng_cuda"]
+            torch.set_rng_state(state["rng_cpu"])
+        except BaseException:
+            for name, part in job.parts().items():
+                part.load_state_dict(before[name])
+            raise
+    except Exception as exc:  # noqa: BLE001  a damaged file fails anywhere in the loader
+        set_aside(checkpoint, "checkpoint", f"{type(exc).__name__}; training from the start")
+        return fresh
+    if rng_cuda is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(rng_cuda)
+    return progress

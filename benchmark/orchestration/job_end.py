@@ -1,0 +1,55 @@
+"""How a submitted job ended, in its own words: a small JSON note beside its logs
+(`<job id>_end.json`: "outcome" success or error, the error's last line, the tasks it left to other
+processes), written by the job and read by `run` and `status`. They never read submitit's result
+pickle: unpickling a file of a (shared) results directory would run whatever code it holds."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from benchmark.atomic import write_json_atomic
+from benchmark.orchestration.store import valid_job_id
+from benchmark.stored import fields, read_json
+
+SUCCESS, ERROR = "success", "error"
+
+
+def end_note_path(folder: Path, job_id: str) -> Path:
+    if not valid_job_id(job_id):
+        raise ValueError(f"not a job id: {job_id!r}")
+    return Path(folder) / f"{job_id}_end.json"
+
+
+def write_end_note(path: Path, outcome: str, error: str = "", skipped: list[str] | None = None) -> None:
+    """The note; a job that cannot write it (a full disk) says so in its log and goes on."""
+    try:
+        write_json_atomic(path, {"outcome": outcome, "error": error, "skipped": skipped or []})
+    except OSError as exc:
+        print(f"could not write the job's end note {path}: {exc}", file=sys.stderr)
+
+
+def _note(payload: Any) -> dict[str, Any] | None:
+    note = fields(payload, {"outcome": str, "error": str, "skipped": list})
+    if note is None or note["outcome"] not in (SUCCESS, ERROR) or not all(isinstance(s, str) for s in note["skipped"]):
+        return None
+    return note
+
+
+def read_end_note(folder: Path, job_id: str) -> dict[str, Any] | None:
+    """The job's note; None if it wrote none (it is running, or was killed) or the id is no job id."""
+    if not valid_job_id(job_id):
+        return None
+    return read_json(end_note_path(folder, job_id), _note, "job end note")
+
+
+def log_tail(path: Path, limit: int = 64_000) -> list[str]:
+    """The non-empty lines of the last `limit` bytes of a log."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - limit))
+            return [ln.strip() for ln in f.read().decode(errors="replace").splitlines() if ln.strip()]
+    except OSError:
+        return []

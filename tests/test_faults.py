@@ -1,0 +1,232 @@
+"""Faults and damaged files: a file of the store that is not what it should be is treated as absent
+and moved aside with one warning; a damaged checkpoint or stage artifact is retrained; an unusable
+results directory, a full disk, an unwritable output are one line, never a traceback."""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchmark.cli import main
+from benchmark.orchestration.grids import grid_specs, select
+from benchmark.orchestration.plan import resolve
+from benchmark.orchestration.store import Store
+from helpers import add_untrained_stages, fake_record
+
+SELECTION = ["--grid", "demo", "--methods", "baseline,chimeramix_grid", "--shots", "5", "--seeds", "0"]
+BASELINE_ONLY = ["--grid", "demo", "--methods", "baseline", "--shots", "5", "--seeds", "0"]
+PLAN = resolve(select(grid_specs("demo"), "demo", "baseline,chimeramix_grid", None, "5", "0"))
+BASELINE, CHIMERAMIX = PLAN.runs
+(GENERATOR,) = PLAN.stages
+WRONG_SHAPES = ["5", "[1, 2]", '"text"', "{}", '{"spec": 1, "error": 2, "job_id": 3, "stage": [], "sets": {}}',
+                "not json {"]
+
+
+def plant(store: Store, content: str) -> list[Path]:
+    """`content` in every file of the store that `status` and `report` read (and a run of the grid
+    outside the selection done: the report reads the analyses of a grid with results)."""
+    add_untrained_stages(store, "chimeramix_grid")
+    other_seed = resolve(select(grid_specs("demo"), "demo", "baseline", None, "5", "1")).runs[0]
+    store.write_record(fake_record(other_seed, 60.0))
+    paths = [store.record_path(BASELINE.id), store.failure_path(CHIMERAMIX.id), store.submission_path(BASELINE.id),
+             store.root / "artifacts" / f"{GENERATOR.id}.json", store.root / "analysis" / "fid" / "x.json",
+             store.root / "analysis" / "cse" / "y.json"]
+    for path in paths:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content)
+    return paths
+
+
+@pytest.fixture
+def no_scheduler(monkeypatch):
+    monkeypatch.setattr("benchmark.orchestration.status.scheduler_for", lambda required: (None, "no SLURM here"))
+
+
+@pytest.mark.parametrize("content", WRONG_SHAPES)
+def test_files_of_the_wrong_shape_are_absent_and_set_aside(tmp_path, capsys, no_scheduler, content):
+    store = Store(tmp_path / "results")
+    planted = plant(store, content)
+    assert main(["status", *SELECTION, "--results-dir", str(store.root)]) == 0
+    assert main(["report", "--grid", "demo", "--no-fid", "--no-figures", "--results-dir", str(store.root),
+                 "--out", str(tmp_path / "reports")]) == 0
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    warnings = [line for line in err.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == len(planted), err
+    for path in planted:
+        assert not path.exists() and path.with_name(path.name + ".invalid").read_text() == content
+        assert any(str(path) in w and "treated as absent" in w for w in warnings)
+    total = next(line for line in out.splitlines() if line.startswith("total")).split()
+    assert total[1:3] == ["0", "2"] and not store.stage_done(GENERATOR.id)  # done, missing
+
+
+def test_progress_and_step_time_files_of_the_wrong_shape(tmp_path, capsys):
+    store = Store(tmp_path / "results")
+    for content in ["5", "3 0", "4 2", "-1 3", "x y", ""]:
+        store.progress_path(BASELINE.id).parent.mkdir(parents=True, exist_ok=True)
+        store.progress_path(BASELINE.id).write_text(content)
+        assert store.progress(BASELINE.id) == (0, 1)
+        assert not store.progress_path(BASELINE.id).exists()
+    store.write_progress(BASELINE.id, 3, 12)
+    assert store.progress(BASELINE.id) == (3, 12)
+    assert capsys.readouterr().err.count("warning:") == 6
+    from benchmark.orchestration.cost import CostModel
+    table = tmp_path / "step_times.json"
+    for content in ['{"cpu": {"steps": {"x": "fast"}}}', "[0.1]", '{"cpu": {"steps": {"x": -1}}}', '{"cpu": 5}', "{"]:
+        table.write_text(content)
+        model = CostModel.for_device("cpu", table)
+        assert model.steps == {} and model.seconds(BASELINE) is None  # no estimate, no crash
+
+
+@pytest.mark.slow
+def test_run_treats_invalid_files_as_absent(tmp_path, capsys):
+    """`run` (local processes) over a record, a failure note, a progress file and a claim of the
+    wrong shape: it trains the run and sets each file aside."""
+    store = Store(tmp_path / "results")
+    files = [store.record_path(BASELINE.id), store.failure_path(BASELINE.id), store.progress_path(BASELINE.id),
+             store.root / "claims" / f"{BASELINE.id}.json"]
+    for path in files:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("[1]")
+    argv = ["run", *BASELINE_ONLY, "--workers", "1", "--quiet", "--results-dir",
+            str(store.root)]
+    assert main(argv) == 0
+    out, err = capsys.readouterr()
+    assert "1 runs finished" in out and "Traceback" not in out + err
+    assert store.is_done(BASELINE.id)
+    assert all(path.with_name(path.name + ".invalid").exists() for path in files[:1] + files[3:])
+
+
+# ---------------------------------------------------------------- damaged checkpoints and artifacts
+
+def test_a_damaged_stage_artifact_means_the_stage_is_not_done(tmp_path, capsys):
+    store = Store(tmp_path / "results")
+    add_untrained_stages(store, "chimeramix_grid")
+    artifact = store.artifact_path(GENERATOR.id)
+    assert store.stage_done(GENERATOR.id) and PLAN.waves(store) == [list(PLAN.runs)]
+    data = artifact.read_bytes()
+    for damaged in (data[: len(data) // 2], b"garbage" * 100):
+        artifact.write_bytes(damaged)
+        assert not store.stage_done(GENERATOR.id)
+        assert not artifact.exists() and artifact.with_name(artifact.name + ".invalid").read_bytes() == damaged
+        assert PLAN.waves(store)[0] == [GENERATOR]  # trained again
+        artifact.write_bytes(data)
+    assert store.stage_done(GENERATOR.id)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and all(str(artifact) in line and "trained again" in line for line in err)
+
+
+@pytest.mark.slow
+def test_a_truncated_artifact_is_retrained_by_the_next_run(tmp_path, capsys):
+    results = tmp_path / "results"
+    argv = ["run", *SELECTION, "--executor", "debug", "--quiet", "--results-dir", str(results)]
+    store = Store(results)
+    add_untrained_stages(store, "chimeramix_grid")
+    artifact = store.artifact_path(GENERATOR.id)
+    artifact.write_bytes(artifact.read_bytes()[:100])
+    assert main(argv) == 0
+    out, err = capsys.readouterr()
+    assert "1 stages trained, 2 runs finished" in out and f"warning: {artifact} is not a valid stage artifact" in err
+    assert "untrained" not in json.dumps(store.stage_record(GENERATOR.id))
+
+
+# ---------------------------------------------------------------- the results directory and outputs
+
+def one_line(capsys) -> str:
+    out, err = capsys.readouterr()
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in out + err, (out, err)
+    return lines[0]
+
+
+def test_a_results_path_that_is_a_file(tmp_path, capsys):
+    path = tmp_path / "results"
+    path.write_text("")
+    for argv in (["run", *SELECTION], ["status", *SELECTION], ["report"]):
+        assert main([*argv, "--results-dir", str(path)]) == 2
+        assert f"results directory {path} is a file, not a directory" in one_line(capsys)
+
+
+def test_results_dir_from_the_environment_empty_or_nowhere(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("BENCHMARK_RESULTS_DIR", "")
+    for argv in (["run", *SELECTION], ["status", *SELECTION], ["report"]):
+        assert main(argv) == 2
+        assert "$BENCHMARK_RESULTS_DIR is set but empty" in one_line(capsys)
+    nowhere = tmp_path / "typo"
+    monkeypatch.setenv("BENCHMARK_RESULTS_DIR", str(nowhere))
+    for argv in (["status", *SELECTION], ["report"]):
+        assert main(argv) == 2
+        assert f"no results directory {nowhere} ($BENCHMARK_RESULTS_DIR): nothing has run there" in one_line(capsys)
+    assert not nowhere.exists()
+
+
+@contextlib.contextmanager
+def read_only(path: Path):
+    """`path` as a read-only directory: a read-only tmpfs as root (root ignores permissions), else mode 555."""
+    path.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() == 0 and shutil.which("mount"):
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(path)], check=True)
+        try:
+            yield path
+        finally:
+            subprocess.run(["umount", str(path)], check=True)
+    else:
+        path.chmod(0o555)
+        try:
+            yield path
+        finally:
+            path.chmod(0o755)
+
+
+def test_a_read_only_results_dir_and_outputs_are_one_line(tmp_path, capsys):
+    store = Store(tmp_path / "results")
+    store.write_record(fake_record(BASELINE, 50.0))
+    with read_only(tmp_path / "ro") as ro:
+        assert main(["run", *SELECTION, "--results-dir", str(ro)]) == 2
+        assert f"results directory {ro} is not writable" in one_line(capsys)
+        assert main(["report", "--no-fid", "--no-figures", "--results-dir", str(store.root), "--out", str(ro)]) == 2
+        assert f"--out {ro} is not writable" in one_line(capsys)
+        out = ro / "samples" / "x.png"
+        assert main(["samples", "--method", "gridmix", "--dataset", "digits", "--shots", "5", "--seed", "0",
+                     "--out", str(out)]) == 2
+        assert f"--out's directory {out.parent} is not writable" in one_line(capsys)
+        assert main(["status", *SELECTION, "--results-dir", str(ro)]) == 0  # reading needs no writing
+
+
+# ---------------------------------------------------------------- a full disk
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A 2 MB tmpfs (root only), nearly full."""
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("mounting a tmpfs needs root")
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(disk)], check=True)
+    try:
+        yield disk
+    finally:
+        subprocess.run(["umount", str(disk)], check=True)
+
+
+@pytest.mark.slow
+def test_a_full_disk_leaves_no_temporary_files_and_says_so(tiny_disk):
+    results = tiny_disk / "results"
+    filler = tiny_disk / "filler"
+    free = shutil.disk_usage(tiny_disk).free
+    filler.write_bytes(b"\0" * (free - 160_000))  # room to start, not for the checkpoints
+    proc = subprocess.run([sys.executable, "-m", "benchmark", "run", *BASELINE_ONLY,
+                           "--executor", "debug", "--checkpoint-every", "0", "--quiet", "--results-dir", str(results)],
+                          capture_output=True, text=True, timeout=1800)
+    assert proc.returncode != 0 and "Traceback" not in proc.stdout + proc.stderr, proc
+    assert not [p for p in tiny_disk.rglob("*") if p.name.endswith(".tmp")]
+    failure = Store(results).load_failure(BASELINE.id)
+    said = proc.stdout + proc.stderr
+    assert (failure is not None and "No space left on device" in failure["error"]
+            and "No space left on device" in said) or "the disk is full" in said, said

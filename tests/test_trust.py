@@ -1,0 +1,114 @@
+"""A results directory is untrusted (shared on clusters): nothing in it runs code. Each crafted
+pickle here would create a marker file if anything unpickled it."""
+from __future__ import annotations
+
+import pathlib
+import pickle
+
+import pytest
+import submitit
+
+from benchmark.cli import main
+from benchmark.orchestration.slurm import scheduler as slurm_scheduler
+from benchmark.orchestration.store import Store
+from helpers import grid_tasks
+
+BASELINE = ["--grid", "demo", "--methods", "baseline", "--shots", "5", "--seeds", "0"]
+
+
+class Marker:
+    """Unpickling it touches `path`."""
+
+    def __init__(self, path: pathlib.Path):
+        self.path = path
+
+    def __reduce__(self):
+        return pathlib.Path.touch, (self.path,)
+
+
+def plant(path: pathlib.Path, marker: pathlib.Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(pickle.dumps(Marker(marker)))
+
+
+@pytest.fixture
+def no_unpickling(monkeypatch):
+    """submitit's own loader fails the test if it is called (where no crafted file can be planted:
+    a local job's result pickle is named after its pid)."""
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"submitit.pickle_load called on {args}")
+    monkeypatch.setattr(submitit.core.utils, "pickle_load", refuse)
+
+
+@pytest.fixture
+def queue_without(monkeypatch):
+    """A scheduler that answers and no longer knows any job (ended beyond MinJobAge, no accounting)."""
+    scheduler = slurm_scheduler.Scheduler()
+    scheduler._queue = {}
+    monkeypatch.setattr("benchmark.orchestration.status.scheduler_for", lambda required: (scheduler, None))
+    monkeypatch.setattr(scheduler, "accounting", lambda job_ids: {j: "" for j in job_ids})
+
+
+def test_status_reads_an_ended_job_without_its_result_pickle(tmp_path, capsys, queue_without):
+    store = Store(tmp_path / "results")
+    task = grid_tasks("demo")[0]
+    store.write_submission(task.id, {"job_id": "41", "position": 0, "log": "x"})
+    marker = tmp_path / "pwned"
+    plant(store.slurm_jobs_dir / "41_0_result.pkl", marker)
+    (store.slurm_jobs_dir / "41_0_log.err").write_text("ValueError: the job's own last line\n")
+    assert main(["status", "--grid", "demo", "--results-dir", str(store.root)]) == 0
+    assert not marker.exists()
+    assert "job 41 UNKNOWN: ValueError: the job's own last line" in capsys.readouterr().out
+
+
+def test_a_job_id_that_is_a_path_is_not_followed(tmp_path, capsys, queue_without):
+    store = Store(tmp_path / "results")
+    task = grid_tasks("demo")[0]
+    evil = "../../../outside/1"
+    store.write_submission(task.id, {"job_id": evil, "position": 0, "log": None})
+    store.slurm_jobs_dir.mkdir(parents=True)
+    marker = tmp_path / "pwned"
+    plant(tmp_path / "outside" / "1_0_result.pkl", marker)
+    (tmp_path / "outside" / "1_0_log.err").write_text("secret outside the results directory\n")
+    assert main(["status", "--grid", "demo", "--results-dir", str(store.root)]) == 0
+    out, err = capsys.readouterr()
+    assert not marker.exists() and "secret" not in out + err
+    assert "not a valid SLURM submission note" in err and store.load_submission(task.id) is None
+    with pytest.raises(ValueError, match="not a SLURM job id"):
+        slurm_scheduler.job_files(store, evil)
+
+
+def test_the_fid_feature_cache_cannot_hold_code(tmp_path):
+    pytest.importorskip("torch_fidelity")
+    from helpers import add_untrained_stages, register_tiny_extractor
+    from benchmark.output.analysis.fid import run_fid
+
+    name = register_tiny_extractor()
+    store = Store(tmp_path / "results")
+    add_untrained_stages(store, "chimeramix_grid")
+
+    def fid_of_original():
+        result, path = run_fid("digits", 5, 0, ["original"], 30, store, tmp_path / "data", reference_size=40,
+                               feature_extractor=name, log=lambda s: None)
+        path.unlink()  # computed again next time, from the cached reference features
+        return result["sets"][0]["fid"]
+
+    first = fid_of_original()
+    cache = list((store.root / "analysis" / "fid" / "features").iterdir())
+    assert cache
+    marker = tmp_path / "pwned"
+    for path in cache:
+        plant(path, marker)
+    assert fid_of_original() == first
+    assert not marker.exists()
+    assert all(path.with_name(path.name + ".invalid").exists() for path in cache)
+
+
+@pytest.mark.slow
+def test_run_reads_its_local_jobs_end_without_unpickling(tmp_path, capsys, no_unpickling):
+    """The local launcher learns how its jobs ended from their JSON notes, not submitit's result pickles."""
+    results = tmp_path / "results"
+    assert main(["run", *BASELINE, "--workers", "1", "--quiet", "--results-dir", str(results)]) == 0
+    assert "1 runs finished" in capsys.readouterr().out
+    (note,) = (results / "jobs" / "local").glob("*_end.json")
+    assert '"outcome": "success"' in note.read_text()
