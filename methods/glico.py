@@ -61,7 +61,8 @@ GLICO_QUICK_96 = dataclasses.replace(GLICO_QUICK_32, image_size=48, repeats_base
 
 def glico_recipe_for(dataset: str, profile: str) -> GlicoRecipe:
     return by_profile(dataset, profile, {("paper", False): GLICO_PAPER_32, ("paper", True): GLICO_PAPER_96,
-                                         ("quick", False): GLICO_QUICK_32, ("quick", True): GLICO_QUICK_96})
+                                         ("quick", False): GLICO_QUICK_32, ("quick", True): GLICO_QUICK_96},
+                      "GLICO")
 
 
 @register_stage_kind

@@ -60,7 +60,8 @@ SUPERMIX_QUICK_96 = dataclasses.replace(SUPERMIX_PAPER_96, repeats_base=1)
 
 def mix_recipe_for(dataset: str, profile: str) -> MixRecipe:
     return by_profile(dataset, profile, {("paper", False): SUPERMIX_PAPER_32, ("paper", True): SUPERMIX_PAPER_96,
-                                         ("quick", False): SUPERMIX_QUICK_32, ("quick", True): SUPERMIX_QUICK_96})
+                                         ("quick", False): SUPERMIX_QUICK_32, ("quick", True): SUPERMIX_QUICK_96},
+                      "SuperMix set")
 
 
 @register_stage_kind
