@@ -1,5 +1,6 @@
-"""GLICO (Azuri & Weinshall; reference/methods.md 2): its latent generator, the stage that fits it
-and the method that samples from it.
+"""GLICO (Azuri & Weinshall; reference/methods.md 2): the stage kind that fits its latent generator,
+its recipe, and the method that samples from it (the networks and the fitting: methods/glico_net.py,
+imported by the hooks that compute).
 
 A stage of kind "glico" fits, on the training subset only, one latent code per image (512-d,
 projected onto the unit sphere after every step) and a generator that reconstructs each image from

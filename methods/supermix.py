@@ -1,5 +1,6 @@
 """SuperMix (Dabouei et al., CVPR 2021; reference/methods.md 5): the mixed set, a stage made with
-the subset's teacher, and the method that trains on it.
+the subset's teacher, and the method that trains on it (the mixing itself: methods/supermix_mixing.py,
+imported by the hooks that compute).
 
 The teacher is the subset's teacher stage (methods/teacher.py: the baseline classifier of the same
 subset and recipe), never a pretrained network. A stage of kind "supermix_set" mixes K = 2 images
