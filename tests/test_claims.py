@@ -124,7 +124,7 @@ def test_a_claim_left_by_a_killed_run_is_taken_over(tmp_path, live_process):
     argv = run_command(results, "0")
     first = subprocess.run(argv, capture_output=True, text=True, timeout=1800)
     assert first.returncode == 0 and "0 runs finished, 0 already done, 0 failed, 1 left to another process" in first.stdout
-    assert "skipping 1 run(s) that another process is training" in first.stdout
+    assert f"skipping 1 run(s) that another process is training (pid {live_process.pid} on" in first.stderr
     live_process.kill()
     live_process.wait()
     second = subprocess.run(argv, capture_output=True, text=True, timeout=1800)

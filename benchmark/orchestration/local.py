@@ -73,8 +73,9 @@ class Feedback:
             self.bar = tqdm(total=len(tasks), unit="task", file=self.stream, dynamic_ncols=True,
                             bar_format="{n}/{total} tasks |{bar}| {elapsed} {postfix}")
 
-    def say(self, line: str) -> None:
-        if not self.enabled:
+    def say(self, line: str, always: bool = False) -> None:
+        """Show a line; `always`: even when progress output is off (--quiet)."""
+        if not (self.enabled or always):
             return
         if self.bar is not None:
             self.bar.write(line, file=self.stream)
@@ -143,7 +144,7 @@ def launch(plan: Plan, executor: str, store: Store, data_dir: Path, workers: int
     left: set[str] = set()  # tasks another process is training, and the tasks that need them
     try:
         for wave in waves:
-            wave = leave_claimed(wave, store.root, left, feedback.say)
+            wave = leave_claimed(wave, store.root, left, lambda line: feedback.say(line, always=True))
             if not wave:
                 continue
             if executor == "debug":
