@@ -40,6 +40,12 @@ class Composition(Method, ABC):
             return {"p_gen": 0.5, "n_images": HYDRAMIX_IMAGES}
         return {"p_gen": 0.5}
 
+    @classmethod
+    def unsuitable(cls, ctx: Context) -> str | None:
+        if ctx.shots == 1:
+            return "composes images of one class, and 1 shot per class gives it no two to compose"
+        return None
+
     def __init__(self, ctx: Context):
         super().__init__(ctx)
         if not 0.0 <= self.hp["p_gen"] <= 1.0:

@@ -9,9 +9,11 @@ Layout under the results directory:
   progress/<id>              epoch counter of runs and stages in flight, for progress bars
   jobs/                      submitit job folders and logs
   slurm/<id>.json            the SLURM job a run or stage was last submitted to (--executor slurm)
+  datasets/<hash>.json       the contents of a folder dataset the results were trained on (its manifest)
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -66,6 +68,23 @@ class Store:
         write_json_atomic(self.root / "artifacts" / f"{stage_id}.json", record)
         for leftover in (self.checkpoint_path(stage_id), self.failure_path(stage_id), self.progress_path(stage_id)):
             leftover.unlink(missing_ok=True)
+
+    def manifest_path(self, dataset: str) -> Path:
+        """The manifest of a folder dataset (benchmark.orchestration.folders)."""
+        return self.root / "datasets" / f"{hashlib.sha1(dataset.encode()).hexdigest()[:16]}.json"
+
+    def manifest(self, dataset: str) -> dict[str, Any] | None:
+        manifest = _read_json(self.manifest_path(dataset))
+        return manifest if isinstance(manifest, dict) else None
+
+    def write_manifest(self, dataset: str, manifest: dict[str, Any]) -> None:
+        write_json_atomic(self.manifest_path(dataset), manifest)
+
+    def stage_records(self) -> Iterable[dict[str, Any]]:
+        for path in sorted((self.root / "artifacts").glob("*.json")):
+            record = self.stage_record(path.stem)
+            if isinstance(record, dict):
+                yield record
 
     @property
     def jobs_dir(self) -> Path:

@@ -2,7 +2,7 @@
 classifier and its test metrics out.
 
 The subset and the test set live on the device; an epoch is the subset repeated
-max(repeats_base // shots, 1) times in random order; SGD with Nesterov momentum and a cosine
+max(repeats_base // shots, 1) times in random order (shots: the mean per class of the whole pool); SGD with Nesterov momentum and a cosine
 schedule stepped per iteration; the top-1 accuracy of the final model is what the tables report.
 The training step never reads a value back to the host: losses are summed on the device and
 read once per epoch.
@@ -20,6 +20,7 @@ from benchmark.training.pipeline import TrainData, normalize
 from benchmark.training.policies import BatchPolicy
 from benchmark.training.recipes import Recipe
 from benchmark.training.resumable import train_epochs
+from benchmark.training.spec import per_class
 
 if TYPE_CHECKING:
     from methods import Context, Method
@@ -60,8 +61,9 @@ class Trainer:
         r = recipe
         self.optimizer = torch.optim.SGD(model.parameters(), lr=r.lr, momentum=r.momentum,
                                          weight_decay=r.weight_decay, nesterov=r.nesterov)
-        self.repeats = r.repeats(ctx.shots)
-        self.steps_per_epoch = r.epoch_steps(len(self.data), ctx.shots)
+        shots = per_class(ctx.shots, len(self.data), ctx.num_classes)
+        self.repeats = r.repeats(shots)
+        self.steps_per_epoch = r.epoch_steps(len(self.data), shots)
         self.total_steps = r.epochs * self.steps_per_epoch
         self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=self.total_steps)
 

@@ -2,7 +2,10 @@
 theirs beside their model, e.g. methods/generator.py).
 
 Profile `paper` is the published ChimeraMix recipe (reference/chimeramix.md 7.1, 7.2, 7.6);
-profile `quick` is the same code with a tiny model and few epochs, for tests and the CPU demo.
+profile `quick` is the same code with a tiny model and few epochs, for tests and the CPU demo;
+profile `medium` lies between them: a WRN-16-2 with a longer schedule, for comparisons on a CPU
+(the default of folder datasets there). A dataset takes the recipe of the size nearest its images':
+32 (ciFAIR, CIFAR, digits, folder:PATH) or 96 (STL-10, folder@96:PATH).
 """
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ import math
 from dataclasses import dataclass
 
 from benchmark.errors import UserError
-from benchmark.training.spec import PROFILES
+from benchmark.training.spec import ALL_SHOTS, PROFILES, Shots, per_class
 
 
 @dataclass(frozen=True)
@@ -28,11 +31,10 @@ class Schedule:
         """Steps per epoch of a subset of n_images (fewer than shots x classes where a class has fewer)."""
         return math.ceil(n_images * self.repeats(shots) / self.batch_size)
 
-    def steps_per_epoch(self, shots: int, num_classes: int) -> int:
-        return self.epoch_steps(shots * num_classes, shots)
-
-    def total_steps(self, shots: int, num_classes: int) -> int:
-        return self.epochs * self.steps_per_epoch(shots, num_classes)
+    def total_steps(self, shots: Shots, num_classes: int, pool_size: int = 0) -> int:
+        """Steps of training a subset of `shots` per class, or (ALL_SHOTS) the pool of `pool_size` images."""
+        n_images = pool_size if shots == ALL_SHOTS else shots * num_classes
+        return self.epochs * self.epoch_steps(n_images, per_class(shots, n_images, num_classes))
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,11 @@ PAPER_96 = Recipe(model="resnet50", batch_size=16, lr=0.0074, weight_decay=4.1e-
 # quick: a 2-conv CNN, 12 epochs of at most 50 repeats; a larger lr suits the short schedule.
 QUICK_32 = Recipe(model="cnn", batch_size=10, lr=0.02, weight_decay=5e-4, epochs=12, repeats_base=50, pad=4)
 QUICK_96 = Recipe(model="cnn", batch_size=16, lr=0.02, weight_decay=5e-4, epochs=12, repeats_base=12, pad=12)
+# medium: WRN-16-2 (the paper's family, a quarter of its width), 30 epochs of at most 50 repeats
+# (2.5x the quick steps); the paper's lr and weight decay are tuned for 200 epochs, a shorter
+# schedule takes the quick one's.
+MEDIUM_32 = Recipe(model="wrn-16-2", batch_size=10, lr=0.02, weight_decay=5e-4, epochs=30, repeats_base=50, pad=4)
+MEDIUM_96 = Recipe(model="wrn-16-2", batch_size=16, lr=0.02, weight_decay=5e-4, epochs=30, repeats_base=12, pad=12)
 
 
 # Assumed seconds per training step on a data-centre GPU at each model's usual batch size (the models: benchmark/training/models.py) (10 or 16
@@ -66,13 +73,21 @@ def classifier_step_key(recipe: Recipe, image_size: int, num_classes: int) -> st
     return f"{recipe.model}:b{recipe.batch_size}:{image_size}px:{num_classes}c"
 
 
-def by_profile(dataset: str, profile: str, recipes: dict[tuple[str, bool], Schedule]) -> Schedule:
-    """The recipe of (profile, is STL-10) from a table of them."""
+def recipe_size(dataset: str) -> int:
+    """32 or 96: the recipe size nearest the dataset's images (a tie goes to 32, the cheaper)."""
+    from benchmark.data import image_size
+    size = image_size(dataset)
+    return 32 if abs(size - 32) <= abs(size - 96) else 96
+
+
+def by_profile(dataset: str, profile: str, recipes: dict[tuple[str, int], Schedule]) -> Schedule:
+    """The recipe of (profile, recipe size) from a table of them."""
     if profile not in PROFILES:
         raise UserError(f"unknown profile '{profile}'; valid: {', '.join(PROFILES)}")
-    return recipes[(profile, dataset == "stl10")]
+    return recipes[(profile, recipe_size(dataset))]
 
 
 def recipe_for(dataset: str, profile: str) -> Recipe:
-    return by_profile(dataset, profile, {("paper", False): PAPER_32, ("paper", True): PAPER_96,
-                                         ("quick", False): QUICK_32, ("quick", True): QUICK_96})
+    return by_profile(dataset, profile, {("paper", 32): PAPER_32, ("paper", 96): PAPER_96,
+                                         ("quick", 32): QUICK_32, ("quick", 96): QUICK_96,
+                                         ("medium", 32): MEDIUM_32, ("medium", 96): MEDIUM_96})
