@@ -2,7 +2,9 @@
 and the split: benchmark.data.folder_index).
 
 Every image is converted to RGB and resized to SIZE x SIZE (32 for `folder:PATH`; bilinear with
-antialiasing; the aspect ratio is not kept). The decoded tensors are cached under the cache
+antialiasing; the aspect ratio is not kept). Grey, palette, CMYK and alpha images convert as Pillow
+converts them (the alpha channel is dropped); 16-bit and 32-bit integer images (modes I;16, I) are
+scaled to 8 bits (value / 257) first, since Pillow would clip them; floating-point images are refused. The decoded tensors are cached under the cache
 directory (benchmark.paths.cache_dir, `folders/`), keyed by the folder's absolute path, the size
 and the fingerprint of its contents: every later load (each worker process of every run) reads one
 file instead of decoding every image again, and a changed folder is decoded afresh.
@@ -63,6 +65,12 @@ def read_images(files_per_class: tuple[tuple[Path, ...], ...], size: int) -> tup
 def read_image(path: Path, size: int) -> np.ndarray:
     try:
         with Image.open(path) as image:
+            if image.mode == "F":
+                raise UserError(f"{path} is a floating-point image (mode F); save it with 8 or 16 bits per "
+                                "channel, or remove it")
+            if image.mode.startswith("I"):  # 16/32-bit integers: 65535 -> 255
+                wide = np.asarray(image, dtype=np.float64) / 257
+                image = Image.fromarray(np.clip(np.round(wide), 0, 255).astype(np.uint8), mode="L")
             rgb = image.convert("RGB").resize((size, size), Image.Resampling.BILINEAR)
     except (OSError, ValueError, Image.DecompressionBombError) as e:
         raise UserError(f"cannot read image {path} ({e}); fix or remove the file") from None

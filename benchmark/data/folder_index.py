@@ -94,6 +94,7 @@ def scan_folder(root: Path) -> FolderIndex:
         raise UserError(f"{root} has only one of train/ and test/; give it both, or put the class folders in {root}")
     if train_dir.is_dir():
         classes = class_names(train_dir)
+        check_classes(train_dir, classes)
         test_classes = class_names(test_dir)
         if classes != test_classes:
             only_train = ", ".join(sorted(set(classes) - set(test_classes))) or "-"
@@ -103,6 +104,7 @@ def scan_folder(root: Path) -> FolderIndex:
         return FolderIndex(root, tuple(classes), True, tuple(image_files(train_dir / c) for c in classes),
                            tuple(image_files(test_dir / c) for c in classes))
     classes = class_names(root)
+    check_classes(root, classes)
     files = tuple(image_files(root / name) for name in classes)
     for name, group in zip(classes, files):
         if len(group) < 2:
@@ -116,6 +118,12 @@ def class_names(directory: Path) -> list[str]:
         raise UserError(f"{directory} has no class folders; put the images of each class in a subfolder, "
                         f"e.g. {directory / 'cat'}")
     return names
+
+
+def check_classes(directory: Path, classes: list[str]) -> None:
+    if len(classes) < 2:
+        raise UserError(f"{directory} has one class folder ({classes[0]}); a classifier needs at least 2 classes: add "
+                        "a class folder beside it")
 
 
 def image_files(directory: Path) -> tuple[Path, ...]:
