@@ -49,7 +49,7 @@ def add_selection(p: argparse.ArgumentParser) -> None:
                                                          "training pool)")
     p.add_argument("--seeds", metavar="K1,K2", help="seeds, e.g. 0,1 or 0-4")
     p.add_argument("--profile", choices=PROFILES, default=None,
-                   help="the recipe: paper (published), medium (WRN-16-2, for a CPU) or quick (a smoke test); "
+                   help="the recipe: paper (published), medium (the quick networks trained 4x as long, for a CPU) or quick (a smoke test); "
                         "default paper, and medium for folder datasets on a machine without a GPU. With --grid: "
                         "only this profile's runs of the grid")
 
