@@ -81,8 +81,8 @@ def items_of(data: dict[str, Any], key: str, check: Callable[[Any], Any], mistak
     for v in values:
         try:
             checked.append(check(v))
-        except UserError as exc:
-            mistakes.append(f"{key}: {exc}")
+        except UserError as exc:  # the parsers of --shots and --seeds name the key themselves
+            mistakes.append(str(exc) if str(exc).startswith(f"{key}: ") else f"{key}: {exc}")
     return checked
 
 
