@@ -1,5 +1,5 @@
 """Command line: python -m benchmark (or smalldata-benchmark) run | status | report | export | list | perf |
-samples | analyze. Parsing imports nothing heavy: --help, list, status and the dry run answer without
+samples | subsets | analyze. Parsing imports nothing heavy: --help, list, status and the dry run answer without
 torch; each command imports what it computes with."""
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from benchmark.errors import UserError, disk_full, os_error_line
 
 
 EXECUTORS = ("local", "debug", "slurm")
-PROFILES = ("paper", "quick")  # benchmark.training.spec.PROFILES (a test checks they agree)
+PROFILES = ("paper", "quick", "medium", "synermix")  # benchmark.training.spec.PROFILES (a test checks they agree)
 
 
 class Terminated(KeyboardInterrupt):
@@ -40,12 +40,19 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {message} (see `{self.prog} --help`)\n")
 
 
-def add_selection(p: argparse.ArgumentParser, grid_required: bool = True) -> None:
-    p.add_argument("--grid", required=grid_required, metavar="G", help="the grid (`list grids` shows them)")
-    p.add_argument("--methods", metavar="M1,M2", help="only these methods of the grid")
-    p.add_argument("--datasets", metavar="D1,D2", help="only these datasets of the grid")
-    p.add_argument("--shots", metavar="S1,S2", help="only these samples-per-class values of the grid")
-    p.add_argument("--seeds", metavar="K1,K2", help="only these seeds of the grid")
+def add_selection(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--grid", metavar="G|FILE.toml",
+                   help="a grid (`list grids` shows them) or a grid file (.toml, see README); without it, the "
+                        "cartesian product of --datasets, --methods, --shots and --seeds")
+    p.add_argument("--datasets", metavar="D1,D2", help="datasets, e.g. digits or folder:PATH (folder@96:PATH at 96 px)")
+    p.add_argument("--methods", metavar="M1,M2|all", help="methods (all: every registered one)")
+    p.add_argument("--shots", metavar="S1,S2|all", help="samples per class, e.g. 5,10 or 1-5 (all: the whole "
+                                                         "training pool)")
+    p.add_argument("--seeds", metavar="K1,K2", help="seeds, e.g. 0,1 or 0-4")
+    p.add_argument("--profile", choices=PROFILES, default=None,
+                   help="the recipe: paper (published), medium (the quick networks trained 4x as long, for a CPU) or quick (a smoke test); "
+                        "default paper, and medium for folder datasets on a machine without a GPU. With --grid: "
+                        "only this profile's runs of the grid")
 
 
 def add_results_dir(p: argparse.ArgumentParser) -> None:
@@ -58,9 +65,10 @@ def build_parser() -> Parser:
     p.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
 
-    run = sub.add_parser("run", help="train every run of a grid that has no record yet",
-                         description="Train every run of a grid that has no record yet. Finished runs are skipped; "
-                                     "interrupted runs resume from their checkpoint.")
+    run = sub.add_parser("run", help="train every run of a grid or selection that has no record yet",
+                         description="Train every run of a grid (or of a selection: --datasets x --methods x --shots "
+                                     "x --seeds) that has no record yet. Finished runs are skipped; interrupted runs "
+                                     "resume from their checkpoint.")
     add_selection(run)
     add_results_dir(run)
     run.add_argument("--data-dir", type=Path, default=None, metavar="DIR",
@@ -91,16 +99,19 @@ def build_parser() -> Parser:
     add_results_dir(status)
 
     report = sub.add_parser("report", help="write the papers' tables (Markdown, LaTeX), the comparison with the "
-                                           "published numbers, and the figures",
-                            description="For every grid with results (or only --grid): <out>/<grid>/tables.md and "
+                                           "published numbers, the recommendation, and the figures",
+                            description="For every grid with results (or only the grid or selection given, as for "
+                                        "`run`): <out>/<grid>/tables.md and "
                                         "tables.tex (methods x datasets x samples per class, mean ± std over seeds, "
                                         "best in bold, missing cells marked and counted), report.tex (standalone "
                                         "LaTeX), the reproduction section (ours vs results/paper/: difference, within "
-                                        "2 published std, Kendall tau of the rankings), the FID / CLIP Synset Entropy "
-                                        "results of `analyze`, and figures/ (PNG and PDF). The demo's report also "
+                                        "2 published std, Kendall tau of the rankings), for datasets without published "
+                                        "numbers the recommendation (each method's paired difference to the baseline "
+                                        "with its 95 % confidence interval over seeds, a verdict), the FID / CLIP "
+                                        "Synset Entropy results of `analyze`, and figures/ (PNG and PDF). The demo's report also "
                                         "computes the FID of its generated sets when the Inception weights are on "
                                         "this machine.")
-    report.add_argument("--grid", default=None, metavar="G", help="only this grid (default: every grid with results)")
+    add_selection(report)
     add_results_dir(report)
     report.add_argument("--out", type=Path, default=Path("reports"), metavar="DIR", help="output directory (default ./reports)")
     report.add_argument("--data-dir", type=Path, default=None, metavar="DIR",
@@ -111,11 +122,12 @@ def build_parser() -> Parser:
                                                               "<results>/analysis/ are still shown)")
 
     export = sub.add_parser("export", help="every record as a CSV row (spec, metrics, timing, environment)",
-                            description="Write one long-form CSV row per finished run (run id, method, dataset, "
-                                        "shots, seed, augment policy, profile, overrides and every hyperparameter as "
-                                        "JSON, accuracy, balanced and top-5 accuracy, training time, steps, device, "
-                                        "threads, versions, host, commit), e.g. for pandas.read_csv.")
-    export.add_argument("--grid", default=None, metavar="G", help="only the runs of this grid (default: every record)")
+                            description="Write one long-form CSV row per finished run (or only the grid's or "
+                                        "selection's, as for `run`): run id, method, dataset, shots, seed, the hash "
+                                        "of its training subset, a folder's fingerprint, augment policy, profile, "
+                                        "overrides and every hyperparameter as JSON, accuracy, balanced and top-5 accuracy, training time, steps, device, "
+                                        "threads, versions, host, commit; e.g. for pandas.read_csv.")
+    add_selection(export)
     add_results_dir(export)
     export.add_argument("--out", type=Path, default=None, metavar="FILE", help="the CSV file (default: standard output)")
 
@@ -217,7 +229,22 @@ def build_parser() -> Parser:
                       help="instead: measure one training step of every kind of step a grid's runs and stages take "
                            "(default: every grid's) on this device, and write them into the step-time table "
                            "(results/perf/step_times.json) that the dry run's estimates read")
-    perf.add_argument("--grid", default=None, metavar="G", help="with --step-times: only this grid's steps")
+    perf.add_argument("--grid", default=None, metavar="G|FILE.toml",
+                      help="with --step-times: only the steps of this grid (or grid file)")
+
+    subsets = sub.add_parser("subsets", help="write the exact training subsets (file lists or indices) runs train on",
+                             description="Write the training subset of each (shots, seed) of a dataset, the one every "
+                                         "method's run of that dataset, shots and seed trains on, as a file of lines "
+                                         "class<TAB>id (a folder's file path relative to the folder; else the index in "
+                                         "the training pool): <out>/<dataset>_shots-<S>_seed-<K>.tsv. A record names "
+                                         "its subset by the first 16 hex digits of the file's SHA-1 (sha1sum).")
+    subsets.add_argument("--dataset", required=True, metavar="D", help="the dataset, e.g. digits or folder:PATH")
+    subsets.add_argument("--shots", required=True, metavar="S1,S2|all", help="samples per class, e.g. 5 or 5,10 or all")
+    subsets.add_argument("--seeds", required=True, metavar="K1,K2", help="seeds, e.g. 0 or 0-4")
+    subsets.add_argument("--out", type=Path, default=Path("subsets"), metavar="DIR",
+                         help="where to write the files (default ./subsets)")
+    subsets.add_argument("--data-dir", type=Path, default=None, metavar="DIR",
+                         help="where the datasets are (default: $BENCHMARK_DATA_DIR or ~/.cache/smalldata-benchmark/data)")
 
     samples = sub.add_parser("samples", help="draw compositions of a trained generator (like the papers' Fig. 2)",
                              description="Write an image (PNG by default): per row, the N source images of one "
@@ -242,12 +269,25 @@ def build_parser() -> Parser:
     return p
 
 
-def selected_plan(args: argparse.Namespace, data_dir: Path | None = None):
-    """The grid selection of the command line, resolved into the task graph."""
-    from benchmark.orchestration.grids import grid_specs, select
+def selected(args: argparse.Namespace, log=print):
+    """The selection of the command line (a grid, a grid file, or a product of the options); its
+    notes (the profile chosen, runs left out and why) go to `log`."""
+    from benchmark.orchestration.selection import from_args
+    selection = from_args(args)
+    for note in selection.notes:
+        log(note)
+    return selection
+
+
+def selected_plan(args: argparse.Namespace, log=print):
+    """The selection of the command line, resolved into the task graph."""
     from benchmark.orchestration.plan import resolve
-    return resolve(select(grid_specs(args.grid), args.grid, args.methods, args.datasets, args.shots, args.seeds),
-                   data_dir)
+    return resolve(selected(args, log).specs)
+
+
+def has_selection(args: argparse.Namespace) -> bool:
+    return any(getattr(args, option) is not None for option in ("grid", "datasets", "methods", "shots", "seeds",
+                                                                 "profile"))
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -259,7 +299,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UserError(f"--workers must be at least 1, got {args.workers}")
     slurm_options = slurm_options_from_args(args)
     data_dir = args.data_dir or default_data_dir()
-    plan = selected_plan(args, data_dir)
+    plan = selected_plan(args)
     store = Store(writable_dir(results_dir(args.results_dir, must_exist=False), "results directory"))
     if args.dry_run:
         from benchmark.orchestration.cost import CostModel, local_device_kind
@@ -272,9 +312,11 @@ def cmd_run(args: argparse.Namespace) -> int:
             scheduler = scheduler_for(required=False)[0]
             print("\n".join(plan_submission(plan, store, slurm_options, scheduler).dry_run(slurm_options.profile)))
         return 0
+    from benchmark.orchestration.folders import check_folders
     from benchmark.orchestration.plan import validate_data
     from benchmark.orchestration.worker import JobOptions
     validate_data(plan, data_dir, args.download)
+    check_folders(plan, store)
     options = JobOptions(checkpoint_every_s=args.checkpoint_every, compile_model=args.compile)
     if slurm_options:
         from benchmark.orchestration.slurm.submit import submit
@@ -304,21 +346,19 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from benchmark.orchestration.grids import grid_specs
     from benchmark.output.report import write_report
     from benchmark.orchestration.store import Store
 
-    if args.grid:
-        grid_specs(args.grid)  # an unknown grid is a UserError
     store = Store(results_dir(args.results_dir, must_exist=True))
     writable_dir(args.out, "--out")
+    selection = selected(args) if has_selection(args) else None
     if not args.no_fid and args.grid in (None, "demo"):
         from benchmark.output.analysis.fid import demo_fid
         try:
             demo_fid(store, args.data_dir)
         except Exception as exc:  # noqa: BLE001  the tables must still be written
             print(f"demo FID failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
-    written = write_report(store, args.out, args.grid, figures=not args.no_figures, data_dir=args.data_dir)
+    written = write_report(store, args.out, selection, figures=not args.no_figures, data_dir=args.data_dir)
     for path in written:
         print(f"wrote {path} (and report.tex, tables.tex{'' if args.no_figures else ', figures/'} beside it)")
     return 0
@@ -329,10 +369,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     from benchmark.output.export import write_csv
 
     records = list(Store(results_dir(args.results_dir, must_exist=True)).records())
-    if args.grid:
-        from benchmark.orchestration.grids import grid_specs
-        from benchmark.orchestration.plan import resolve
-        wanted = {run.id for run in resolve(grid_specs(args.grid)).runs}
+    if has_selection(args):
+        wanted = {run.id for run in selected_plan(args, log=lambda note: print(note, file=sys.stderr)).runs}
         records = [r for r in records if r.run_id in wanted]
     if args.out is None:
         write_csv(records, sys.stdout)
@@ -395,7 +433,8 @@ def cmd_list(args: argparse.Namespace) -> int:
         print("datasets:")
         for name, info in DATASETS.items():
             print(f"  {name:<18} {info.label:<16} {info.description}")
-        print(f"  {'folder:PATH':<18} {'(yours)':<16} your images, one subfolder per class (see README)")
+        print(f"  {'folder:PATH':<18} {'(yours)':<16} your images, one subfolder per class, at 32x32 "
+              "(folder@SIZE:PATH at SIZE x SIZE; see README)")
     if args.what in ("all", "grids"):
         print("grids:")
         for name, grid in GRIDS.items():
@@ -440,13 +479,30 @@ def measure_step_times(args: argparse.Namespace) -> int:
     from benchmark.output.perf import device_description, measure_step_times as measure
     from benchmark.training.engine import default_device
 
-    specs = grid_specs(args.grid) if args.grid else [s for name in GRIDS for s in grid_specs(name)]
+    if args.grid and args.grid.endswith(".toml"):
+        from benchmark.orchestration.grid_file import read_grid_file
+        specs = read_grid_file(Path(args.grid)).specs
+    else:
+        specs = grid_specs(args.grid) if args.grid else [s for name in GRIDS for s in grid_specs(name)]
     device = default_device()
     times = measure(resolve(specs), device)
     write_step_times(device.type, device_description(device), times)
     for key, seconds in sorted(times.items()):
         print(f"{key:<48} {1000 * seconds:10.1f} ms")
     print(f"wrote {len(times)} step times of {device.type} into {STEP_TIMES}")
+    return 0
+
+
+def cmd_subsets(args: argparse.Namespace) -> int:
+    from benchmark.data import check_dataset_name, default_data_dir
+    from benchmark.data.subsets import write_subsets
+    from benchmark.orchestration.grids import parse_ints, parse_shots
+
+    check_dataset_name(args.dataset)
+    written = write_subsets(args.dataset, parse_shots(args.shots), parse_ints(args.seeds, "--seeds", False),
+                            args.data_dir or default_data_dir(), args.out)
+    for path, digest in written:
+        print(f"wrote {path} (subset {digest})")
     return 0
 
 
@@ -470,7 +526,7 @@ def cmd_samples(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"run": cmd_run, "status": cmd_status, "report": cmd_report, "export": cmd_export, "list": cmd_list,
-            "perf": cmd_perf, "samples": cmd_samples, "analyze": cmd_analyze}
+            "perf": cmd_perf, "samples": cmd_samples, "subsets": cmd_subsets, "analyze": cmd_analyze}
 
 
 def terminate(signum: int, frame) -> None:
@@ -483,7 +539,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        for line in str(exc).splitlines():  # one line per mistake (a grid file's)
+            print(f"error: {line}", file=sys.stderr)
         return 2
     except OSError as exc:  # the results directory's disk or permissions, met while working
         print(f"error: {os_error_line(exc)}", file=sys.stderr)

@@ -14,6 +14,10 @@ label, a summary and a few hooks, and knows nothing about grids, launchers or st
 - `augment(batch)`: transform or replace a batch; mixing methods mix here: images, soft targets
   (`Batch.targets`) and hidden features at a mixing point of the classifier (`Batch.mix`).
 - `loss(model, batch)`: the training loss; by default the cross-entropy of the batch's targets.
+- `unsuitable(ctx)` (a classmethod, torch-free): why the method cannot run in this context (its
+  dataset's classes or image size, the shots), or None. Only a selection without a named grid
+  (`run --datasets ... --methods all`) reads it: it leaves such runs out with this reason, one line
+  each; a named grid is taken as written.
 
 A method's __init__ stays cheap and needs no torch (the plan constructs every run's method to
 resolve it, and the planning commands do not import torch); what needs the data or torch goes into
@@ -46,7 +50,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from benchmark.errors import UserError
-from benchmark.training.spec import StageSpec
+from benchmark.training.spec import Shots, StageSpec
 
 if TYPE_CHECKING:  # the planning commands import methods without torch; the hooks that compute import it
     import torch
@@ -63,7 +67,7 @@ class Context:
     dataset: str
     num_classes: int
     image_size: int
-    shots: int
+    shots: Shots  # or ALL_SHOTS, the whole training pool
     seed: int
     profile: str = "paper"
     augment: str = "none"  # the run's augment policy (AutoAugment / TrivialAugment on top of the method)
@@ -114,6 +118,12 @@ class Method:
     def adapt_recipe(cls, recipe: Recipe, ctx: Context) -> Recipe:
         """The recipe this method's runs train with, from their profile's."""
         return recipe
+
+    @classmethod
+    def unsuitable(cls, ctx: Context) -> str | None:
+        """Why a run of this method in this context makes no sense (e.g. "mixes images of one class:
+        1 shot has none to mix"), or None; read without torch, before anything is built."""
+        return None
 
     @classmethod
     def resolve(cls, ctx: Context) -> dict[str, Any]:

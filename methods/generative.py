@@ -39,6 +39,12 @@ class Composition(BatchReplacement, ABC):
             return {**super().defaults(ctx), "n_images": HYDRAMIX_IMAGES}
         return super().defaults(ctx)
 
+    @classmethod
+    def unsuitable(cls, ctx: Context) -> str | None:
+        if ctx.shots == 1:
+            return "composes images of one class, and 1 shot per class gives it no two to compose"
+        return None
+
     def __init__(self, ctx: Context):
         super().__init__(ctx)
         if self.n_images < 2:

@@ -22,7 +22,7 @@ from benchmark.training.models import bf16_autocast
 from benchmark.training.resumable import curve_summary, mean_losses_epoch, train_curve
 from benchmark.training.timing import median_batch_seconds, random_subset
 from benchmark.training.pipeline import Batch, TrainData, normalize
-from benchmark.training.spec import StageSpec
+from benchmark.training.spec import StageSpec, per_class
 from methods.generator import GeneratorRecipe, stage_masking
 from methods.masks import MASKS, SEGMENTED_SOURCE, felzenszwalb_params, mix, sample_masks, segment
 
@@ -222,8 +222,9 @@ class GeneratorTraining:
         self.composer = Composer(self.data, mask, n_images, self.generator.mask_size, stage.dataset)
         self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=recipe.lr, betas=recipe.betas)
         self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=recipe.lr, betas=recipe.betas)
-        self.repeats = recipe.repeats(stage.shots)
-        self.steps_per_epoch = recipe.epoch_steps(len(self.data), stage.shots)
+        shots = per_class(stage.shots, len(self.data), int(labels.max()) + 1)
+        self.repeats = recipe.repeats(shots)
+        self.steps_per_epoch = recipe.epoch_steps(len(self.data), shots)
         milestones = [m * self.steps_per_epoch for m in recipe.milestones]
         self.sched_g = torch.optim.lr_scheduler.MultiStepLR(self.opt_g, milestones, recipe.gamma)
         self.sched_d = torch.optim.lr_scheduler.MultiStepLR(self.opt_d, milestones, recipe.gamma)

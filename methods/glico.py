@@ -58,11 +58,15 @@ GLICO_PAPER_96 = GlicoRecipe(image_size=96, batch_size=32, epochs=202, repeats_b
 GLICO_QUICK_32 = GlicoRecipe(image_size=32, hidden=256, channels=32, classifier_width=8, batch_size=32, epochs=30,
                              repeats_base=40, lr=1e-2, decay_epochs=20)
 GLICO_QUICK_96 = dataclasses.replace(GLICO_QUICK_32, image_size=48, repeats_base=12)
+# medium: quick's trained four times as long, as the medium profile's classifier and generator.
+GLICO_MEDIUM_32 = dataclasses.replace(GLICO_QUICK_32, epochs=120, decay_epochs=80)
+GLICO_MEDIUM_96 = dataclasses.replace(GLICO_QUICK_96, epochs=120, decay_epochs=80)
 
 
 def glico_recipe_for(dataset: str, profile: str) -> GlicoRecipe:
-    return by_profile(dataset, profile, {("paper", False): GLICO_PAPER_32, ("paper", True): GLICO_PAPER_96,
-                                         ("quick", False): GLICO_QUICK_32, ("quick", True): GLICO_QUICK_96},
+    return by_profile(dataset, profile, {("paper", 32): GLICO_PAPER_32, ("paper", 96): GLICO_PAPER_96,
+                                         ("quick", 32): GLICO_QUICK_32, ("quick", 96): GLICO_QUICK_96,
+                                         ("medium", 32): GLICO_MEDIUM_32, ("medium", 96): GLICO_MEDIUM_96},
                       "GLICO")
 
 

@@ -52,7 +52,7 @@ class MixRecipe(Schedule):
 # (batch 16, 16x16, sigma 2) at 96 px. One pass over the subset repeated like the classifier's epoch
 # tries about 50,000 mixes on ciFAIR-100 at any shots; with the half or more that are kept, each is
 # drawn a few hundred times by the student, as in the reference (each of its 500,000 mixes once per
-# student epoch). quick: one pass without repeats (the demo's sets take seconds).
+# student epoch). quick and medium: one pass without repeats (the demo's sets take seconds).
 SUPERMIX_PAPER_32 = MixRecipe(batch_size=128, epochs=1, repeats_base=PAPER_32.repeats_base, mask_size=8, sigma=1.0)
 SUPERMIX_PAPER_96 = MixRecipe(batch_size=16, epochs=1, repeats_base=PAPER_96.repeats_base, mask_size=16, sigma=2.0)
 SUPERMIX_QUICK_32 = dataclasses.replace(SUPERMIX_PAPER_32, repeats_base=1)
@@ -60,8 +60,9 @@ SUPERMIX_QUICK_96 = dataclasses.replace(SUPERMIX_PAPER_96, repeats_base=1)
 
 
 def mix_recipe_for(dataset: str, profile: str) -> MixRecipe:
-    return by_profile(dataset, profile, {("paper", False): SUPERMIX_PAPER_32, ("paper", True): SUPERMIX_PAPER_96,
-                                         ("quick", False): SUPERMIX_QUICK_32, ("quick", True): SUPERMIX_QUICK_96},
+    return by_profile(dataset, profile, {("paper", 32): SUPERMIX_PAPER_32, ("paper", 96): SUPERMIX_PAPER_96,
+                                         ("quick", 32): SUPERMIX_QUICK_32, ("quick", 96): SUPERMIX_QUICK_96,
+                                         ("medium", 32): SUPERMIX_QUICK_32, ("medium", 96): SUPERMIX_QUICK_96},
                       "SuperMix set")
 
 

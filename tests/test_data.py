@@ -23,7 +23,7 @@ from benchmark.data import (
 )
 from benchmark.data import files
 from benchmark.data.files import Archive, DataFile
-from benchmark.data.folder import FOLDER_IMAGE_SIZE
+from benchmark.data import FOLDER_IMAGE_SIZE
 from benchmark.errors import UserError
 
 PER_BATCH = 20
@@ -277,7 +277,7 @@ def test_folder_splits_each_class(tmp_path: Path) -> None:
     root = tmp_path / "mydata"
     for name, color, count in zip(["cat", "dog", "fox"], COLORS, [5, 10, 2]):
         write_pngs(root / name, color, count)
-    (root / "cat" / "notes.txt").write_text("not an image")
+    (root / "cat" / ".DS_Store").write_text("hidden files are ignored")
     ds = load_dataset(f"folder:{root}", tmp_path)
     assert ds.name == "folder:mydata" and ds.classes == ("cat", "dog", "fox")
     assert ds.image_size == FOLDER_IMAGE_SIZE and ds.train_x.dtype == torch.uint8

@@ -36,3 +36,18 @@ def load_digits(data_dir: Path | None = None, download: bool = False) -> ImageSe
         is_test[rng.permutation(np.flatnonzero(bunch.target == c))[-DIGITS_TEST_PER_CLASS:]] = True
     classes = tuple(str(c) for c in range(10))
     return ImageSet("digits", images[~is_test], labels[~is_test], images[is_test], labels[is_test], classes)
+
+
+def export_pngs(out: Path | str, classes: int = 10, per_class: int | None = None) -> Path:
+    """The original 8x8 digits as grey PNG files (0..16 scaled to 0..255), `out/<digit>/<index>.png`
+    for the first `classes` digits (at most `per_class` each): a small folder of real images, e.g. for
+    trying `folder:PATH`."""
+    from PIL import Image
+    bunch = sklearn.datasets.load_digits()
+    out = Path(out)
+    for c in range(classes):
+        (out / str(c)).mkdir(parents=True, exist_ok=True)
+        for i in np.flatnonzero(bunch.target == c)[:per_class]:
+            grey = np.round(bunch.images[i] * (255 / 16)).astype(np.uint8)
+            Image.fromarray(grey, mode="L").save(out / str(c) / f"{i:04d}.png")
+    return out

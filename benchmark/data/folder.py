@@ -1,112 +1,78 @@
-"""`folder:PATH`: the user's own images, one subfolder per class.
+"""`folder:PATH` and `folder@SIZE:PATH`: the user's own images, one subfolder per class (the layouts
+and the split: benchmark.data.folder_index).
 
-Two layouts:
-- PATH/train/<class>/* and PATH/test/<class>/*, with the same class folders in both: used as given.
-- PATH/<class>/*: each class is split deterministically. Its file names are sorted, one
-  `np.random.default_rng(0)` (used class after class, classes in sorted order) permutes them, and the
-  first 20% of the permutation (at least 1 image) is the test set, the rest the training pool.
-  Every class needs at least 2 images.
-Class names are the sorted subfolder names (at least 2); label i is the i-th of them. Files ending in
-.png, .jpg, .jpeg, .bmp or .webp (any case) are images; other files and hidden folders are ignored.
-16-bit greyscale images are scaled to 8 bits. Every image is converted to RGB and resized to
-FOLDER_IMAGE_SIZE x FOLDER_IMAGE_SIZE (bilinear with antialiasing; the aspect ratio is not kept).
+Every image is converted to RGB and resized to SIZE x SIZE (32 for `folder:PATH`; bilinear with
+antialiasing; the aspect ratio is not kept). Grey, palette, CMYK and alpha images convert as Pillow
+converts them (the alpha channel is dropped); 16-bit and 32-bit integer images (modes I;16, I) are
+scaled to 8 bits (value / 257) first, since Pillow would clip them; floating-point images are refused. The decoded tensors are cached under the cache
+directory (benchmark.paths.cache_dir, `folders/`), keyed by the folder's absolute path, the size
+and the fingerprint of its contents: every later load (each worker process of every run) reads one
+file instead of decoding every image again, and a changed folder is decoded afresh.
 """
+from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
 
+from benchmark.atomic import save_atomic
+from benchmark.data.folder_index import FolderIndex, scan_folder
 from benchmark.data.imageset import ImageSet
 from benchmark.errors import UserError
-
-FOLDER_IMAGE_SIZE = 32
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+from benchmark.paths import cache_dir
 
 
-def load_folder(root: Path, label: str) -> ImageSet:
-    if not root.is_dir():
-        raise UserError(
-            f"dataset folder {root} not found; use folder:PATH with a directory of class folders"
-        )
-    train_dir, test_dir = root / "train", root / "test"
-    if train_dir.is_dir() != test_dir.is_dir():
-        raise UserError(
-            f"{root} has only one of train/ and test/; give it both, or put the class folders in {root}"
-        )
-    if train_dir.is_dir():
-        classes = _class_names(train_dir)
-        test_classes = _class_names(test_dir)
-        if classes != test_classes:
-            only_train = ", ".join(sorted(set(classes) - set(test_classes))) or "-"
-            only_test = ", ".join(sorted(set(test_classes) - set(classes))) or "-"
-            raise UserError(
-                f"class folders of {train_dir} and {test_dir} differ (only in train: {only_train}; "
-                f"only in test: {only_test}); use the same class folders in both"
-            )
-        train_files = [_image_files(train_dir / name) for name in classes]
-        test_files = [_image_files(test_dir / name) for name in classes]
-    else:
-        classes = _class_names(root)
-        rng = np.random.default_rng(0)
-        train_files, test_files = [], []
-        for name in classes:
-            files = _image_files(root / name)
-            if len(files) < 2:
-                raise UserError(
-                    f"class folder {root / name} has 1 image; a train/test split needs at least 2"
-                )
-            is_test = np.zeros(len(files), dtype=bool)
-            is_test[rng.permutation(len(files))[: max(1, len(files) // 5)]] = True  # 20%, at least 1
-            train_files.append([f for f, t in zip(files, is_test) if not t])
-            test_files.append([f for f, t in zip(files, is_test) if t])
-    if len(classes) < 2:
-        raise UserError(f"{root} has one class folder ({classes[0]}); a classifier needs at least 2 classes")
-    train_x, train_y = _read_images(train_files)
-    test_x, test_y = _read_images(test_files)
-    return ImageSet(label, train_x, train_y, test_x, test_y, tuple(classes))
+def load_folder(root: Path, label: str, size: int) -> ImageSet:
+    index = scan_folder(root)
+    train_files, test_files = index.split
+    cache = decoded_cache_path(index, size)
+    tensors = read_cache(cache)
+    if tensors is None:
+        tensors = {"train": read_images(train_files, size), "test": read_images(test_files, size)}
+        try:
+            save_atomic(tensors, cache)
+        except OSError:  # a read-only cache directory: decode every time
+            pass
+    (train_x, train_y), (test_x, test_y) = tensors["train"], tensors["test"]
+    return ImageSet(label, train_x, train_y, test_x, test_y, index.classes, train_ids=index.train_ids(),
+                    fingerprint=index.fingerprint)
 
 
-def _class_names(directory: Path) -> list[str]:
-    names = sorted(p.name for p in directory.iterdir() if p.is_dir() and not p.name.startswith("."))
-    if not names:
-        raise UserError(
-            f"{directory} has no class folders; put the images of each class in a subfolder, "
-            f"e.g. {directory / 'cat'}"
-        )
-    return names
+def decoded_cache_path(index: FolderIndex, size: int) -> Path:
+    key = f"{index.root.resolve()}\n{size}\n{index.fingerprint}"
+    return cache_dir() / "folders" / f"{hashlib.sha1(key.encode()).hexdigest()[:20]}.pt"
 
 
-def _image_files(directory: Path) -> list[Path]:
-    files = sorted(p for p in directory.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-    if not files:
-        raise UserError(
-            f"class folder {directory} has no images ({', '.join(IMAGE_SUFFIXES)}); add some or remove it"
-        )
-    return files
+def read_cache(path: Path) -> dict | None:
+    """The cached tensors; None if there are none (or the file is damaged: decode again)."""
+    if not path.is_file():
+        return None
+    try:
+        return torch.load(path, weights_only=True)
+    except Exception:  # noqa: BLE001  any unreadable cache file is rebuilt
+        return None
 
 
-def _read_images(files_per_class: list[list[Path]]) -> tuple[torch.Tensor, torch.Tensor]:
-    images = [_read_image(path) for files in files_per_class for path in files]
+def read_images(files_per_class: tuple[tuple[Path, ...], ...], size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    images = [read_image(path, size) for files in files_per_class for path in files]
     labels = [label for label, files in enumerate(files_per_class) for _ in files]
     return torch.from_numpy(np.stack(images)), torch.tensor(labels, dtype=torch.int64)
 
 
-def _read_image(path: Path) -> np.ndarray:
+def read_image(path: Path, size: int) -> np.ndarray:
     try:
         with Image.open(path) as image:
-            size = (FOLDER_IMAGE_SIZE, FOLDER_IMAGE_SIZE)
-            rgb = _eight_bit(image).convert("RGB").resize(size, Image.Resampling.BILINEAR)
+            if image.mode == "F":
+                raise UserError(f"{path} is a floating-point image (mode F); save it with 8 or 16 bits per "
+                                "channel, or remove it")
+            if image.mode.startswith("I"):  # 16/32-bit integers: 65535 -> 255
+                wide = np.asarray(image, dtype=np.float64) / 257
+                image = Image.fromarray(np.clip(np.round(wide), 0, 255).astype(np.uint8), mode="L")
+            rgb = image.convert("RGB").resize((size, size), Image.Resampling.BILINEAR)
     except (OSError, ValueError, Image.DecompressionBombError) as e:
         raise UserError(f"cannot read image {path} ({e}); fix or remove the file") from None
     return np.asarray(rgb).transpose(2, 0, 1)  # [3, H, W]
 
-
-def _eight_bit(image: Image.Image) -> Image.Image:
-    """16-bit greyscale (PNG) scaled to 8 bits: PIL's conversion would clip it to 255. (PIL reads
-    16-bit colour PNGs as 8-bit RGB itself.)"""
-    if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N"):
-        scaled = np.asarray(image, dtype=np.float64) * (255 / 65535)
-        return Image.fromarray(np.clip(np.rint(scaled), 0, 255).astype(np.uint8))
-    return image

@@ -21,6 +21,8 @@ class ImageSet:
     test_x: torch.Tensor  # uint8 [M, 3, H, W]
     test_y: torch.Tensor  # int64 [M]
     classes: tuple[str, ...]
+    train_ids: tuple[str, ...] = ()  # how others find each training image: a folder's relative paths (else its index)
+    fingerprint: str = ""  # of a folder's contents (benchmark.data.folder_index); "" for the registered datasets
 
     @property
     def num_classes(self) -> int:

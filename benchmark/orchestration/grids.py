@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from benchmark.errors import UserError
-from benchmark.training.spec import AUGMENT_POLICIES, RunSpec
+from benchmark.training.spec import ALL_SHOTS, AUGMENT_POLICIES, RunSpec, Shots
 from benchmark.data import check_dataset_name
 from methods import METHODS, get_method
 
@@ -130,29 +130,51 @@ def parse_list(text: str | None, option: str) -> list[str] | None:
 
 
 def parse_ints(text: str | None, option: str, positive: bool) -> list[int] | None:
+    """Comma-separated integers and inclusive ranges: "0,2" or "0-4"."""
     items = parse_list(text, option)
     if items is None:
         return None
-    values = []
-    for item in items:
-        try:
-            value = int(item)
-        except ValueError:
-            raise UserError(f"{option}: '{item}' is not an integer") from None
+    return list(dict.fromkeys(v for item in items for v in parse_range(item, option, positive)))
+
+
+def parse_range(item: str, option: str, positive: bool) -> list[int]:
+    first, sep, last = item.partition("-") if not item.startswith("-") else (item, "", "")
+    try:
+        values = [int(first)] if not sep else list(range(int(first), int(last) + 1))
+    except ValueError:
+        raise UserError(f"{option}: '{item}' is not an integer or a range FIRST-LAST") from None
+    if sep and not values:
+        raise UserError(f"{option}: '{item}' is an empty range; give FIRST-LAST with FIRST <= LAST")
+    for value in values:
         if value < (1 if positive else 0):
-            raise UserError(f"{option}: {value} is not allowed; give {'positive' if positive else 'non-negative'} integers")
-        values.append(value)
+            raise UserError(f"{option}: {value} is not allowed; give {'positive' if positive else 'non-negative'} "
+                            "integers")
     return values
 
 
+def parse_methods(text: str | None) -> list[str] | None:
+    """Method names, or `all`: every registered method (None: no filter)."""
+    return None if text == "all" else parse_list(text, "--methods")
+
+
+def parse_shots(text: str | None, option: str = "--shots") -> list[Shots] | None:
+    """Like parse_ints (positive), and `all`: the whole training pool."""
+    items = parse_list(text, option)
+    if items is None:
+        return None
+    return list(dict.fromkeys(v for item in items
+                              for v in ([ALL_SHOTS] if item == ALL_SHOTS else parse_range(item, option, True))))
+
+
 def select(specs: list[RunSpec], grid: str, methods: str | None = None, datasets: str | None = None,
-           shots: str | None = None, seeds: str | None = None) -> list[RunSpec]:
-    """Filter a grid's specs; every filter value must occur in the grid."""
+           shots: str | None = None, seeds: str | None = None, profile: str | None = None) -> list[RunSpec]:
+    """Filter a grid's specs; every filter value must occur in the grid (`--methods all`: every one)."""
     wanted = {
-        "method": (parse_list(methods, "--methods"), "--methods"),
+        "method": (parse_methods(methods), "--methods"),
         "dataset": (parse_list(datasets, "--datasets"), "--datasets"),
-        "shots": (parse_ints(shots, "--shots", positive=True), "--shots"),
+        "shots": (parse_shots(shots), "--shots"),
         "seed": (parse_ints(seeds, "--seeds", positive=False), "--seeds"),
+        "profile": (parse_list(profile, "--profile"), "--profile"),
     }
     for name in wanted["method"][0] or []:
         get_method(name)

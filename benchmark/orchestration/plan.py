@@ -2,6 +2,7 @@
 its checks before anything is launched, and the dry run's summary of it."""
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from dataclasses import dataclass
 from functools import cached_property
@@ -10,7 +11,7 @@ from pathlib import Path
 from benchmark.orchestration.cost import CostModel, format_duration, two_figures
 from benchmark.orchestration.store import Store
 from benchmark.orchestration.tasks import Resolver, RunTask, Shape, StageTask, Task
-from benchmark.training.spec import RunSpec
+from benchmark.training.spec import RunSpec, shots_order
 
 
 @dataclass(frozen=True)
@@ -49,18 +50,21 @@ class Plan:
         return [*waves, list(todo.runs)] if todo.runs else waves
 
 
-def dataset_shape(name: str, data_dir: Path | None) -> Shape:
-    """Classes and image size, without reading the data of registered datasets."""
-    from benchmark.data import DATASETS, cached_dataset, default_data_dir
-    if name in DATASETS:
-        return Shape(DATASETS[name].num_classes, DATASETS[name].image_size)
-    data = cached_dataset(name, str(data_dir or default_data_dir()))
-    return Shape(data.num_classes, data.image_size)
+def dataset_shape(name: str) -> Shape:
+    """Classes, image size and training pool, without reading an image (a folder's from its files)."""
+    from benchmark.data import DATASETS, folder_of
+    from benchmark.data.folder_index import scan_folder
+    folder = folder_of(name)
+    if folder is None:
+        info = DATASETS[name]
+        return Shape(info.num_classes, info.image_size, info.train_size)
+    index = scan_folder(folder[0])
+    return Shape(index.num_classes, folder[1], index.train_size)
 
 
-def resolve(specs: list[RunSpec], data_dir: Path | None = None) -> Plan:
+def resolve(specs: list[RunSpec]) -> Plan:
     """Resolve every spec once: a user error (unknown method, bad parameter, ...) fails here."""
-    resolver = Resolver(lambda name: dataset_shape(name, data_dir))
+    resolver = Resolver(functools.cache(dataset_shape))
     return Plan(tuple(resolver.run(spec) for spec in specs))
 
 
@@ -69,7 +73,7 @@ def validate_data(plan: Plan, data_dir: Path, download: bool) -> None:
     from benchmark.data import load_dataset, subsample
     for name in dict.fromkeys(r.dataset for r in plan.runs):
         data = load_dataset(name, data_dir, download=download)
-        for shots in sorted({r.spec.shots for r in plan.runs if r.dataset == name}):
+        for shots in sorted({r.spec.shots for r in plan.runs if r.dataset == name}, key=shots_order):
             subsample(data.train_y, shots, 0, data.classes)
 
 
@@ -81,7 +85,7 @@ def describe_plan(plan: Plan, store: Store, cost: CostModel) -> str:
         runs[f"{run.spec.method:<18} {run.dataset:<12}"].append(run)
     lines = [f"{'method':<18} {'dataset':<12} {'runs':>6} {'to do':>6} {'steps/run':>17} {'est. time':>10}"]
     rows, run_todo = summary_rows(runs, store, cost)
-    lines += [f"{row}   shots {','.join(str(s) for s in sorted({r.spec.shots for r in group}))}"
+    lines += [f"{row}   shots {','.join(str(s) for s in sorted({r.spec.shots for r in group}, key=shots_order))}"
               for row, group in zip(rows, runs.values())]
     stages: dict[str, list[Task]] = defaultdict(list)
     needed = plan.unfinished(store).stages
@@ -102,7 +106,8 @@ def describe_plan(plan: Plan, store: Store, cost: CostModel) -> str:
                   f"({len(stage_todo)} to do); {estimate} {cost.describe()}"]
     if len(known) < len(todo):
         lines.append(f"{len(todo) - len(known)} task(s) have no step time for {cost.device} (shown as ?): "
-                     "`python -m benchmark perf --step-times` with the same selection measures them on this machine")
+                     "`python -m benchmark perf --step-times --grid G` (the grid, or a grid file of the selection) "
+                     "measures them on this machine")
     return "\n".join(lines)
 
 

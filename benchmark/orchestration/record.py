@@ -25,6 +25,8 @@ class RunRecord:
     stages: list[dict[str, Any]] = field(default_factory=list)  # the records of the stages it used
     timing: dict[str, Any] = field(default_factory=dict)
     environment: dict[str, Any] = field(default_factory=dict)
+    subset: str = ""  # the hash of its training subset's file list (benchmark.data.subsets)
+    dataset_fingerprint: str = ""  # of a folder's contents when it trained (benchmark.data.folder_index)
 
     @property
     def accuracy(self) -> float:
@@ -47,7 +49,8 @@ class RunRecord:
                 return None
             return cls(run_id, spec, str(payload.get("dataset_label", spec.dataset)),
                        str(payload.get("method_label", spec.method)), metrics, **fields,
-                       stages=list(payload.get("stages") or []))
+                       stages=list(payload.get("stages") or []), subset=str(payload.get("subset", "")),
+                       dataset_fingerprint=str(payload.get("dataset_fingerprint", "")))
         except (KeyError, TypeError, ValueError, AttributeError):
             return None
 

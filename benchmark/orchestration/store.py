@@ -10,6 +10,7 @@ Layout under the results directory:
   claims/<id>.json           the process training a run or stage now (benchmark.orchestration.claims)
   jobs/                      submitit job folders and logs, and each job's end note (<job id>_end.json)
   slurm/<id>.json            the SLURM job a run or stage was last submitted to (--executor slurm)
+  datasets/<hash>.json       the contents of a folder dataset the results were trained on (its manifest)
 
 Every file read back is validated (benchmark.stored): an invalid one is treated as absent and moved
 aside with a warning. Nothing here is unpickled: records and notes are JSON, and checkpoints and
@@ -17,6 +18,7 @@ artifacts are loaded with torch's weights-only loader.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from pathlib import Path
@@ -118,6 +120,23 @@ class Store:
         write_json_atomic(self.root / "artifacts" / f"{stage_id}.json", record)
         for leftover in (self.checkpoint_path(stage_id), self.failure_path(stage_id), self.progress_path(stage_id)):
             leftover.unlink(missing_ok=True)
+
+    def manifest_path(self, dataset: str) -> Path:
+        """The manifest of a folder dataset (benchmark.orchestration.folders)."""
+        return self.root / "datasets" / f"{hashlib.sha1(dataset.encode()).hexdigest()[:16]}.json"
+
+    def manifest(self, dataset: str) -> dict[str, Any] | None:
+        return read_json(self.manifest_path(dataset), lambda m: m if isinstance(m, dict) else None,
+                         "dataset manifest")
+
+    def write_manifest(self, dataset: str, manifest: dict[str, Any]) -> None:
+        write_json_atomic(self.manifest_path(dataset), manifest)
+
+    def stage_records(self) -> Iterable[dict[str, Any]]:
+        for path in sorted((self.root / "artifacts").glob("*.json")):
+            record = self.stage_record(path.stem)
+            if isinstance(record, dict):
+                yield record
 
     @property
     def jobs_dir(self) -> Path:

@@ -36,6 +36,7 @@ class Shape:
 
     num_classes: int
     image_size: int
+    train_size: int  # images in the training pool (the subset of ALL_SHOTS)
 
 
 @dataclass(frozen=True, eq=False)
@@ -85,7 +86,7 @@ class StageTask(Node):
 
     @cached_property
     def steps(self) -> int:
-        return self.kind.schedule(self.spec).total_steps(self.spec.shots, self.shape.num_classes)
+        return self.kind.schedule(self.spec).total_steps(self.spec.shots, self.shape.num_classes, self.shape.train_size)
 
     @property
     def step_key(self) -> str:
@@ -125,6 +126,7 @@ class RunTask(Node):
     context: Context
     hparams: dict[str, Any]  # every hyperparameter, resolved
     recipe: Recipe
+    shape: Shape
 
     section = CLASSIFIER_SECTION
     what = "run"
@@ -136,7 +138,7 @@ class RunTask(Node):
 
     @cached_property
     def steps(self) -> int:
-        return self.recipe.total_steps(self.spec.shots, self.context.num_classes)
+        return self.recipe.total_steps(self.spec.shots, self.context.num_classes, self.shape.train_size)
 
     @property
     def step_key(self) -> str:
@@ -168,6 +170,7 @@ class RunTask(Node):
               checkpoint_every_s: float, compile_model: bool, on_epoch: EpochCallback | None) -> None:
         import torch
 
+        from benchmark.data.subsets import subset_hash
         from benchmark.orchestration.record import RunRecord, environment
         from benchmark.training.engine import train
         trainer = self.trainer(data.train_x[idx], data.train_y[idx], device, inputs, compile_model)
@@ -183,7 +186,8 @@ class RunTask(Node):
             timing={"train_seconds": progress.train_seconds, "wall_seconds_this_attempt": time.perf_counter() - t0,
                     "steps": trainer.total_steps, "resumed_from_epoch": resumed_from},
             environment={**environment(), "device": str(device), "threads": torch.get_num_threads(),
-                         "compiled": compile_model})
+                         "compiled": compile_model},
+            subset=subset_hash(data, idx), dataset_fingerprint=data.fingerprint)
         store.write_record(record)
 
 
@@ -222,7 +226,7 @@ class Resolver:
         spec = dataclasses.replace(spec, overrides=overrides)
         ctx = dataclasses.replace(ctx, overrides=dict(overrides))
         requires = tuple(self.stage(s) for s in instance.requires())
-        return RunTask(spec, requires, method, ctx, instance.hp, recipe)
+        return RunTask(spec, requires, method, ctx, instance.hp, recipe, shape)
 
     def stage(self, spec: StageSpec) -> StageTask:
         if spec.id not in self.stages:

@@ -30,6 +30,7 @@ import pandas as pd  # noqa: E402
 
 from benchmark.orchestration.store import Store  # noqa: E402
 from benchmark.output.document import Figure  # noqa: E402
+from benchmark.training.spec import ALL_SHOTS, shots_order  # noqa: E402
 
 # composing method with its generator -> the same mixing in pixel space (HydraMix Fig. 4, ChimeraMix Table 3)
 GENERATOR_ABLATIONS = {"chimeramix_grid": "gridmix", "chimeramix_seg": "segmix", "hydramix": "hydramix_direct"}
@@ -64,13 +65,24 @@ def summary(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     return out
 
 
+def shots_axis(shots: list) -> dict:
+    """The x position of each shots value: itself, and the whole pool at twice the largest."""
+    finite = [s for s in shots if s != ALL_SHOTS]
+    return {s: 2 * max(finite, default=1) if s == ALL_SHOTS else s for s in shots}
+
+
+def by_shots(column: pd.Series) -> pd.Series:
+    """A sort key of frame columns: shots in shots_order, the others as they are."""
+    return column.map(shots_order) if column.name == "shots" else column
+
+
 def accuracy_figures(frame: pd.DataFrame, rows: list[str], folder: Path, grid: str) -> list[Figure]:
     """Per dataset: accuracy vs samples per class (lines), or a bar per method (one shots value)."""
     figures = []
     stats = summary(frame, ["dataset", "method", "method_name", "shots"])
     for dataset in dict.fromkeys(frame["dataset"]):
         d = stats[stats["dataset"] == dataset]
-        shots = sorted(d["shots"].unique())
+        shots = sorted(d["shots"].unique(), key=shots_order)
         methods = [r for r in rows if r in set(d["method"])]
         if len(shots) == 1:
             fig, ax = plt.subplots(figsize=(1.2 + 0.55 * len(methods), 4.2))
@@ -84,13 +96,15 @@ def accuracy_figures(frame: pd.DataFrame, rows: list[str], folder: Path, grid: s
             caption = f"Top-1 test accuracy on {dataset} at {shots[0]} samples per class, mean ± std over seeds ({grid})."
         else:
             fig, ax = plt.subplots(figsize=(6.4, 4.2))
+            x = shots_axis(shots)
             for i, method in enumerate(methods):
-                m = d[d["method"] == method].sort_values("shots")
+                m = d[d["method"] == method].sort_values("shots", key=by_shots)
                 c = colour(m["method_name"].iloc[0])
-                ax.plot(m["shots"], m["mean"], "-" if i < 10 else "--", marker="o", ms=3.5, color=c, label=method)
-                ax.fill_between(m["shots"], m["mean"] - m["std"], m["mean"] + m["std"], color=c, alpha=0.15, linewidth=0)
+                xs = m["shots"].map(x)
+                ax.plot(xs, m["mean"], "-" if i < 10 else "--", marker="o", ms=3.5, color=c, label=method)
+                ax.fill_between(xs, m["mean"] - m["std"], m["mean"] + m["std"], color=c, alpha=0.15, linewidth=0)
             ax.set_xscale("log")
-            ax.set_xticks(shots)
+            ax.set_xticks([x[s] for s in shots])
             ax.set_xticklabels([str(s) for s in shots])
             ax.minorticks_off()
             ax.set_xlabel("samples per class")
@@ -143,7 +157,7 @@ def generator_ablation(frame: pd.DataFrame, folder: Path, grid: str) -> list[Fig
     fig, axes = plt.subplots(1, len(datasets), figsize=(3.2 + 2.2 * len(pairs) * len(datasets) / 2, 3.8), squeeze=False)
     for ax, dataset in zip(axes[0], datasets):
         d = plain[plain["dataset"] == dataset]
-        shots = int(d[d["method_name"].isin([m for pair in pairs for m in pair])]["shots"].min())
+        shots = min(d[d["method_name"].isin([m for pair in pairs for m in pair])]["shots"], key=shots_order)
         d = d[d["shots"] == shots]
         x = np.arange(len(pairs))
         for j, (kind, hatch) in enumerate((("with generator", ""), ("without generator (pixel space)", "//"))):
@@ -219,7 +233,7 @@ def sample_grids(store: Store, frame: pd.DataFrame, folder: Path, data_dir: Path
     figures = []
     plain = frame[(frame["augment"] == "none") & (frame["overrides"].map(len) == 0)]
     for method in [m for m in dict.fromkeys(plain["method_name"]) if m in sample_methods()]:
-        for row in plain[plain["method_name"] == method].sort_values(["shots", "seed"]).itertuples():
+        for row in plain[plain["method_name"] == method].sort_values(["shots", "seed"], key=by_shots).itertuples():
             if not all(s.done(store) for s in row.task.requires):
                 continue
             name = f"samples_{method}"

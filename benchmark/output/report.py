@@ -1,10 +1,11 @@
 """`report`: the papers' tables from the run records, the comparison with the published numbers,
 the figures, and the analyses (FID, CLIP Synset Entropy) found in the results directory.
 
-For every grid with results, and for the runs that are in no grid (`other`), it writes into
-<out>/<name>/:
+For every grid with results, and for the runs that are in no grid (`other`), or for one grid or
+selection (benchmark.orchestration.selection), it writes into <out>/<name>/:
   tables.md    the table in the papers' layout (benchmark.output.tables), the reproduction section
-               (benchmark.output.reproduction), the analyses and the figures
+               (benchmark.output.reproduction), for datasets without published numbers the
+               recommendation (benchmark.output.recommendation), the analyses and the figures
   report.tex   the same as a standalone LaTeX document (pdflatex report.tex)
   tables.tex   the table alone in LaTeX (booktabs), to \\input
   figures/     PNG and PDF figures (benchmark.output.figures)
@@ -24,13 +25,15 @@ from benchmark.errors import UserError
 from benchmark.orchestration.grids import GRIDS, grid_specs
 from benchmark.orchestration.plan import Plan, resolve
 from benchmark.orchestration.record import RunRecord
+from benchmark.orchestration.selection import Selection
 from benchmark.orchestration.store import Store
 from benchmark.output.document import Block, Heading, Text, Verbatim, to_latex, to_markdown
+from benchmark.output.recommendation import recommendation_section
 from benchmark.output.reproduction import reproduction_section
 from benchmark.output.tables import MISSING, build_table, latex_table, markdown_table
 
-COLUMNS = ["dataset", "dataset_name", "method", "method_name", "method_label", "augment", "shots", "seed",
-           "hparams", "overrides", "defaults", "accuracy", "task"]
+COLUMNS = ["dataset", "dataset_name", "method", "method_name", "method_label", "augment", "shots", "seed", "profile",
+           "hparams", "overrides", "defaults", "accuracy", "balanced_accuracy", "task"]
 
 
 def results_frame(plan: Plan, records: dict[str, RunRecord]) -> pd.DataFrame:
@@ -42,9 +45,11 @@ def results_frame(plan: Plan, records: dict[str, RunRecord]) -> pd.DataFrame:
         record = records.get(run.id)
         rows.append({"dataset": dataset_label(run.dataset), "dataset_name": run.dataset, "method": run.label,
                      "method_name": run.spec.method, "method_label": run.method.label, "augment": run.spec.augment,
-                     "shots": run.spec.shots, "seed": run.spec.seed, "hparams": run.hparams,
-                     "overrides": dict(run.spec.overrides), "defaults": run.method.defaults(run.context),
-                     "accuracy": record.accuracy if record else math.nan, "task": run})
+                     "shots": run.spec.shots, "seed": run.spec.seed, "profile": run.spec.profile,
+                     "hparams": run.hparams, "overrides": dict(run.spec.overrides),
+                     "defaults": run.method.defaults(run.context), "accuracy": record.accuracy if record else math.nan,
+                     "balanced_accuracy": record.metrics.get("balanced_accuracy", math.nan) if record else math.nan,
+                     "task": run})
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
@@ -116,8 +121,9 @@ def write_section_report(store: Store, out: Path, section: Section, frame: pd.Da
              "datasets; columns: samples per class. **Bold**: the best mean of the column. (n=k): only k of the "
              f"seeds the cell asks for finished. {MISSING}: no finished run."),
         Verbatim(markdown_table(table), latex_table(table, caption, placement="H")), Text(missing),
-        *reproduction_section(table, section.name), *fid_section(store, table.datasets),
-        *cse_section(store, table.datasets)]
+        *reproduction_section(table, section.name),
+        *recommendation_section(frame, folder / "figures" if figures else None, log),
+        *fid_section(store, table.datasets), *cse_section(store, table.datasets)]
     if figures:
         from benchmark.output.figures import write_figures
         try:
@@ -136,40 +142,47 @@ OUTSIDE = Section("other", "Runs outside the named grids", "The finished runs of
                   "grid has (e.g. earlier selections or grids since changed).")
 
 
-def write_report(store: Store, out: Path, only_grid: str | None = None, figures: bool = True,
+def write_report(store: Store, out: Path, only: str | Selection | None = None, figures: bool = True,
                  data_dir: Path | None = None, log: Callable[[str], None] = print) -> list[Path]:
-    """A report per grid with finished runs (or only `only_grid`), and one of the runs in no grid."""
-    if only_grid:
-        grid_specs(only_grid)  # an unknown grid is a UserError
+    """The report of one grid or selection (`only`), or one per grid with finished runs and one of
+    the runs in no grid."""
     records = {r.run_id: r for r in store.records()}
+    if only is not None:
+        selection = only if isinstance(only, Selection) else Selection(
+            only, GRIDS[only].summary if only in GRIDS else "", grid_specs(only))
+        frame = results_frame(resolve(selection.specs), records)
+        if frame["accuracy"].isna().all():
+            log(f"no finished runs of '{selection.name}' in {store.root}")
+            return []
+        title = f"Grid `{selection.name}`" if selection.name in GRIDS else f"Selection `{selection.name}`"
+        return [write_section_report(store, out, Section(selection.name, title, selection.summary), frame, figures,
+                                     data_dir, log)]
     written, in_grids = [], set()
-    for grid in [only_grid] if only_grid else list(GRIDS):
-        plan = resolve(grid_specs(grid), data_dir)
+    for grid in GRIDS:
+        plan = resolve(grid_specs(grid))
         in_grids |= {run.id for run in plan.runs}
         frame = results_frame(plan, records)
         if frame["accuracy"].isna().all():
-            if only_grid:
-                log(f"no finished runs of grid '{grid}' in {store.root}")
             continue
         section = Section(grid, f"Grid `{grid}`", GRIDS[grid].summary)
         written.append(write_section_report(store, out, section, frame, figures, data_dir, log))
     outside = [r for run_id, r in records.items() if run_id not in in_grids]
-    if outside and not only_grid:
-        plan = resolvable(outside, data_dir, log)
+    if outside:
+        plan = resolvable(outside, log)
         if plan.runs:
             written.append(write_section_report(store, out, OUTSIDE, results_frame(plan, records), figures, data_dir,
                                                  log))
-    if not written and not only_grid:
+    if not written:
         log(f"no finished runs in {store.root}")
     return written
 
 
-def resolvable(records: list[RunRecord], data_dir: Path | None, log: Callable[[str], None]) -> Plan:
+def resolvable(records: list[RunRecord], log: Callable[[str], None]) -> Plan:
     """The plan of these records' runs; a run whose method or dataset is gone is left out, with one line."""
     runs = []
     for record in records:
         try:
-            runs += resolve([record.spec], data_dir).runs
+            runs += resolve([record.spec]).runs
         except UserError as exc:
             log(f"left out of the report: {record.spec.describe()}: {exc}")
     return Plan(tuple(runs))

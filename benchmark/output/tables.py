@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from benchmark.output.document import latex_escape
+from benchmark.training.spec import ALL_SHOTS, Shots, shots_order
 
 MISSING = "–"
 
@@ -25,24 +26,24 @@ class Table:
     grid: str
     rows: list[str]
     datasets: list[str]
-    shots: dict[str, list[int]]
-    cells: dict[tuple[str, str, int], Cell]
-    expected: dict[tuple[str, str, int], int]  # cell -> seeds the grid has for it
+    shots: dict[str, list[Shots]]
+    cells: dict[tuple[str, str, Shots], Cell]
+    expected: dict[tuple[str, str, Shots], int]  # cell -> seeds the grid has for it
     dataset_names: dict[str, str] = field(default_factory=dict)  # label -> CLI name
 
     @property
-    def columns(self) -> list[tuple[str, int]]:
+    def columns(self) -> list[tuple[str, Shots]]:
         return [(d, s) for d in self.datasets for s in self.shots[d]]
 
     @property
-    def missing(self) -> list[tuple[str, str, int]]:
+    def missing(self) -> list[tuple[str, str, Shots]]:
         return [key for key in self.expected if key not in self.cells]
 
     @property
-    def partial(self) -> list[tuple[str, str, int]]:
+    def partial(self) -> list[tuple[str, str, Shots]]:
         return [key for key, c in self.cells.items() if c.n < self.expected[key]]
 
-    def best(self, dataset: str, shots: int) -> float | None:
+    def best(self, dataset: str, shots: Shots) -> float | None:
         means = [c.mean for (r, d, s), c in self.cells.items() if d == dataset and s == shots]
         return round(max(means), 2) if means else None
 
@@ -50,20 +51,21 @@ class Table:
 def build_table(grid: str, frame: pd.DataFrame) -> Table:
     """The table of a results frame (benchmark.output.report.results_frame: one row per planned run,
     accuracy NaN where the run has no record)."""
-    expected: dict[tuple[str, str, int], int] = {}
+    expected: dict[tuple[str, str, Shots], int] = {}
     names: dict[str, str] = {}
     cells = {}
     for (row, dataset, shots), g in frame.groupby(["method", "dataset", "shots"], sort=False):
+        shots = shots if shots == ALL_SHOTS else int(shots)
         names[dataset] = g["dataset_name"].iloc[0]
-        expected[(row, dataset, int(shots))] = len(g)
+        expected[(row, dataset, shots)] = len(g)
         values = g["accuracy"].dropna().astype(float)
         if len(values):
-            cells[(row, dataset, int(shots))] = Cell(len(values), float(values.mean()),
-                                                     float(values.std(ddof=1)) if len(values) > 1 else math.nan)
+            cells[(row, dataset, shots)] = Cell(len(values), float(values.mean()),
+                                                float(values.std(ddof=1)) if len(values) > 1 else math.nan)
     keys = list(expected)
     rows = list(dict.fromkeys(k[0] for k in keys))
     datasets = list(dict.fromkeys(k[1] for k in keys))
-    shots = {d: sorted({k[2] for k in keys if k[1] == d}) for d in datasets}
+    shots = {d: sorted({k[2] for k in keys if k[1] == d}, key=shots_order) for d in datasets}
     return Table(grid, rows, datasets, shots, cells, expected, names)
 
 
@@ -83,7 +85,7 @@ def cell_text(c: Cell | None, expected: int | None, bold: bool, latex: bool) -> 
     return text
 
 
-def is_best(table: Table, key: tuple[str, str, int]) -> bool:
+def is_best(table: Table, key: tuple[str, str, Shots]) -> bool:
     c = table.cells.get(key)
     return c is not None and round(c.mean, 2) == table.best(key[1], key[2])
 

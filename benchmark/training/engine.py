@@ -2,9 +2,10 @@
 classifier and its test metrics out.
 
 The subset and the test set live on the device; an epoch is the subset repeated
-max(repeats_base // shots, 1) times in random order, cut into batches by the recipe's sampler; SGD
-with momentum (Nesterov in the ChimeraMix recipe) and the recipe's schedule (cosine, or StepLR)
-stepped per iteration; the top-1 accuracy of the final model is what the tables report.
+max(repeats_base // shots, 1) times in random order (shots: the mean per class of the whole pool
+for a run on all of it), cut into batches by the recipe's sampler; SGD with momentum (Nesterov in the
+ChimeraMix recipe) and the recipe's schedule (cosine, or StepLR) stepped per iteration; the top-1
+accuracy of the final model is what the tables report.
 The training step never reads a value back to the host: losses are summed on the device and
 read once per epoch.
 """
@@ -22,6 +23,7 @@ from benchmark.training.policies import BatchPolicy
 from benchmark.training.recipes import Recipe
 from benchmark.training.resumable import train_epochs
 from benchmark.training.samplers import SAMPLERS
+from benchmark.training.spec import per_class
 
 if TYPE_CHECKING:
     from methods import Context, Method
@@ -62,8 +64,9 @@ class Trainer:
         r = recipe
         self.optimizer = torch.optim.SGD(model.parameters(), lr=r.lr, momentum=r.momentum,
                                          weight_decay=r.weight_decay, nesterov=r.nesterov)
-        self.repeats = r.repeats(ctx.shots)
-        self.steps_per_epoch = r.epoch_steps(len(self.data), ctx.shots)
+        shots = per_class(ctx.shots, len(self.data), ctx.num_classes)
+        self.repeats = r.repeats(shots)
+        self.steps_per_epoch = r.epoch_steps(len(self.data), shots)
         self.total_steps = r.epochs * self.steps_per_epoch
         self.scheduler = r.lr_scheduler(self.optimizer, self.steps_per_epoch)
 

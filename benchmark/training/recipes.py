@@ -3,8 +3,11 @@ theirs beside their model, e.g. methods/generator.py).
 
 Profile `paper` is the published ChimeraMix recipe (reference/chimeramix.md 7.1, 7.2, 7.6);
 profile `quick` is the same code with a tiny model and few epochs, for tests and the CPU demo;
-profile `synermix` is the SynerMix code's recipe (reference/methods.md 1.2), for 32x32 sets only.
-A method may adapt its run's recipe (`Method.adapt_recipe`: another model, balanced batches).
+profile `medium` lies between them: the quick CNN trained four times as long, for comparisons on
+a CPU (the default of folder datasets there); profile `synermix` is the SynerMix code's recipe
+(reference/methods.md 1.2), for 32x32 sets only. A dataset takes the recipe of the size nearest its
+images': 32 (ciFAIR, CIFAR, digits, folder:PATH) or 96 (STL-10, folder@96:PATH). A method may adapt
+its run's recipe (`Method.adapt_recipe`: another model, balanced batches).
 """
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from benchmark.errors import UserError
-from benchmark.training.spec import PROFILES
+from benchmark.training.spec import ALL_SHOTS, PROFILES, Shots, per_class
 
 if TYPE_CHECKING:  # the planning commands read recipes without torch
     import torch
@@ -35,11 +38,10 @@ class Schedule:
         """Steps per epoch of a subset of n_images (fewer than shots x classes where a class has fewer)."""
         return math.ceil(n_images * self.repeats(shots) / self.batch_size)
 
-    def steps_per_epoch(self, shots: int, num_classes: int) -> int:
-        return self.epoch_steps(shots * num_classes, shots)
-
-    def total_steps(self, shots: int, num_classes: int) -> int:
-        return self.epochs * self.steps_per_epoch(shots, num_classes)
+    def total_steps(self, shots: Shots, num_classes: int, pool_size: int = 0) -> int:
+        """Steps of training a subset of `shots` per class, or (ALL_SHOTS) the pool of `pool_size` images."""
+        n_images = pool_size if shots == ALL_SHOTS else shots * num_classes
+        return self.epochs * self.epoch_steps(n_images, per_class(shots, n_images, num_classes))
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,11 @@ QUICK_96 = Recipe(model="cnn", batch_size=16, lr=0.02, weight_decay=5e-4, epochs
 # 120 epochs, Cutout 16, balanced batches, the subset once per epoch (its grid trains on all of CIFAR-100).
 SYNERMIX_32 = Recipe(model="resnet18-cifar", batch_size=128, lr=0.1, weight_decay=5e-4, epochs=120, repeats_base=1,
                      pad=4, nesterov=False, lr_decay=StepDecay(epochs=10, gamma=0.5), cutout=16, sampler="balanced")
+# medium: the quick CNN trained 4x as long (48 epochs): the cheapest schedule under which the
+# papers' order (baseline < MixUp, baseline < ChimeraMix+Seg) came back on real 32-px images (issue
+# 13); a WRN-16-2 costs ~30x the CNN's step on a CPU, beyond an hour for a 5-seed comparison.
+MEDIUM_32 = Recipe(model="cnn", batch_size=10, lr=0.02, weight_decay=5e-4, epochs=48, repeats_base=50, pad=4)
+MEDIUM_96 = Recipe(model="cnn", batch_size=16, lr=0.02, weight_decay=5e-4, epochs=48, repeats_base=12, pad=12)
 
 
 # Assumed seconds per training step on a data-centre GPU at each model's usual batch size (the models: benchmark/training/models.py) (10 or 16
@@ -97,11 +104,18 @@ def classifier_step_key(recipe: Recipe, image_size: int, num_classes: int) -> st
     return f"{recipe.model}:b{recipe.batch_size}:{image_size}px:{num_classes}c"
 
 
-def by_profile(dataset: str, profile: str, recipes: dict[tuple[str, bool], Schedule], kind: str) -> Schedule:
-    """The recipe of (profile, is STL-10) from a table of them."""
+def recipe_size(dataset: str) -> int:
+    """32 or 96: the recipe size nearest the dataset's images (a tie goes to 32, the cheaper)."""
+    from benchmark.data import image_size
+    size = image_size(dataset)
+    return 32 if abs(size - 32) <= abs(size - 96) else 96
+
+
+def by_profile(dataset: str, profile: str, recipes: dict[tuple[str, int], Schedule], kind: str) -> Schedule:
+    """The recipe of (profile, recipe size) from a table of them."""
     if profile not in PROFILES:
         raise UserError(f"unknown profile '{profile}'; valid: {', '.join(PROFILES)}")
-    key = (profile, dataset == "stl10")
+    key = (profile, recipe_size(dataset))
     if key not in recipes:
         valid = ", ".join(p for p in PROFILES if (p, key[1]) in recipes)
         raise UserError(f"profile '{profile}' has no {kind} recipe for {dataset}; valid: {valid}")
@@ -109,6 +123,7 @@ def by_profile(dataset: str, profile: str, recipes: dict[tuple[str, bool], Sched
 
 
 def recipe_for(dataset: str, profile: str) -> Recipe:
-    return by_profile(dataset, profile, {("paper", False): PAPER_32, ("paper", True): PAPER_96,
-                                         ("quick", False): QUICK_32, ("quick", True): QUICK_96,
-                                         ("synermix", False): SYNERMIX_32}, "classifier")
+    return by_profile(dataset, profile, {("paper", 32): PAPER_32, ("paper", 96): PAPER_96,
+                                         ("quick", 32): QUICK_32, ("quick", 96): QUICK_96,
+                                         ("medium", 32): MEDIUM_32, ("medium", 96): MEDIUM_96,
+                                         ("synermix", 32): SYNERMIX_32}, "classifier")

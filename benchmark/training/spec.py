@@ -6,11 +6,25 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
 AUGMENT_POLICIES = {"none": "", "autoaugment": "AutoAugment", "trivialaugment": "TrivialAugment"}  # -> label
-PROFILES = ("paper", "quick", "synermix")  # the recipes of benchmark.training.recipes
+PROFILES = ("paper", "quick", "medium", "synermix")  # the recipes of benchmark.training.recipes
+ALL_SHOTS = "all"  # a spec's shots: the whole training pool (its classes may then be imbalanced)
+Shots = int | str  # samples per class, or ALL_SHOTS
+
+
+def per_class(shots: Shots, n_images: int, num_classes: int) -> int:
+    """The images per class a schedule counts for a subset of n_images: `shots`, or for the whole
+    pool its mean per class (rounded down, at least 1)."""
+    return max(n_images // num_classes, 1) if shots == ALL_SHOTS else int(shots)
+
+
+def shots_order(shots: Shots) -> float:
+    """A sort key: numbers ascending, the whole pool last."""
+    return math.inf if shots == ALL_SHOTS else float(shots)
 
 
 def stable_id(payload: dict[str, Any]) -> str:
@@ -46,7 +60,7 @@ class RunSpec(Spec):
 
     method: str
     dataset: str
-    shots: int
+    shots: Shots
     seed: int
     augment: str = "none"
     profile: str = "paper"
@@ -67,7 +81,7 @@ class StageSpec(Spec):
 
     kind: str
     dataset: str
-    shots: int
+    shots: Shots
     seed: int
     profile: str = "paper"
     params: tuple[tuple[str, Any], ...] = field(default=())

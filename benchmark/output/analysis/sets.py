@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from methods import Method
 
 ORIGINAL = "original"
-SET_PROFILES = ("paper", "quick")  # the profiles whose stages make image sets (the ones with generator recipes)
+SET_PROFILES = ("paper", "quick", "medium")  # the profiles whose stages make image sets (the ones with generator recipes)
 
 
 def image_methods() -> list[str]:

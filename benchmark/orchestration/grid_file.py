@@ -1,0 +1,138 @@
+"""A grid written as a TOML file (`--grid my_sweep.toml`): the cartesian product of its datasets,
+methods, shots, seeds and augment policies under one profile, with parameter overrides per method
+(a list of values sweeps the parameter: one run per value). For example:
+
+    datasets = ["folder:/data/pets", "folder@96:/data/pets"]
+    methods = ["baseline", "mixup", "hydramix"]    # or "all"
+    shots = [5, 10, "all"]                          # or "5,10" or "1-5"
+    seeds = "0-4"                                   # or [0, 1, 2]
+    profile = "medium"                              # optional: as --profile
+    augment = ["none", "trivialaugment"]            # optional: ["none"]
+
+    [overrides.hydramix]
+    p_gen = [0.25, 0.5]
+
+The file is checked whole: every mistake is one line naming the key, the bad value and the valid
+choices, and all of them are reported at once.
+"""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from benchmark.errors import UserError
+from benchmark.orchestration.grids import parse_ints, parse_shots
+from benchmark.training.spec import AUGMENT_POLICIES, PROFILES, RunSpec
+from methods import METHODS, Context, get_method
+
+REQUIRED = ("datasets", "methods", "shots", "seeds")
+OPTIONAL = ("profile", "augment", "overrides")
+
+
+@dataclass(frozen=True)
+class GridFile:
+    name: str  # the file's stem: the report's folder
+    specs: list[RunSpec]
+    notes: list[str]
+
+
+def read_grid_file(path: Path) -> GridFile:
+    from benchmark.orchestration.selection import product
+    if not path.is_file():
+        raise UserError(f"grid file {path} not found; give the path of a .toml grid file (or a grid of `list grids`)")
+    try:
+        data = tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: not valid TOML: {exc}") from None
+    mistakes: list[str] = []
+    for key in data:
+        if key not in (*REQUIRED, *OPTIONAL):
+            mistakes.append(f"unknown key '{key}'; valid: {', '.join((*REQUIRED, *OPTIONAL))}")
+    for key in REQUIRED:
+        if key not in data:
+            mistakes.append(f"{key}: missing; every grid file gives {', '.join(REQUIRED)}")
+    datasets = items_of(data, "datasets", check_dataset, mistakes)
+    methods = list(METHODS) if data.get("methods") == "all" else items_of(data, "methods", check_method, mistakes)
+    shots = [v for item in items_of(data, "shots", lambda x: parse_shots(str(x), "shots"), mistakes) for v in item]
+    seeds = [v for item in items_of(data, "seeds", lambda x: parse_ints(str(x), "seeds", False), mistakes) for v in item]
+    profile = data.get("profile")
+    if profile is not None and profile not in PROFILES:
+        mistakes.append(f"profile: unknown profile {profile!r}; valid: {', '.join(PROFILES)}")
+    augments = items_of(data, "augment", check_augment, mistakes) if "augment" in data else ["none"]
+    overrides = check_overrides(data.get("overrides", {}), methods, datasets, profile, mistakes)
+    if mistakes:
+        raise UserError("\n".join(f"{path}: {m}" for m in dict.fromkeys(mistakes)))
+    specs, notes = product(datasets, methods, shots, seeds, profile, augments, overrides)
+    return GridFile(path.stem, specs, notes)
+
+
+def items_of(data: dict[str, Any], key: str, check: Callable[[Any], Any], mistakes: list[str]) -> list[Any]:
+    """The key's values (a list, or one value; a string may hold a comma-separated list), each
+    checked: a failed check is a mistake naming the key."""
+    value = data.get(key, [])
+    values = value if isinstance(value, list) else [value]
+    if isinstance(value, str):
+        values = [v.strip() for v in value.split(",") if v.strip()]
+    if key in data and not values:
+        mistakes.append(f"{key}: empty; give at least one value")
+    checked = []
+    for v in values:
+        try:
+            checked.append(check(v))
+        except UserError as exc:  # the parsers of --shots and --seeds name the key themselves
+            mistakes.append(str(exc) if str(exc).startswith(f"{key}: ") else f"{key}: {exc}")
+    return checked
+
+
+def check_dataset(name: Any) -> str:
+    from benchmark.orchestration.plan import dataset_shape
+    if not isinstance(name, str):
+        raise UserError(f"{name!r} is not a dataset name (a string, e.g. \"folder:/data/pets\")")
+    dataset_shape(name)  # an unknown dataset, a missing or malformed folder
+    return name
+
+
+def check_method(name: Any) -> str:
+    get_method(str(name))
+    return str(name)
+
+
+def check_augment(policy: Any) -> str:
+    if policy not in AUGMENT_POLICIES:
+        raise UserError(f"unknown augment policy {policy!r}; valid: {', '.join(AUGMENT_POLICIES)}")
+    return policy
+
+
+def check_overrides(table: Any, methods: list[str], datasets: list[str], profile: str | None,
+                    mistakes: list[str]) -> dict[str, dict[str, list[Any]]]:
+    """{method: {parameter: values}}; each value checked as a run of the method on each dataset
+    would check it."""
+    from benchmark.orchestration.plan import dataset_shape
+    if not isinstance(table, dict):
+        mistakes.append(f"overrides: {table!r} is not a table; write [overrides.METHOD] with parameter = value")
+        return {}
+    overrides: dict[str, dict[str, list[Any]]] = {}
+    for method_name, params in table.items():
+        key = f"overrides.{method_name}"
+        if method_name not in methods:
+            mistakes.append(f"{key}: method '{method_name}' is not among the grid's methods; valid: {', '.join(methods)}")
+            continue
+        if not isinstance(params, dict):
+            mistakes.append(f"{key}: {params!r} is not a table of parameter = value")
+            continue
+        method = get_method(method_name)
+        swept = {p: v if isinstance(v, list) else [v] for p, v in params.items()}
+        for dataset in datasets:
+            shape = dataset_shape(dataset)
+            for parameter, values in swept.items():
+                for value in values:
+                    ctx = Context(dataset, shape.num_classes, shape.image_size, 5, 0, profile or "paper",
+                                  overrides={parameter: value})
+                    try:
+                        method(ctx)
+                    except UserError as exc:
+                        mistakes.append(f"{key}.{parameter}: {exc}")
+        overrides[method_name] = swept
+    return overrides
