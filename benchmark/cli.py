@@ -349,9 +349,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     from benchmark.output.report import write_report
     from benchmark.orchestration.store import Store
 
+    selection = selected(args) if has_selection(args) else None
     store = Store(results_dir(args.results_dir, must_exist=True))
     writable_dir(args.out, "--out")
-    selection = selected(args) if has_selection(args) else None
     if not args.no_fid and args.grid in (None, "demo"):
         from benchmark.output.analysis.fid import demo_fid
         try:

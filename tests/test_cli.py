@@ -25,7 +25,7 @@ def error_line(capsys):
     (["status", "--grid", "nope"], "unknown grid 'nope'"),
     (["report", "--grid", "nope"], "unknown grid 'nope'"),
     (["perf", "--methods", "nope"], "unknown method 'nope'"),
-    (["perf", "--profile", "fast"], "argument --profile: invalid choice: 'fast' (choose from 'paper', 'quick', 'medium')"),
+    (["perf", "--profile", "fast"], "argument --profile: invalid choice: 'fast' (choose from 'paper', 'quick', 'medium', 'synermix')"),
     (["list", "everything"], "invalid choice: 'everything'"),
 ])
 def test_bad_input_is_one_line_and_exit_2(capsys, argv, expected):
