@@ -1,7 +1,6 @@
 import json
 import importlib.util
 import re
-import time
 
 import pytest
 import torch
@@ -70,13 +69,12 @@ def test_run_fid_writes_a_result_and_reuses_it(tmp_path):
 def test_missing_generator_and_missing_weights_are_user_errors(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr("benchmark.output.analysis.fid.fid_helper_installed", lambda: False)
     store = Store(tmp_path / "results")
-    with pytest.raises(UserError, match="no trained generator for hydramix on digits"):
+    with pytest.raises(UserError, match="no trained generator for hydramix digits shots=5 seed=0"):
         run_fid("digits", 5, 0, ["original", "hydramix"], 10, store, tmp_path / "data",
                 feature_extractor=register_tiny_extractor())
-    t0 = time.perf_counter()
     code = main(["analyze", "fid", "--dataset", "digits", "--shots", "5", "--sets", "original",
                  "--results-dir", str(store.root)])
-    assert code == 2 and time.perf_counter() - t0 < 30
+    assert code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no Inception weights" in err[0] and "fid-weights" in err[0] and "--download" in err[0]
     with pytest.raises(UserError, match="no file"):

@@ -56,9 +56,13 @@ def test_a_regression_counts_only_when_a_second_measurement_confirms_it(tmp_path
     assert asked == ["baseline", "cutout"]
 
 
-def test_check_exits_1_on_a_regression_and_2_without_a_baseline(tmp_path, capsys):
+def test_check_exits_1_on_a_regression_and_2_without_a_baseline(tmp_path, capsys, monkeypatch):
+    measured = {**perf_row("baseline", 5.0), "dataset": "digits", "profile": "quick", "model": "cnn", "batch": 10,
+                "step_ms": None, "images_per_s": None, "bare_ms": None, "loop_efficiency": None,
+                "generated_step_ms": None, "generated_ratio": None, "device": "cpu", "threads": 2, "compiled": False}
+    monkeypatch.setattr("benchmark.output.perf.run_perf", lambda *a, **k: [measured])  # timings: test_perf_measures_...
     baseline = tmp_path / "baseline.json"
-    baseline.write_text(json.dumps([{**perf_row("baseline", 0.001), "dataset": "digits", "profile": "quick"}]))
+    baseline.write_text(json.dumps([{**perf_row("baseline", 1.0), "dataset": "digits", "profile": "quick"}]))
     args = ["perf", "--methods", "baseline", "--dataset", "digits", "--profile", "quick", "--steps", "1", "--overhead-only"]
     assert main([*args, "--check", str(baseline)]) == 1
     assert "PERF REGRESSION" in capsys.readouterr().err
