@@ -193,6 +193,58 @@ def output_to(log: Path) -> Iterator[None]:
             os.close(fd)
 
 
+def stop_workers(jobs: list) -> None:
+    """Each job's controller is asked to stop its task (SIGINT); whatever of a job is still alive
+    after STOP_WAIT_S is killed (a controller that Ctrl-C already reached can die before it kills
+    its task), and this returns once they are all gone."""
+    import signal
+    processes = {pid for job in jobs for pid in (int(job.job_id), *descendants(int(job.job_id)))}
+    for job in jobs:
+        job.cancel(check=False)
+
+    def running() -> bool:
+        for job in jobs:
+            job.done()  # reaps a controller that has ended
+        return any(alive(pid) for pid in processes)
+
+    deadline = time.monotonic() + STOP_WAIT_S
+    while running() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    for pid in processes:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+    while running():
+        time.sleep(0.1)
+
+
+def descendants(pid: int) -> set[int]:
+    """The processes below `pid` (Linux's /proc; none elsewhere)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def alive(pid: int) -> bool:
+    """Running (a zombie, waiting to be reaped, has stopped: Linux's /proc tells)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    with contextlib.suppress(OSError, IndexError):
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    return True
+
+
 def run_local(wave: list[Task], store: Store, data_dir: Path, workers: int, options: JobOptions,
               feedback: Feedback) -> set[str]:
     """The tasks of the wave in local processes; returns those they left to other processes."""
@@ -207,11 +259,7 @@ def run_local(wave: list[Task], store: Store, data_dir: Path, workers: int, opti
             feedback.poll()
             time.sleep(POLL_S)
     except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (the CLI turns it into one): stop every worker
-        for job in jobs:
-            job.cancel(check=False)  # the worker's controller stops its task (SIGINT, then SIGKILL)
-        deadline = time.monotonic() + STOP_WAIT_S
-        while not all(job.done() for job in jobs) and time.monotonic() < deadline:
-            time.sleep(0.1)
+        stop_workers(jobs)
         raise
     feedback.poll()
     skipped: set[str] = set()
