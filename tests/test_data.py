@@ -310,8 +310,8 @@ def test_folder_errors(tmp_path: Path) -> None:
     (tmp_path / "empty" / "b").mkdir()
     with pytest.raises(UserError, match=f"{tmp_path / 'empty' / 'b'} has no images"):
         load_dataset(f"folder:{tmp_path / 'empty'}", tmp_path)
-    write_pngs(tmp_path / "split" / "train" / "a", COLORS[0], 2)
-    write_pngs(tmp_path / "split" / "test" / "b", COLORS[0], 2)
+    for split, name in [("train", "a"), ("test", "b"), ("train", "c"), ("test", "c")]:
+        write_pngs(tmp_path / "split" / split / name, COLORS[0], 2)
     with pytest.raises(UserError, match="only in train: a; only in test: b"):
         load_dataset(f"folder:{tmp_path / 'split'}", tmp_path)
     write_pngs(tmp_path / "broken" / "a", COLORS[0], 3)

@@ -174,6 +174,8 @@ def seeds_note(found: list[Comparison]) -> list[Block]:
         n = seeds_needed(c.diff, c.diff_std)
         if c.n < 2:
             needed.append(f"{c.label} unknown (one seed shows no spread: run at least 2)")
+        elif c.diff == 0:
+            needed.append(f"{c.label} none would (its mean difference is 0)")
         else:
             needed.append(f"{c.label} {n}" if n else f"{c.label} more than {MAX_SEEDS}")
     seeds = max((c.n for c in others), default=0)
