@@ -188,3 +188,9 @@ def test_too_many_shots_names_the_class_and_status_fits_a_long_folder_path(capsy
     assert main(["status", "--grid", "pets", "--results-dir", str(tmp_path / "results")]) == 0
     header, row, total = capsys.readouterr().out.splitlines()[:3]
     assert header.index("done") == row.index("      0") + 3 == total.index("      0") + 3
+
+
+def test_the_parsers_profiles_are_the_recipes_profiles():
+    from benchmark.parser import PROFILES
+    from benchmark.training.spec import PROFILES as SPEC_PROFILES
+    assert PROFILES == SPEC_PROFILES
