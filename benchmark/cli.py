@@ -175,8 +175,9 @@ def cmd_list(args: argparse.Namespace) -> int:
 
     if args.what in ("all", "methods"):
         print("methods:")
+        width = max(len(cls.label) for cls in METHODS.values())
         for name, cls in METHODS.items():
-            print(f"  {name:<18} {cls.label:<16} {cls.summary}")
+            print(f"  {name:<18} {cls.label:<{width}} {cls.summary}")
     if args.what in ("all", "datasets"):
         print("datasets:")
         for name, info in DATASETS.items():
