@@ -80,10 +80,11 @@ def validate_data(plan: Plan, data_dir: Path, download: bool) -> None:
 def describe_plan(plan: Plan, store: Store, cost: CostModel) -> str:
     """The dry run: runs per method and dataset and the stages they need, with what is left to do,
     the steps, and the estimated training time on the cost model's device."""
+    width = max([12, *(len(task.dataset) for task in (*plan.runs, *plan.stages))])  # a folder dataset's path may be long
     runs: dict[str, list[Task]] = defaultdict(list)
     for run in plan.runs:
-        runs[f"{run.spec.method:<18} {run.dataset:<12}"].append(run)
-    lines = [f"{'method':<18} {'dataset':<12} {'runs':>6} {'to do':>6} {'steps/run':>17} {'est. time':>10}"]
+        runs[f"{run.spec.method:<18} {run.dataset:<{width}}"].append(run)
+    lines = [f"{'method':<18} {'dataset':<{width}} {'runs':>6} {'to do':>6} {'steps/run':>17} {'est. time':>10}"]
     rows, run_todo = summary_rows(runs, store, cost)
     lines += [f"{row}   shots {','.join(str(s) for s in sorted({r.spec.shots for r in group}, key=shots_order))}"
               for row, group in zip(rows, runs.values())]
@@ -91,11 +92,11 @@ def describe_plan(plan: Plan, store: Store, cost: CostModel) -> str:
     needed = plan.unfinished(store).stages
     for stage in needed:
         name = " ".join([stage.label, *(f"{k}={v}" for k, v in stage.spec.params)])
-        stages[f"{name:<37} {stage.dataset:<12}"].append(stage)
+        stages[f"{name:<37} {stage.dataset:<{width}}"].append(stage)
     stage_todo: list[Task] = []
     if stages:
         rows, stage_todo = summary_rows(stages, store, cost)
-        lines += ["", f"{'stage':<37} {'dataset':<12} {'stages':>6} {'to do':>6} {'steps/stage':>17} {'est. time':>10}",
+        lines += ["", f"{'stage':<37} {'dataset':<{width}} {'stages':>6} {'to do':>6} {'steps/stage':>17} {'est. time':>10}",
                   *rows]
     todo = [*run_todo, *stage_todo]
     known = [s for s in map(cost.seconds, todo) if s is not None]
