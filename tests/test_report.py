@@ -167,6 +167,19 @@ def test_latex_report_compiles_with_pdflatex(tmp_path):
     assert (path.parent / "report.pdf").stat().st_size > 1000
 
 
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed (apt-get install texlive-latex-base texlive-latex-recommended)")
+def test_a_report_with_a_recommendation_compiles_with_pdflatex(tmp_path):
+    store = Store(tmp_path / "results")
+    for task in grid_tasks("demo"):
+        if task.spec.method in ("baseline", "mixup", "cutout"):
+            store.write_record(fake_record(task, 70.0 + 3 * task.spec.seed + (task.spec.method == "mixup")))
+    [path] = write_report(store, tmp_path / "out", "demo", figures=False)
+    assert "## Recommendation" in path.read_text()
+    done = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "report.tex"], cwd=path.parent,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-2000:]
+
+
 def test_report_cli_writes_every_grid_with_results(tmp_path, capsys):
     store = Store(tmp_path / "results")
     store.write_record(fake_record(grid_tasks("demo")[0], 70.0))

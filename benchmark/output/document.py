@@ -8,7 +8,8 @@ from pathlib import Path
 
 LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
                  "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "±": r"$\pm$", "–": "--",
-                 "−": "$-$", "σ": r"$\sigma$", "τ": r"$\tau$", "≤": r"$\leq$", "×": r"$\times$"}
+                 "−": "$-$", "σ": r"$\sigma$", "τ": r"$\tau$", "≤": r"$\leq$", "×": r"$\times$",
+                 "Δ": r"$\Delta$"}
 
 
 def latex_escape(text: str) -> str:
