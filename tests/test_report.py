@@ -178,6 +178,7 @@ def test_a_report_with_a_recommendation_compiles_with_pdflatex(tmp_path):
     done = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "report.tex"], cwd=path.parent,
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stdout[-2000:]
+    assert "Overfull \\hbox" not in done.stdout  # the tables fit the page
 
 
 def test_report_cli_writes_every_grid_with_results(tmp_path, capsys):

@@ -62,8 +62,8 @@ class Rows:
     def latex(self) -> str:
         head = " & ".join(latex_inline(h) for h in self.header) + r" \\"
         rows = [" & ".join(latex_inline(c) for c in r) + r" \\" for r in self.rows]
-        return "\n".join([f"\\begin{{longtable}}{{{self.align}}}", r"\toprule", head, r"\midrule", r"\endhead", *rows,
-                          r"\bottomrule", r"\end{longtable}"])
+        return "\n".join([r"{\footnotesize\setlength{\tabcolsep}{4pt}", f"\\begin{{longtable}}{{{self.align}}}", r"\toprule",
+                          head, r"\midrule", r"\endhead", *rows, r"\bottomrule", r"\end{longtable}}"])
 
 
 @dataclass(frozen=True)
