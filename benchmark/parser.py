@@ -56,6 +56,12 @@ def add_results_dir(p: argparse.ArgumentParser) -> None:
                    help="results directory (default: $BENCHMARK_RESULTS_DIR or ./results)")
 
 
+def add_data_dir(p: argparse.ArgumentParser, what_for: str = "") -> None:
+    p.add_argument("--data-dir", type=Path, default=None, metavar="DIR",
+                   help=f"where the datasets are{what_for} (default: $BENCHMARK_DATA_DIR or "
+                        "~/.cache/smalldata-benchmark/data)")
+
+
 def build_parser() -> Parser:
     p = Parser(prog=program(), description=DESCRIPTION)
     p.add_argument("--version", action="version", version=f"%(prog)s {version()}")
@@ -67,8 +73,7 @@ def build_parser() -> Parser:
                                      "resume from their checkpoint.")
     add_selection(run)
     add_results_dir(run)
-    run.add_argument("--data-dir", type=Path, default=None, metavar="DIR",
-                     help="where the datasets are (default: $BENCHMARK_DATA_DIR or ~/.cache/smalldata-benchmark/data)")
+    add_data_dir(run)
     run.add_argument("--download", action="store_true", help="download missing dataset files (needs internet)")
     run.add_argument("--executor", default="local", choices=EXECUTORS,
                      help="local (parallel local processes, default), debug (in this process) or slurm (job arrays on "
@@ -110,9 +115,7 @@ def build_parser() -> Parser:
     add_selection(report)
     add_results_dir(report)
     report.add_argument("--out", type=Path, default=Path("reports"), metavar="DIR", help="output directory (default ./reports)")
-    report.add_argument("--data-dir", type=Path, default=None, metavar="DIR",
-                        help="where the datasets are, for the sample figures and the demo's FID "
-                             "(default: $BENCHMARK_DATA_DIR or ~/.cache/smalldata-benchmark/data)")
+    add_data_dir(report, " (for the sample figures and the demo's FID)")
     report.add_argument("--no-figures", action="store_true", help="tables only, no figures")
     report.add_argument("--no-fid", action="store_true", help="do not compute the demo's FID (results already in "
                                                               "<results>/analysis/ are still shown)")
@@ -146,8 +149,7 @@ def build_parser() -> Parser:
         q.add_argument("--profile", default=None, choices=PROFILES,
                        help="whose generators to use (default: the profile that has them)")
         add_results_dir(q)
-        q.add_argument("--data-dir", type=Path, default=None, metavar="DIR",
-                       help="where the datasets are (default: $BENCHMARK_DATA_DIR or ~/.cache/smalldata-benchmark/data)")
+        add_data_dir(q)
 
     fid = kinds.add_parser("fid", help="FID of each set against the training pool (torch-fidelity)",
                            description="FID between K images of each set and the dataset's training pool, with "
@@ -239,8 +241,7 @@ def build_parser() -> Parser:
     subsets.add_argument("--seeds", required=True, metavar="K1,K2", help="seeds, e.g. 0 or 0-4")
     subsets.add_argument("--out", type=Path, default=Path("subsets"), metavar="DIR",
                          help="where to write the files (default ./subsets)")
-    subsets.add_argument("--data-dir", type=Path, default=None, metavar="DIR",
-                         help="where the datasets are (default: $BENCHMARK_DATA_DIR or ~/.cache/smalldata-benchmark/data)")
+    add_data_dir(subsets)
 
     samples = sub.add_parser("samples", help="draw compositions of a trained generator (like the papers' Fig. 2)",
                              description="Write an image (PNG by default): per row, the N source images of one "
@@ -256,8 +257,7 @@ def build_parser() -> Parser:
     samples.add_argument("--profile", default=None, choices=PROFILES,
                          help="whose generator (default: the profile whose generator `run` trained for this subset)")
     add_results_dir(samples)
-    samples.add_argument("--data-dir", type=Path, default=None, metavar="DIR",
-                         help="where the datasets are (default: $BENCHMARK_DATA_DIR or ~/.cache/smalldata-benchmark/data)")
+    add_data_dir(samples)
     samples.add_argument("--out", type=Path, default=None, metavar="FILE",
                          help="image to write, .png, .pdf, .svg, ... (default "
                               "reports/samples/<method>_<dataset>_<shots>_<seed>_<profile>.png)")
