@@ -192,13 +192,13 @@ def test_one_generator_stage_serves_two_classifier_runs(tmp_path: Path, monkeypa
     assert second.requires[0].id == stage.id
     store = Store(tmp_path)
 
-    assert run_batch([stage, first], str(tmp_path), ".") == {"done": [stage.id, first.id], "failed": []}
+    assert run_batch([stage, first], str(tmp_path), ".") == {"done": [stage.id, first.id], "failed": [], "skipped": []}
     artifact = store.artifact_path(stage.id)
     written = artifact.stat().st_mtime_ns
     summary = store.stage_record(stage.id)["summary"]
     assert summary["epochs"] == TINY_GENERATOR.epochs and summary["resumed_from_epoch"] == 0
 
-    assert run_batch([stage, second], str(tmp_path), ".") == {"done": [stage.id, second.id], "failed": []}
+    assert run_batch([stage, second], str(tmp_path), ".") == {"done": [stage.id, second.id], "failed": [], "skipped": []}
     assert artifact.stat().st_mtime_ns == written
     records = [json.loads(store.record_path(r.id).read_text()) for r in (first, second)]
     assert [r["stages"][0]["stage_id"] for r in records] == [stage.id, stage.id]
