@@ -69,7 +69,7 @@ def test_the_heartbeat_keeps_a_long_claim_fresh(tmp_path, monkeypatch):
     with claimed(tmp_path, TASK):
         path = claim_path(tmp_path, TASK)
         os.utime(path, (0, 0))
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 1800
         while path.stat().st_mtime == 0 and time.monotonic() < deadline:
             time.sleep(0.05)
         assert time.time() - path.stat().st_mtime < claims.STALE_S

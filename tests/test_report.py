@@ -162,7 +162,7 @@ def test_latex_report_compiles_with_pdflatex(tmp_path):
     store.write_record(fake_record(table1_task("cutout", "stl10", 20, 0), 40.0))
     [path] = write_report(store, tmp_path / "out", "table1", figures=False)
     done = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "report.tex"], cwd=path.parent,
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=1800)
     assert done.returncode == 0, done.stdout[-2000:]
     assert (path.parent / "report.pdf").stat().st_size > 1000
 

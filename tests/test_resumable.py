@@ -1,5 +1,5 @@
 """The shared epoch loop on a toy job (the real ones: tests/test_engine.py, test_generative.py,
-test_resume_kill.py)."""
+test_reproducible.py)."""
 from dataclasses import dataclass, field
 
 import pytest

@@ -31,7 +31,7 @@ from helpers import fake_record, grid_tasks
 from toy_stages import TOY_GRID
 
 REPO = Path(__file__).resolve().parent.parent
-WAIT_S = 900  # the longest any test waits for jobs (2 shared cores; a job here takes 0.5-3 min)
+WAIT_S = 1800  # the longest any test waits for jobs (2 shared cores; a job here takes 0.5-3 min: 5x that, and more)
 SLICE = ["--grid", "demo", "--methods", "baseline,chimeramix_grid", "--shots", "5", "--seeds", "0"]
 ON_TEST_CLUSTER = ["--executor", "slurm", "--slurm-profile", "testcluster"]
 
@@ -209,12 +209,12 @@ def cluster(tmp_path_factory):
     previous = os.environ.get("SLURM_CONF")
     try:
         up = subprocess.run(["bash", str(REPO / "slurm/testcluster/up.sh"), str(base)], env=env,
-                            capture_output=True, text=True, timeout=120)
+                            capture_output=True, text=True, timeout=1800)
         assert up.returncode == 0, f"up.sh failed:\n{up.stdout}\n{up.stderr}"
         os.environ["SLURM_CONF"] = str(base / "slurm.conf")
         yield base
     finally:
-        subprocess.run(["bash", str(REPO / "slurm/testcluster/down.sh"), str(base)], timeout=120)
+        subprocess.run(["bash", str(REPO / "slurm/testcluster/down.sh"), str(base)], timeout=1800)
         if previous is None:
             os.environ.pop("SLURM_CONF", None)
         else:
@@ -441,11 +441,11 @@ def test_failed_run_is_left_out_until_retry_failed(cluster, capsys, tmp_path):
         job = store.load_submission(spec.id)["job_id"]
         wait_until(lambda: not in_queue(job), f"job {job} to end")
         capsys.readouterr()
+        shutil.move(tmp_path / "elsewhere", data)  # status plans the folder's runs from its files
         assert main(["status", "--grid", "slurmbroken", "--results-dir", str(store.root)]) == 0
         out = capsys.readouterr().out
         show(capsys, "status of a failed run:\n" + out)
         assert f"(job {job})" in out and "not found" in out and f"{job}_0_log.err" in out
-        shutil.move(tmp_path / "elsewhere", data)
         assert main(argv) == 0
         out = capsys.readouterr().out
         show(capsys, "run again:\n" + out)
