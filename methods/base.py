@@ -14,6 +14,8 @@ label, a summary and a few hooks, and knows nothing about grids, launchers or st
 - `augment(batch)`: transform or replace a batch; mixing methods mix here: images, soft targets
   (`Batch.targets`) and hidden features at a mixing point of the classifier (`Batch.mix`).
 - `loss(model, batch)`: the training loss; by default the cross-entropy of the batch's targets.
+- `passes`: how many forward-backward passes of the classifier one step makes (2 for SuperMix's
+  natural and mixed batches); the cost model multiplies the step time by it.
 - `unsuitable(ctx)` (a classmethod, torch-free): why the method cannot run in this context (its
   dataset's classes or image size, the shots), or None. Only a selection without a named grid
   (`run --datasets ... --methods all`) reads it: it leaves such runs out with this reason, one line
@@ -104,6 +106,7 @@ class Method:
     summary: ClassVar[str]
     policy: ClassVar[str] = "none"  # autoaugment / trivialaugment for the policy methods
     mixes_images: ClassVar[bool] = False  # its augment makes new images (the analyses' image sets)
+    passes: ClassVar[int] = 1  # forward-backward passes of the classifier per step (the cost model's multiplier)
 
     def __init__(self, ctx: Context):
         self.ctx = ctx

@@ -117,6 +117,7 @@ class SuperMix(Method):
     label = "SuperMix"
     summary = ("cross-entropy of the batch plus that of a batch of the subset's SuperMix set (2 images mixed under "
                "masks fitted to a baseline teacher) against the teacher's labels")
+    passes = 2  # the natural and the mixed batch
 
     def requires(self) -> tuple[StageSpec, ...]:
         ctx = self.ctx

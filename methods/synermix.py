@@ -40,6 +40,7 @@ class SynerMixIntra(Method):
     label = "SynerMix-Intra"
     summary = ("beta x CE of one random mix per class of the unaugmented images' features + (1 - beta) x CE, "
                "beta 0.5, balanced batches")
+    passes = 2  # the batch and its unaugmented images
 
     @classmethod
     def defaults(cls, ctx: Context) -> dict[str, Any]:

@@ -91,6 +91,9 @@ def test_dry_run_estimates_from_the_step_time_table_and_measures_nothing(capsys,
     assert " 30 " in line and f"{steps * 0.4 / 3600:,.1f} h" in line
     line = next(line for line in out.splitlines() if line.startswith("baseline") and "cifair100 " in line)
     assert line.endswith("shots 5,10,20,30,50,100") and " 960,000-1,000,000 " in line  # a 10-class key stands in
+    supermix = next(line for line in out.splitlines() if line.startswith("supermix ") and "cifair100 " in line)
+    hours = [float(row.split(" h ")[0].split()[-1].replace(",", "")) for row in (line, supermix)]
+    assert " 960,000-1,000,000 " in supermix and hours[1] == pytest.approx(2 * hours[0], abs=0.1)  # two passes a step
     assert "have no step time for cpu (shown as ?)" in out  # the seg generators of the table are not in it
     assert not (tmp_path / "results" / "step_times.json").exists()
     stages = [line.split()[:3] for line in out.split("stage ")[-1].splitlines()]

@@ -1,5 +1,6 @@
 """One cost model for dealing local work, the dry run and the GPU-hours estimate: the seconds of a
-task = its training steps (exact, from its recipe) x the time of one step on a device.
+task = its training steps (exact, from its recipe) x the time of one step on a device x the
+classifier passes of its method's step (2 for SuperMix and SynerMix; 1 for a stage).
 
 Step times come from the table shipped with the project (results/perf/step_times.json: per kind of
 device, measured by `python -m benchmark perf --step-times`, which a user reruns to measure their
@@ -90,7 +91,7 @@ class CostModel:
 
     def seconds(self, task: Task) -> float | None:
         step = self.step_seconds(task)
-        return None if step is None else task.steps * step
+        return None if step is None else task.steps * task.passes * step
 
     def describe(self) -> str:
         if self.assumed:

@@ -45,6 +45,7 @@ class Node:
 
     spec: RunSpec | StageSpec
     requires: tuple[StageTask, ...]
+    passes = 1  # a step's cost in steps of its step key (a stage's key is its own step)
 
     @property
     def id(self) -> str:
@@ -139,6 +140,10 @@ class RunTask(Node):
     @cached_property
     def steps(self) -> int:
         return self.recipe.total_steps(self.spec.shots, self.context.num_classes, self.shape.train_size)
+
+    @property
+    def passes(self) -> int:
+        return self.method.passes
 
     @property
     def step_key(self) -> str:
