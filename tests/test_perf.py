@@ -27,9 +27,9 @@ def test_overhead_only_skips_the_recipe_model():
     assert "-" in format_table([row])
 
 
-def perf_row(method, overhead, generated=None):
+def perf_row(method, overhead, generated=None, bf16=False):
     return {"method": method, "dataset": "cifair10", "profile": "paper", "overhead_ms": overhead,
-            "generated_overhead_ms": generated}
+            "generated_overhead_ms": generated, "generator_bf16": bf16}
 
 
 def test_check_flags_only_figures_above_twice_the_baseline(tmp_path):
@@ -40,6 +40,9 @@ def test_check_flags_only_figures_above_twice_the_baseline(tmp_path):
     assert list(found) == ["cutout", "hydramix"]
     assert found["cutout"] == ["cutout: overhead_ms 2.50 ms, baseline 1.00 ms (2.5x)"]
     assert found["hydramix"][0].startswith("hydramix: generated_overhead_ms 450.00 ms")
+    bf16_baseline = tmp_path / "bf16.json"  # measured where the generator decoded in bf16: not comparable
+    bf16_baseline.write_text(json.dumps([perf_row("hydramix", 1.0, 200.0, bf16=True)]))
+    assert check_regressions([perf_row("hydramix", 1.0, 450.0)], load_baseline(bf16_baseline)) == {}
 
 
 def test_a_regression_counts_only_when_a_second_measurement_confirms_it(tmp_path):
