@@ -98,7 +98,8 @@ def coerce(name: str, default: Any, value: Any) -> Any:
             return float(value)
         return kind(value)
     except (TypeError, ValueError):
-        raise UserError(f"parameter {name}: {value!r} is not a {kind.__name__} (default {default!r})") from None
+        wanted = {bool: "true or false", int: "a whole number", float: "a number"}.get(kind, f"a {kind.__name__}")
+        raise UserError(f"parameter {name}: {value!r} is not {wanted} (default {default!r})") from None
 
 
 class Method:

@@ -113,8 +113,10 @@ def test_bool_parameters_are_parsed_not_cast(value, want):
     assert coerce("flag", False, value) is want
 
 
-@pytest.mark.parametrize("default, value", [(False, "maybe"), (False, 2), (4, 2.5), (4, "x"), (0.5, True)])
-def test_a_parameter_of_the_wrong_type_is_a_user_error(default, value):
+@pytest.mark.parametrize("default, value, wanted", [(False, "maybe", "true or false"), (False, 2, "true or false"),
+                                                    (4, 2.5, "a whole number"), (4, "x", "a whole number"),
+                                                    (0.5, True, "a number")])
+def test_a_parameter_of_the_wrong_type_is_a_user_error(default, value, wanted):
     from methods.base import coerce
-    with pytest.raises(UserError, match="parameter p"):
+    with pytest.raises(UserError, match=f"parameter p: .* is not {wanted} \\(default"):
         coerce("p", default, value)
