@@ -14,7 +14,7 @@ DESCRIPTION = ("Image classification from very small datasets: every method of t
                "seeds, and the papers' tables. Commands: run, status, report, export, list, perf, samples, subsets, "
                "analyze; `<command> --help` gives each one's options.")
 EXECUTORS = ("local", "debug", "slurm")
-PROFILES = ("paper", "quick", "medium", "synermix")  # benchmark.training.spec.PROFILES (tests/test_cli.py checks)
+PROFILES = ("paper", "quick", "medium", "synermix")  # benchmark.spec.PROFILES (tests/test_cli.py checks)
 
 
 def program() -> str:

@@ -52,7 +52,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from benchmark.errors import UserError
-from benchmark.training.spec import Shots, StageSpec
+from benchmark.spec import Shots, StageSpec
 
 if TYPE_CHECKING:  # the planning commands import methods without torch; the hooks that compute import it
     import torch

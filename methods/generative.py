@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from benchmark.errors import UserError
-from benchmark.training.spec import StageSpec
+from benchmark.spec import StageSpec
 from methods import register
 from methods.base import BatchReplacement, Context
 from methods.generator import GeneratorKind

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from benchmark.training.recipes import Schedule, by_profile
-from benchmark.training.spec import StageSpec
+from benchmark.spec import StageSpec
 from methods.stage import EpochCallback, StageKind, register_stage_kind
 
 if TYPE_CHECKING:

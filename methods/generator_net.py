@@ -22,7 +22,7 @@ from benchmark.training.models import bf16_autocast
 from benchmark.training.resumable import curve_summary, mean_losses_epoch, train_curve
 from benchmark.training.timing import median_batch_seconds, random_subset
 from benchmark.training.pipeline import Batch, TrainData, normalize
-from benchmark.training.spec import StageSpec, per_class
+from benchmark.spec import StageSpec, per_class
 from methods.generator import GeneratorRecipe, stage_masking
 from methods.masks import MASKS, SEGMENTED_SOURCE, felzenszwalb_params, mix, sample_masks, segment
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from benchmark.training.recipes import Schedule, by_profile
-from benchmark.training.spec import StageSpec
+from benchmark.spec import StageSpec
 from methods import register
 from methods.base import BatchReplacement
 from methods.stage import EpochCallback, StageKind, register_stage_kind

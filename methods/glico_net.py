@@ -14,7 +14,7 @@ from benchmark.atomic import save_atomic
 from benchmark.training.models import bf16_autocast
 from benchmark.training.pipeline import normalize
 from benchmark.training.resumable import curve_summary, mean_losses_epoch, train_curve
-from benchmark.training.spec import StageSpec
+from benchmark.spec import StageSpec
 from benchmark.training.timing import median_batch_seconds, random_subset
 from methods.generator_net import laplacian_loss, resize_uint8
 from methods.glico import GlicoRecipe

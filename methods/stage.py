@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, ClassVar
 
 from benchmark.training.recipes import Schedule
-from benchmark.training.spec import StageSpec
+from benchmark.spec import StageSpec
 
 if TYPE_CHECKING:  # a kind's declarations are read without torch; its training imports it
     import torch

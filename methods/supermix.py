@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from benchmark.training.recipes import PAPER_32, PAPER_96, Schedule, by_profile, recipe_for
-from benchmark.training.spec import StageSpec
+from benchmark.spec import StageSpec
 from methods import register
 from methods.base import Method
 from methods.stage import EpochCallback, StageKind, register_stage_kind

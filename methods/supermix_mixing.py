@@ -18,7 +18,7 @@ from benchmark.training.models import build_model
 from benchmark.training.pipeline import TrainData, denormalize, normalize
 from benchmark.training.recipes import recipe_for
 from benchmark.training.resumable import train_curve
-from benchmark.training.spec import StageSpec
+from benchmark.spec import StageSpec
 from benchmark.training.timing import interleaved_medians
 from methods.stage import EpochCallback
 from methods.supermix import ASSUMED_ITERATIONS, MixRecipe

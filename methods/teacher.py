@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from benchmark.atomic import save_atomic
 from benchmark.training.recipes import GPU_STEP_S, Recipe, classifier_step_key, recipe_for
-from benchmark.training.spec import StageSpec
+from benchmark.spec import StageSpec
 from methods.base import Context, Method
 from methods.stage import EpochCallback, StageKind, register_stage_kind
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from benchmark.orchestration.grids import GRIDS, Grid
-from benchmark.training.spec import RunSpec
+from benchmark.spec import RunSpec
 from methods import METHODS, STAGE_KINDS
 from toy_stages import TOY_GRID, TeacherLabels, TeacherLabelSet
 

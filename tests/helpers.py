@@ -11,7 +11,7 @@ import torch
 from benchmark.data import cached_dataset, subsample
 from benchmark.orchestration.plan import resolve
 from benchmark.orchestration.store import Store
-from benchmark.training.spec import RunSpec
+from benchmark.spec import RunSpec
 
 
 def run_task(method: str, dataset: str = "digits", shots: int = 5, seed: int = 0, profile: str = "quick",

@@ -178,7 +178,7 @@ def test_help_list_status_and_the_dry_run_import_no_torch(argv, tmp_path):
 def test_too_many_shots_names_the_class_and_status_fits_a_long_folder_path(capsys, tmp_path, monkeypatch):
     from PIL import Image
     from benchmark.orchestration.grids import GRIDS, Grid
-    from benchmark.training.spec import RunSpec
+    from benchmark.spec import RunSpec
     root = tmp_path / "a folder with a rather long name to see the status table keep its columns" / "pets"
     for name, count in (("cats", 3), ("dogs", 10)):
         (root / name).mkdir(parents=True)
@@ -195,5 +195,5 @@ def test_too_many_shots_names_the_class_and_status_fits_a_long_folder_path(capsy
 
 def test_the_parsers_profiles_are_the_recipes_profiles():
     from benchmark.parser import PROFILES
-    from benchmark.training.spec import PROFILES as SPEC_PROFILES
+    from benchmark.spec import PROFILES as SPEC_PROFILES
     assert PROFILES == SPEC_PROFILES

@@ -14,7 +14,7 @@ from benchmark.orchestration.store import Store
 from benchmark.orchestration.worker import run_batch
 from benchmark.training.pipeline import TrainData, normalize
 from benchmark.training.recipes import Recipe
-from benchmark.training.spec import StageSpec
+from benchmark.spec import StageSpec
 from helpers import killed_and_resumed, run_task
 from methods import STAGE_KINDS, Context, get_method
 from methods.generator import GeneratorKind, GeneratorRecipe

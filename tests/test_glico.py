@@ -11,7 +11,7 @@ from benchmark.data import load_dataset, subsample
 from benchmark.orchestration.plan import resolve
 from benchmark.orchestration.store import Store
 from benchmark.training.models import bf16_autocast
-from benchmark.training.spec import RunSpec, StageSpec
+from benchmark.spec import RunSpec, StageSpec
 from helpers import killed_and_resumed, run_task, train_demo_run
 from methods import STAGE_KINDS
 from methods.glico import RATIOS, GlicoKind, GlicoRecipe

@@ -22,7 +22,7 @@ from benchmark.orchestration.plan import resolve
 from benchmark.orchestration.selection import from_args
 from benchmark.orchestration.store import Store
 from benchmark.training.recipes import recipe_for
-from benchmark.training.spec import ALL_SHOTS, RunSpec
+from benchmark.spec import ALL_SHOTS, RunSpec
 
 
 @pytest.fixture(autouse=True)

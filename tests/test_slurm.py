@@ -26,7 +26,7 @@ from benchmark.orchestration.plan import resolve
 from benchmark.orchestration.slurm import options as slurm_options, profiles
 from benchmark.orchestration.slurm import scheduler as slurm_scheduler, states as slurm_states, submit as slurm_submit
 from benchmark.orchestration.store import Store
-from benchmark.training.spec import RunSpec
+from benchmark.spec import RunSpec
 from helpers import fake_record, grid_tasks
 from toy_stages import TOY_GRID
 

@@ -3,7 +3,7 @@ import pytest
 from benchmark.errors import UserError
 from benchmark.orchestration.grids import GRIDS, SEEDS, SHOTS, TABLE1_ROWS, grid_specs, select
 from benchmark.orchestration.plan import resolve
-from benchmark.training.spec import RunSpec
+from benchmark.spec import RunSpec
 from methods import METHODS
 
 

@@ -12,7 +12,7 @@ from benchmark.orchestration.plan import resolve
 from benchmark.orchestration.store import Store
 from benchmark.output.reproduction import paper_frame
 from benchmark.training.pipeline import normalize
-from benchmark.training.spec import RunSpec
+from benchmark.spec import RunSpec
 from helpers import killed_and_resumed, run_task, train_demo_run
 from methods.supermix import SUPERMIX_PAPER_32, SUPERMIX_QUICK_32
 from methods.supermix_mixing import apply_masks, gaussian_taps, load_set, mix_batch, process_masks, smooth, top_k_match

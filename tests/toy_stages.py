@@ -11,7 +11,7 @@ import torch
 from benchmark.atomic import save_atomic
 from benchmark.training.pipeline import Batch, TrainData, normalize
 from benchmark.training.recipes import Schedule
-from benchmark.training.spec import StageSpec
+from benchmark.spec import StageSpec
 from methods.base import Method
 from methods.stage import StageKind
 from methods.teacher import TeacherKind, load_teacher

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from benchmark.data.imageset import ImageSet
 from benchmark.errors import UserError
 from benchmark.paths import home_cache_dir
-from benchmark.training.spec import ALL_SHOTS, Shots
+from benchmark.spec import ALL_SHOTS, Shots
 
 if TYPE_CHECKING:
     import torch

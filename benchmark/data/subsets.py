@@ -8,7 +8,7 @@ import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from benchmark.training.spec import Shots
+from benchmark.spec import Shots
 
 if TYPE_CHECKING:
     import torch

@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 from benchmark.errors import UserError
 from benchmark.orchestration.grids import parse_ints, parse_shots
-from benchmark.training.spec import AUGMENT_POLICIES, PROFILES, RunSpec
+from benchmark.spec import AUGMENT_POLICIES, PROFILES, RunSpec
 from methods import METHODS, Context, get_method
 
 REQUIRED = ("datasets", "methods", "shots", "seeds")

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from benchmark.errors import UserError
-from benchmark.training.spec import ALL_SHOTS, AUGMENT_POLICIES, RunSpec, Shots
+from benchmark.spec import ALL_SHOTS, AUGMENT_POLICIES, RunSpec, Shots
 from benchmark.data import check_dataset_name
 from methods import METHODS, get_method
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from benchmark.orchestration.cost import CostModel, format_duration, two_figures
 from benchmark.orchestration.store import Store
 from benchmark.orchestration.tasks import Resolver, RunTask, Shape, StageTask, Task
-from benchmark.training.spec import RunSpec, shots_order
+from benchmark.spec import RunSpec, shots_order
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmark.training.spec import RunSpec
+from benchmark.spec import RunSpec
 
 
 @dataclass(frozen=True)

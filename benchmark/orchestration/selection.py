@@ -15,7 +15,7 @@ from benchmark.data import dataset_label, folder_of
 from benchmark.errors import UserError
 from benchmark.orchestration.grids import (grid_specs, parse_ints, parse_list, parse_methods, parse_shots,
                                            select)
-from benchmark.training.spec import PROFILES, RunSpec, Shots
+from benchmark.spec import PROFILES, RunSpec, Shots
 from methods import METHODS, Context, get_method
 
 FOLDER_CPU_PROFILE = "medium"  # folder datasets without --profile on a machine without a GPU

@@ -28,7 +28,7 @@ from benchmark.atomic import write_json_atomic, write_text_atomic
 from benchmark.errors import UserError
 from benchmark.orchestration.record import RunRecord
 from benchmark.stored import fields, read_json, set_aside
-from benchmark.training.spec import StageSpec
+from benchmark.spec import StageSpec
 
 JOB_ID = re.compile(r"\d+(_\d+)?")  # a SLURM job (123) or array element (123_4), a local job (its pid)
 

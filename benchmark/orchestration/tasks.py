@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from benchmark.errors import UserError
 from benchmark.training.recipes import GPU_STEP_S, Recipe, classifier_step_key, recipe_for
-from benchmark.training.spec import AUGMENT_POLICIES, RunSpec, StageSpec
+from benchmark.spec import AUGMENT_POLICIES, RunSpec, StageSpec
 from methods import STAGE_KINDS, Context, Method, StageKind, get_method
 
 if TYPE_CHECKING:

@@ -30,7 +30,7 @@ import pandas as pd  # noqa: E402
 
 from benchmark.orchestration.store import Store  # noqa: E402
 from benchmark.output.document import Figure  # noqa: E402
-from benchmark.training.spec import ALL_SHOTS, shots_order  # noqa: E402
+from benchmark.spec import ALL_SHOTS, shots_order  # noqa: E402
 
 # composing method with its generator -> the same mixing in pixel space (HydraMix Fig. 4, ChimeraMix Table 3)
 GENERATOR_ABLATIONS = {"chimeramix_grid": "gridmix", "chimeramix_seg": "segmix", "hydramix": "hydramix_direct"}

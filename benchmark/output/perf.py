@@ -41,7 +41,7 @@ from benchmark.training.engine import default_device
 from benchmark.training.engine import Trainer
 from benchmark.training.models import bf16_autocast, cpu_computes_bf16
 from benchmark.training.recipes import recipe_for
-from benchmark.training.spec import RunSpec
+from benchmark.spec import RunSpec
 from benchmark.training.timing import interleaved_medians
 from methods import METHODS, get_method
 from methods.base import BatchReplacement

@@ -20,7 +20,7 @@ import pandas as pd
 
 from benchmark.output.document import Block, Figure, Heading, Rows, Text
 from benchmark.output.reproduction import PAPER_DATASETS
-from benchmark.training.spec import shots_order
+from benchmark.spec import shots_order
 
 BASELINE = "baseline"
 CONFIDENCE = 0.95

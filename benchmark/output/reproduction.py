@@ -13,7 +13,7 @@ import pandas as pd
 from benchmark.output.document import Block, Heading, Rows, Text
 from benchmark.output.tables import Cell, Table, cell_text
 from benchmark.paths import REPOSITORY
-from benchmark.training.spec import AUGMENT_POLICIES
+from benchmark.spec import AUGMENT_POLICIES
 
 PAPER_DIR = REPOSITORY / "results" / "paper"
 # grid -> the published tables its rows are compared with (rows they lack have no published numbers);

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from benchmark.output.document import latex_escape
-from benchmark.training.spec import ALL_SHOTS, Shots, shots_order
+from benchmark.spec import ALL_SHOTS, Shots, shots_order
 
 MISSING = "–"
 

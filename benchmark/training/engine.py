@@ -23,7 +23,7 @@ from benchmark.training.policies import BatchPolicy
 from benchmark.training.recipes import Recipe
 from benchmark.training.resumable import train_epochs
 from benchmark.training.samplers import SAMPLERS
-from benchmark.training.spec import per_class
+from benchmark.spec import per_class
 
 if TYPE_CHECKING:
     from methods import Context, Method

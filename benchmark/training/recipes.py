@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from benchmark.errors import UserError
-from benchmark.training.spec import ALL_SHOTS, PROFILES, Shots, per_class
+from benchmark.spec import ALL_SHOTS, PROFILES, Shots, per_class
 
 if TYPE_CHECKING:  # the planning commands read recipes without torch
     import torch

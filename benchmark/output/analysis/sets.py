@@ -26,7 +26,7 @@ from benchmark.errors import UserError
 from benchmark.orchestration.plan import resolve
 from benchmark.orchestration.store import Store
 from benchmark.orchestration.tasks import RunTask
-from benchmark.training.spec import RunSpec
+from benchmark.spec import RunSpec
 
 if TYPE_CHECKING:
     from benchmark.training.pipeline import TrainData
