@@ -1,4 +1,5 @@
-"""Checked command-line values and directories: a bad one is one line naming it (exit status 2)."""
+"""Checked command-line values and directories: a bad one is one line naming it (exit status 2).
+The value parsers serve the command line and grid files alike."""
 from __future__ import annotations
 
 import argparse
@@ -7,6 +8,7 @@ import os
 from pathlib import Path
 
 from benchmark.errors import UserError
+from benchmark.spec import ALL_SHOTS, Shots
 
 
 def seconds(text: str) -> float:
@@ -46,3 +48,49 @@ def results_dir(given: Path | None, must_exist: bool) -> Path:
         raise UserError(f"no results directory {path}{source}: nothing has run there (`run` creates it); "
                         "give another with --results-dir")
     return path
+
+
+def parse_list(text: str | None, option: str) -> list[str] | None:
+    if text is None:
+        return None
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    if not items:
+        raise UserError(f"{option} is empty; give a comma-separated list")
+    return items
+
+
+def parse_ints(text: str | None, option: str, positive: bool) -> list[int] | None:
+    """Comma-separated integers and inclusive ranges: "0,2" or "0-4"."""
+    items = parse_list(text, option)
+    if items is None:
+        return None
+    return list(dict.fromkeys(v for item in items for v in parse_range(item, option, positive)))
+
+
+def parse_range(item: str, option: str, positive: bool) -> list[int]:
+    first, sep, last = item.partition("-") if not item.startswith("-") else (item, "", "")
+    try:
+        values = [int(first)] if not sep else list(range(int(first), int(last) + 1))
+    except ValueError:
+        raise UserError(f"{option}: '{item}' is not an integer or a range FIRST-LAST") from None
+    if sep and not values:
+        raise UserError(f"{option}: '{item}' is an empty range; give FIRST-LAST with FIRST <= LAST")
+    for value in values:
+        if value < (1 if positive else 0):
+            raise UserError(f"{option}: {value} is not allowed; give {'positive' if positive else 'non-negative'} "
+                            "integers")
+    return values
+
+
+def parse_methods(text: str | None) -> list[str] | None:
+    """Method names, or `all`: every registered method (None: no filter)."""
+    return None if text == "all" else parse_list(text, "--methods")
+
+
+def parse_shots(text: str | None, option: str = "--shots") -> list[Shots] | None:
+    """Like parse_ints (positive), and `all`: the whole training pool."""
+    items = parse_list(text, option)
+    if items is None:
+        return None
+    return list(dict.fromkeys(v for item in items
+                              for v in ([ALL_SHOTS] if item == ALL_SHOTS else parse_range(item, option, True))))

@@ -171,13 +171,15 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     from benchmark.data import DATASETS
     from benchmark.orchestration.grids import GRIDS
-    from methods import METHODS
+    from methods import METHODS, PLUGINS
 
     if args.what in ("all", "methods"):
         print("methods:")
         width = max(len(cls.label) for cls in METHODS.values())
+        source = {name: f"plug-in {PLUGINS[name]}" if name in PLUGINS else "built in" for name in METHODS}
+        source_width = max(map(len, source.values()))
         for name, cls in METHODS.items():
-            print(f"  {name:<18} {cls.label:<{width}} {cls.summary}")
+            print(f"  {name:<18} {cls.label:<{width}} {source[name]:<{source_width}} {cls.summary}")
     if args.what in ("all", "datasets"):
         print("datasets:")
         for name, info in DATASETS.items():
@@ -245,7 +247,7 @@ def measure_step_times(args: argparse.Namespace) -> int:
 def cmd_subsets(args: argparse.Namespace) -> int:
     from benchmark.data import check_dataset_name, default_data_dir
     from benchmark.data.subsets import write_subsets
-    from benchmark.orchestration.grids import parse_ints, parse_shots
+    from benchmark.arguments import parse_ints, parse_shots
 
     check_dataset_name(args.dataset)
     written = write_subsets(args.dataset, parse_shots(args.shots), parse_ints(args.seeds, "--seeds", False),

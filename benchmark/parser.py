@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import NoReturn
 
 from benchmark.arguments import seconds
+from benchmark.profiles import PROFILES
 
 
 DESCRIPTION = ("Image classification from very small datasets: every method of the field over datasets x shots x "
                "seeds, and the papers' tables. Commands: run, status, report, export, list, perf, samples, subsets, "
                "analyze; `<command> --help` gives each one's options.")
 EXECUTORS = ("local", "debug", "slurm")
-PROFILES = ("paper", "quick", "medium", "synermix")  # benchmark.spec.PROFILES (tests/test_cli.py checks)
 
 
 def program() -> str:
@@ -46,8 +46,8 @@ def add_selection(p: argparse.ArgumentParser) -> None:
                                                          "training pool)")
     p.add_argument("--seeds", metavar="K1,K2", help="seeds, e.g. 0,1 or 0-4")
     p.add_argument("--profile", choices=PROFILES, default=None,
-                   help="the recipe: paper (published), medium (the quick networks trained 4x as long, for a CPU) or quick (a smoke test); "
-                        "default paper, and medium for folder datasets on a machine without a GPU. With --grid: "
+                   help="the recipes: " + "; ".join(f"{name}: {profile.summary}" for name, profile in PROFILES.items())
+                        + ". Default paper, and medium for folder datasets on a machine without a GPU. With --grid: "
                         "only this profile's runs of the grid")
 
 
@@ -213,7 +213,8 @@ def build_parser() -> Parser:
                                       "step - bare); for methods with p_gen, the generated batch against a real one.")
     perf.add_argument("--methods", metavar="M1,M2", help="only these methods (default: all registered)")
     perf.add_argument("--dataset", default="cifair10", metavar="D", help="dataset whose shape and recipe to use (default cifair10)")
-    perf.add_argument("--profile", default="paper", choices=PROFILES, help="paper (the published model, default), quick or synermix")
+    perf.add_argument("--profile", default="paper", choices=PROFILES,
+                      help=f"the recipes whose models are timed (default paper); valid: {', '.join(PROFILES)}")
     perf.add_argument("--steps", type=int, default=10, metavar="N",
                       help="timed rounds per figure (default 10; 5 x N with the tiny model), after 2 warm-up rounds")
     perf.add_argument("--overhead-only", action="store_true",

@@ -11,7 +11,6 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
 AUGMENT_POLICIES = {"none": "", "autoaugment": "AutoAugment", "trivialaugment": "TrivialAugment"}  # -> label
-PROFILES = ("paper", "quick", "medium", "synermix")  # the recipes of benchmark.training.recipes
 ALL_SHOTS = "all"  # a spec's shots: the whole training pool (its classes may then be imbalanced)
 Shots = int | str  # samples per class, or ALL_SHOTS
 

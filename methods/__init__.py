@@ -1,30 +1,18 @@
-"""The method registry (name -> Method class, one module per method family) and the stage kinds
-(name -> StageKind) that methods require. The contracts: methods/base.py and methods/stage.py."""
+"""The methods and stage kinds: the registries (methods/registry.py), the contracts (methods/base.py,
+methods/stage.py), one module per built-in family, and the installed plug-ins (methods/plugins.py).
+Importing the package registers them all."""
 from __future__ import annotations
 
-from typing import Callable
+# The built-in families, in the order they register: `list`'s order, `--methods all`'s, and each
+# method's colour in the figures.
+from methods import (standard, erasing, cosine, mixup, generator, generative, teacher, glico, supermix,  # noqa: F401,I001
+                     scattering, synermix)
+from methods.base import Context, HParam, Method
+from methods.plugins import load_plugins
+from methods.registry import METHODS, PLUGINS, STAGE_KINDS, get_method, register, register_stage_kind
+from methods.stage import StageKind, StageWork
 
-from benchmark.errors import UserError
-from methods.base import Context, Method
-from methods.stage import STAGE_KINDS, StageKind, register_stage_kind
+load_plugins()
 
-METHODS: dict[str, type[Method]] = {}
-
-
-def register(name: str) -> Callable[[type[Method]], type[Method]]:
-    def add(cls: type[Method]) -> type[Method]:
-        METHODS[name] = cls
-        return cls
-
-    return add
-
-
-def get_method(name: str) -> type[Method]:
-    if name not in METHODS:
-        raise UserError(f"unknown method '{name}'; valid: {', '.join(METHODS)}")
-    return METHODS[name]
-
-
-from methods import standard, erasing, cosine, mixup, generator, generative, teacher, glico, supermix, scattering, synermix  # noqa: E402,F401  (they register themselves)
-
-__all__ = ["METHODS", "STAGE_KINDS", "Context", "Method", "StageKind", "get_method", "register", "register_stage_kind"]
+__all__ = ["METHODS", "PLUGINS", "STAGE_KINDS", "Context", "HParam", "Method", "StageKind", "StageWork", "get_method",
+           "register", "register_stage_kind"]

@@ -1,9 +1,10 @@
 """The method contract, in the spirit of DomainBed's `Algorithm`: a method is a class with a
 label, a summary and a few hooks, and knows nothing about grids, launchers or storage.
 
-- `defaults(ctx)`: every hyperparameter and its default for this dataset, declared once. A run's
-  overrides are checked against it and coerced to the default's type; the run id hashes only the
-  values that differ from these defaults.
+- `hparams(ctx)`: every hyperparameter, declared once as an HParam: its default for this dataset,
+  the values it may take, and the range `tune` may search. A run's overrides are coerced to the
+  default's type and checked against the range (one line naming the value and the valid range);
+  the run id hashes only the values that differ from the defaults.
 - `adapt_recipe(recipe, ctx)`: the recipe its runs train with, from their profile's (another model,
   another batch sampler); unchanged by default.
 - `requires()`: the stages (orchestration's word for work trained once and shared, e.g. a generator
@@ -14,19 +15,29 @@ label, a summary and a few hooks, and knows nothing about grids, launchers or st
 - `augment(batch)`: transform or replace a batch; mixing methods mix here: images, soft targets
   (`Batch.targets`) and hidden features at a mixing point of the classifier (`Batch.mix`).
 - `loss(model, batch)`: the training loss; by default the cross-entropy of the batch's targets.
+- `made(batch)`: the images the method makes of a batch, for the analyses (FID, CLIP Synset
+  Entropy): what `augment` makes; a batch replacement always replaces.
 - `passes`: how many forward-backward passes of the classifier one step makes (2 for SuperMix's
   natural and mixed batches); the cost model multiplies the step time by it.
+- `mixes_images`: whether `made` makes new images (the analyses offer such methods as image sets).
+- `policy`: the augment policy the method always applies (AutoAugment, TrivialAugment), or "none".
+- `figure`, `figure_caption`: the `samples` figure of the method's images ("module:function", e.g.
+  benchmark/output/samples.py's `composition_figure`) and its caption in reports; None: none.
 - `unsuitable(ctx)` (a classmethod, torch-free): why the method cannot run in this context (its
-  dataset's classes or image size, the shots), or None. Only a selection without a named grid
-  (`run --datasets ... --methods all`) reads it: it leaves such runs out with this reason, one line
-  each; a named grid is taken as written.
+  dataset's classes or image size, the shots), or None. A selection without a named grid
+  (`run --datasets ... --methods all`) leaves such runs out with this reason, one line each.
 
-A method's __init__ stays cheap and needs no torch (the plan constructs every run's method to
-resolve it, and the planning commands do not import torch); what needs the data or torch goes into
-`setup`.
+A method's __init__ stays cheap, needs no torch and draws no random number (the plan constructs
+every run's method once to resolve it, the planning commands do not import torch, and the engine
+trains a copy of that object); what needs the data or torch goes into `setup`.
 
-A worked example, a MixUp with its lambda fixed per run (with `import torch`, `mix_pairs` from
-benchmark.training.pipeline and `register` from methods):
+A worked example, a MixUp with its lambda fixed per run (in a plug-in package: docs/methods.md):
+
+    import torch
+
+    from benchmark.training.pipeline import mix_pairs
+    from methods.base import HParam, Method
+    from methods.registry import register
 
     @register("fixed_mixup")
     class FixedMixUp(Method):
@@ -34,13 +45,15 @@ benchmark.training.pipeline and `register` from methods):
         summary = "convex combination of image pairs with a constant lambda"
 
         @classmethod
-        def defaults(cls, ctx):
-            return {"lam": 0.7}
+        def hparams(cls, ctx):
+            return {"lam": HParam(0.7, low=0.0, high=1.0)}
 
         def augment(self, batch):
             perm = torch.randperm(len(batch.x), device=batch.x.device)
             return mix_pairs(batch, self.hp["lam"], perm)
 
+`register` puts it in the registry when its module is imported: a built-in family's module is listed
+in methods/__init__.py, a plug-in's is named by its entry point (methods/plugins.py).
 `python -m benchmark run --methods fixed_mixup ...` then trains it; the report labels a run with
 lam = 0.5 "MixUp (fixed lambda) (lam=0.5)".
 """
@@ -76,6 +89,39 @@ class Context:
     overrides: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class HParam:
+    """A hyperparameter: its default, the values it may take (numbers: low <= value <= high, or
+    low < value with `above`; a bool takes either), and the range `tune` may search (log-uniformly
+    with `log`; None: not searched)."""
+
+    default: bool | int | float
+    low: float | None = None
+    high: float | None = None
+    above: bool = False
+    search: tuple[float, float] | None = None
+    log: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.default, bool) and (self.low is None or self.high is None):
+            raise TypeError(f"a numeric hyperparameter declares its valid range (low, high); default {self.default!r}")
+
+    def valid(self, name: str) -> str:
+        """The valid values, e.g. "0 < alpha <= 100"."""
+        if isinstance(self.default, bool):
+            return f"{name} true or false"
+        return f"{self.low:g} {'<' if self.above else '<='} {name} <= {self.high:g}"
+
+    def check(self, name: str, value: Any) -> bool | int | float:
+        """`value` coerced to the default's type and checked against the range; a UserError otherwise."""
+        value = coerce(name, self.default, value)
+        if isinstance(value, bool):
+            return value
+        if not (self.low < value if self.above else self.low <= value) or not value <= self.high:
+            raise UserError(f"parameter {name}: {value!r} is not allowed; valid: {self.valid(name)}")
+        return value
+
+
 def coerce(name: str, default: Any, value: Any) -> Any:
     """`value` as the type of the parameter's default: bools from true/false/1/0, integers only
     from whole numbers, floats from any number."""
@@ -106,17 +152,23 @@ class Method:
     label: ClassVar[str]  # the papers' row label
     summary: ClassVar[str]
     policy: ClassVar[str] = "none"  # autoaugment / trivialaugment for the policy methods
-    mixes_images: ClassVar[bool] = False  # its augment makes new images (the analyses' image sets)
+    mixes_images: ClassVar[bool] = False  # `made` makes new images (the analyses' image sets)
     passes: ClassVar[int] = 1  # forward-backward passes of the classifier per step (the cost model's multiplier)
+    figure: ClassVar[str | None] = None  # "module:function" that draws the `samples` figure of its images
+    figure_caption: ClassVar[str] = ""
 
     def __init__(self, ctx: Context):
         self.ctx = ctx
         self.hp = self.resolve(ctx)
 
     @classmethod
-    def defaults(cls, ctx: Context) -> dict[str, Any]:
-        """The method's tunable parameters and their defaults for this dataset."""
+    def hparams(cls, ctx: Context) -> dict[str, HParam]:
+        """The method's hyperparameters for this dataset: defaults, valid ranges, search ranges."""
         return {}
+
+    @classmethod
+    def defaults(cls, ctx: Context) -> dict[str, Any]:
+        return {name: p.default for name, p in cls.hparams(ctx).items()}
 
     @classmethod
     def adapt_recipe(cls, recipe: Recipe, ctx: Context) -> Recipe:
@@ -131,13 +183,14 @@ class Method:
 
     @classmethod
     def resolve(cls, ctx: Context) -> dict[str, Any]:
-        """The defaults with the context's overrides, checked and coerced."""
-        defaults = cls.defaults(ctx)
-        unknown = sorted(set(ctx.overrides) - set(defaults))
+        """The defaults with the context's overrides, coerced and checked against their ranges."""
+        declared = cls.hparams(ctx)
+        unknown = sorted(set(ctx.overrides) - set(declared))
         if unknown:
-            valid = ", ".join(defaults) or "none"
+            valid = ", ".join(declared) or "none"
             raise UserError(f"unknown parameter '{unknown[0]}' for method {cls.__name__}; valid: {valid}")
-        return {**defaults, **{k: coerce(k, defaults[k], v) for k, v in ctx.overrides.items()}}
+        return {name: p.check(name, ctx.overrides[name]) if name in ctx.overrides else p.default
+                for name, p in declared.items()}
 
     @classmethod
     def policy_for(cls, augment: str) -> str:
@@ -161,6 +214,10 @@ class Method:
     def augment(self, batch: Batch) -> Batch:
         return batch
 
+    def made(self, batch: Batch) -> Batch:
+        """The images the method makes of a batch (the analyses' image sets)."""
+        return self.augment(batch)
+
     def loss(self, model: nn.Module, batch: Batch) -> torch.Tensor:
         from benchmark.training.pipeline import mixed_cross_entropy
         logits = model(batch.x) if batch.mix is None else model(batch.x, mix=batch.mix)
@@ -174,18 +231,16 @@ class BatchReplacement(Method, ABC):
     mixes_images = True
 
     @classmethod
-    def defaults(cls, ctx: Context) -> dict[str, Any]:
-        return {"p_gen": 0.5}
-
-    def __init__(self, ctx: Context):
-        super().__init__(ctx)
-        if not 0.0 <= self.hp["p_gen"] <= 1.0:
-            raise UserError(f"p_gen must be between 0 and 1, got {self.hp['p_gen']}")
+    def hparams(cls, ctx: Context) -> dict[str, HParam]:
+        return {"p_gen": HParam(0.5, low=0.0, high=1.0, search=(0.1, 0.9))}
 
     def augment(self, batch: Batch) -> Batch:
         import torch
         if not bool(torch.rand(()) < self.hp["p_gen"]):  # drawn on the host: no device sync
             return batch
+        return self.replace(batch)
+
+    def made(self, batch: Batch) -> Batch:
         return self.replace(batch)
 
     @abstractmethod

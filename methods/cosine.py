@@ -2,10 +2,10 @@
 extra head ReLU -> BatchNorm -> Linear on the L2-normalised embedding (as GEM's PyTorch port)."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from methods import register
-from methods.base import Context, Method
+from methods.registry import register
+from methods.base import Context, HParam, Method
 
 if TYPE_CHECKING:
     import torch
@@ -34,8 +34,8 @@ class CosineCE(Method):
     summary = "cosine loss plus 0.1 x cross-entropy of a head on the normalised embedding"
 
     @classmethod
-    def defaults(cls, ctx: Context) -> dict[str, Any]:
-        return {"ce_weight": 0.1}
+    def hparams(cls, ctx: Context) -> dict[str, HParam]:
+        return {"ce_weight": HParam(0.1, low=0.0, high=100.0, search=(0.01, 1.0), log=True)}
 
     def wrap_model(self, model: nn.Module) -> nn.Module:
         from benchmark.training.models import CosineCEModel

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from methods import register
-from methods.base import Context, Method
+from methods.registry import register
+from benchmark.errors import UserError
+from methods.base import Context, HParam, Method
 
 if TYPE_CHECKING:
     from benchmark.training.pipeline import Batch
@@ -19,10 +20,9 @@ class Cutout(Method):
     summary = "one zeroed square per image (16 px on 32x32 10-class, 8 px on 100-class, 24 px on STL-10)"
 
     @classmethod
-    def defaults(cls, ctx: Context) -> dict[str, Any]:
-        if ctx.image_size >= 96:
-            return {"length": 24}
-        return {"length": 8 if ctx.num_classes >= 100 else 16}
+    def hparams(cls, ctx: Context) -> dict[str, HParam]:
+        length = 24 if ctx.image_size >= 96 else 8 if ctx.num_classes >= 100 else 16
+        return {"length": HParam(length, low=1, high=ctx.image_size)}
 
     def augment(self, batch: Batch) -> Batch:
         from benchmark.training.pipeline import random_squares
@@ -36,8 +36,16 @@ class RandomErasing(Method):
     attempts = 10
 
     @classmethod
-    def defaults(cls, ctx: Context) -> dict[str, Any]:
-        return {"p": 0.5, "area_min": 0.02, "area_max": 0.4, "ratio_min": 0.3}
+    def hparams(cls, ctx: Context) -> dict[str, HParam]:
+        return {"p": HParam(0.5, low=0.0, high=1.0), "area_min": HParam(0.02, low=0.0, high=1.0, above=True),
+                "area_max": HParam(0.4, low=0.0, high=1.0, above=True),
+                "ratio_min": HParam(0.3, low=0.0, high=1.0, above=True)}
+
+    def __init__(self, ctx: Context):
+        super().__init__(ctx)
+        if self.hp["area_min"] > self.hp["area_max"]:
+            raise UserError(f"parameter area_min: {self.hp['area_min']} is more than area_max {self.hp['area_max']}; "
+                            "valid: area_min <= area_max")
 
     def box(self, u: list[float], size: int) -> tuple[int, int, int, int] | None:
         """(top, left, height, width) of the box that the uniforms `u` draw, or None (not erased):

@@ -12,13 +12,12 @@ from __future__ import annotations
 import dataclasses
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-from benchmark.errors import UserError
 from benchmark.spec import StageSpec
-from methods import register
-from methods.base import BatchReplacement, Context
+from methods.base import BatchReplacement, Context, HParam
 from methods.generator import GeneratorKind
+from methods.registry import register
 
 if TYPE_CHECKING:
     import torch
@@ -26,29 +25,27 @@ if TYPE_CHECKING:
     from benchmark.training.pipeline import Batch, TrainData
 
 HYDRAMIX_IMAGES = 4  # our choice of N for HydraMix (reference/hydramix.md)
+MAX_IMAGES = 8  # the sample figure has a colour for each of 8 sources
 
 
 class Composition(BatchReplacement, ABC):
     """Batch replacement by compositions; subclasses choose the mask and how sources are mixed."""
 
     mask: ClassVar[str]
+    figure = "benchmark.output.samples:composition_figure"
+    figure_caption = "source images, masks (coloured by source) and the compositions they give"
 
     @classmethod
-    def defaults(cls, ctx: Context) -> dict[str, Any]:
+    def hparams(cls, ctx: Context) -> dict[str, HParam]:
         if cls.mask == "seg_assign":  # the only rule that mixes N images; the others mix 2
-            return {**super().defaults(ctx), "n_images": HYDRAMIX_IMAGES}
-        return super().defaults(ctx)
+            return {**super().hparams(ctx), "n_images": HParam(HYDRAMIX_IMAGES, low=2, high=MAX_IMAGES)}
+        return super().hparams(ctx)
 
     @classmethod
     def unsuitable(cls, ctx: Context) -> str | None:
         if ctx.shots == 1:
             return "composes images of one class, and 1 shot per class gives it no two to compose"
         return None
-
-    def __init__(self, ctx: Context):
-        super().__init__(ctx)
-        if self.n_images < 2:
-            raise UserError(f"n_images must be at least 2, got {self.n_images}")
 
     @property
     def n_images(self) -> int:
@@ -66,7 +63,7 @@ class Composition(BatchReplacement, ABC):
     def setup(self, data: TrainData, artifacts: dict[str, Path]) -> None:
         from methods.generator_net import Composer
         super().setup(data, artifacts)
-        self.composer = Composer(data, self.mask, self.n_images, self.mask_size(), self.ctx.dataset)
+        self.composer = Composer(data, self.mask, self.n_images, self.mask_size(), self.ctx.image_size)
 
     def replace(self, batch: Batch) -> Batch:
         import torch
@@ -90,8 +87,7 @@ class GeneratorComposition(Composition):
     """The masks applied to the generator's encoder features; needs the generator stage."""
 
     def requires(self) -> tuple[StageSpec, ...]:
-        ctx = self.ctx
-        return (GeneratorKind.spec(ctx.dataset, ctx.shots, ctx.seed, ctx.profile, self.mask, self.n_images),)
+        return (GeneratorKind.spec(self.ctx, mask=self.mask, n_images=self.n_images),)
 
     def setup(self, data: TrainData, artifacts: dict[str, Path]) -> None:
         from methods.generator_net import load_generator
@@ -105,20 +101,13 @@ class GeneratorComposition(Composition):
         import torch
 
         from benchmark.training.models import bf16_autocast
+        from methods.generator_net import resize
         size = sources.shape[-1]
         device = sources.device
         with torch.inference_mode(), bf16_autocast(device, native_cpu=True):
             x = resize(sources.flatten(0, 1), self.generator.image_size).unflatten(0, sources.shape[:2])
             out = resize(self.generator.compose(x, masks).float(), size)
         return out.clone()  # a normal tensor again, usable by autograd
-
-
-def resize(x: torch.Tensor, size: int) -> torch.Tensor:
-    """Bilinear with align_corners=True, as the reference resizes to and from the generator."""
-    import torch.nn.functional as F
-    if x.shape[-1] == size:
-        return x
-    return F.interpolate(x, size=(size, size), mode="bilinear", align_corners=True)
 
 
 @register("chimeramix_grid")

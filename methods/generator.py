@@ -1,4 +1,4 @@
-"""The generator stage kind of ChimeraMix and HydraMix, and its recipe (configs beside the model:
+"""The generator stage kind of ChimeraMix and HydraMix, and its recipes (configs beside the model:
 the networks, losses and training are in methods/generator_net.py).
 
 The generator is trained once per (dataset, shots, seed, mask, N, profile) as a stage of kind
@@ -7,15 +7,11 @@ The generator is trained once per (dataset, shots, seed, mask, N, profile) as a 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING
 
-from benchmark.training.recipes import Schedule, by_profile
 from benchmark.spec import StageSpec
-from methods.stage import EpochCallback, StageKind, register_stage_kind
-
-if TYPE_CHECKING:
-    import torch
+from benchmark.training.recipes import Schedule
+from methods.registry import register_stage_kind
+from methods.stage import StageKind
 
 
 @dataclass(frozen=True)
@@ -41,25 +37,11 @@ GENERATOR_QUICK_32 = GeneratorRecipe(image_size=32, features=8, batch_size=8, ep
                                      milestones=(2,), repeats_base=40, lr=4e-3)
 GENERATOR_QUICK_96 = GeneratorRecipe(image_size=48, features=8, batch_size=8, epochs=3,
                                      milestones=(2,), repeats_base=12, lr=4e-3)
-
-
 # medium: the quick generator trained 4x as long (600 steps of 8 at 5 shots), as the medium classifier.
 GENERATOR_MEDIUM_32 = GeneratorRecipe(image_size=32, features=8, batch_size=8, epochs=12,
                                       milestones=(8,), repeats_base=40, lr=4e-3)
 GENERATOR_MEDIUM_96 = GeneratorRecipe(image_size=48, features=8, batch_size=8, epochs=12,
                                       milestones=(8,), repeats_base=12, lr=4e-3)
-
-
-def generator_recipe_for(dataset: str, profile: str) -> GeneratorRecipe:
-    return by_profile(dataset, profile, {("paper", 32): GENERATOR_PAPER_32, ("paper", 96): GENERATOR_PAPER_96,
-                                         ("quick", 32): GENERATOR_QUICK_32, ("quick", 96): GENERATOR_QUICK_96,
-                                         ("medium", 32): GENERATOR_MEDIUM_32, ("medium", 96): GENERATOR_MEDIUM_96},
-                      "generator")
-
-
-def stage_masking(stage: StageSpec) -> tuple[str, int]:
-    params = dict(stage.params)
-    return str(params["mask"]), int(params["n_images"])
 
 
 @register_stage_kind
@@ -69,36 +51,16 @@ class GeneratorKind(StageKind):
     name = "generator"
     label = "generator"
     profile_section = "generator"
+    params = ("mask", "n_images")
+    recipes = {"paper": {32: GENERATOR_PAPER_32, 96: GENERATOR_PAPER_96},
+               "quick": {32: GENERATOR_QUICK_32, 96: GENERATOR_QUICK_96},
+               "medium": {32: GENERATOR_MEDIUM_32, 96: GENERATOR_MEDIUM_96}}
+    implementation = "methods.generator_net"
 
-    @classmethod
-    def spec(cls, dataset: str, shots: int, seed: int, profile: str, mask: str, n_images: int) -> StageSpec:
-        return StageSpec(cls.name, dataset, shots, seed, profile, (("mask", mask), ("n_images", n_images)))
-
-    def schedule(self, stage: StageSpec) -> GeneratorRecipe:
-        return generator_recipe_for(stage.dataset, stage.profile)
-
-    def gpu_step_s(self, stage: StageSpec) -> float:
+    def gpu_step_s(self, stage: StageSpec, recipe: GeneratorRecipe) -> float:
         return 0.050  # generator + discriminator step, batch 64 at 64 px (assumed, not measured)
 
-    def step_key(self, stage: StageSpec, image_size: int, num_classes: int) -> str:
-        recipe = self.schedule(stage)
-        mask, n_images = stage_masking(stage)
-        return f"generator:{recipe.features}f:b{recipe.batch_size}:{recipe.image_size}px:{mask}:n{n_images}"
-
-    def measure_step(self, stage: StageSpec, image_size: int, num_classes: int, device: torch.device) -> float:
-        from methods.generator_net import measure_step
-        return measure_step(stage, self.schedule(stage), image_size, num_classes, device)
-
-    def train(self, stage: StageSpec, images: torch.Tensor, labels: torch.Tensor, num_classes: int,
-              device: torch.device, inputs: dict[str, Path], artifact: Path, checkpoint: Path, checkpoint_every_s: float,
-              on_epoch: EpochCallback | None, recipe: GeneratorRecipe | None = None) -> dict:
-        from methods.generator_net import train_generator
-        return train_generator(stage, images, labels, device, recipe or self.schedule(stage), artifact, checkpoint,
-                               checkpoint_every_s, on_epoch)
-
-    def stand_in(self, stage: StageSpec, images: torch.Tensor, labels: torch.Tensor, num_classes: int,
-                 inputs: dict[str, Path], artifact: Path) -> None:
-        """An untrained generator of the stage's recipe: same cost as a trained one."""
-        from methods.generator_net import Generator, write_artifact
-        recipe = self.schedule(stage)
-        write_artifact(Generator(recipe.features, recipe.image_size), stage, artifact)
+    def step_key(self, stage: StageSpec, recipe: GeneratorRecipe, image_size: int, num_classes: int) -> str:
+        params = dict(stage.params)
+        return (f"generator:{recipe.features}f:b{recipe.batch_size}:{recipe.image_size}px:{params['mask']}:"
+                f"n{params['n_images']}")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
@@ -23,8 +23,11 @@ from benchmark.training.resumable import curve_summary, mean_losses_epoch, train
 from benchmark.training.timing import median_batch_seconds, random_subset
 from benchmark.training.pipeline import Batch, TrainData, normalize
 from benchmark.spec import StageSpec, per_class
-from methods.generator import GeneratorRecipe, stage_masking
 from methods.masks import MASKS, SEGMENTED_SOURCE, felzenszwalb_params, mix, sample_masks, segment
+
+if TYPE_CHECKING:
+    from methods.generator import GeneratorRecipe
+    from methods.stage import StageWork
 
 LAPLACIAN_LEVELS = 3
 
@@ -148,9 +151,10 @@ class SameClass:
 class Composer:
     """Draws, for every sample of a batch, N - 1 partners of its class (SameClass), augments them
     like the batch, and draws the masks. Segmentations are computed once per training image and
-    cropped/flipped with their image."""
+    cropped/flipped with their image; `image_size` is the dataset's (it chooses the segmentation's
+    parameters), the images in `data` may be resized."""
 
-    def __init__(self, data: TrainData, mask: str, n_images: int, mask_size: int, dataset: str):
+    def __init__(self, data: TrainData, mask: str, n_images: int, mask_size: int, image_size: int):
         if mask not in MASKS:
             raise ValueError(f"unknown mask '{mask}'; valid: {', '.join(MASKS)}")
         if n_images < 2 or (mask != "seg_assign" and n_images != 2):
@@ -163,7 +167,7 @@ class Composer:
         self.same_class = SameClass(labels)
         self.num_segments = 0
         if mask in SEGMENTED_SOURCE:
-            segments = segment(normalize(data.images), *felzenszwalb_params(dataset))
+            segments = segment(normalize(data.images), *felzenszwalb_params(image_size))
             self.num_segments = int(segments.max()) + 1
             self.segments = data.pad_for_crop(segments[:, None].to(labels.device))
 
@@ -178,6 +182,13 @@ class Composer:
             segmentation = self.data.aligned(self.segments, sources[SEGMENTED_SOURCE[self.mask]])[:, 0].long()
         return sample_masks(self.mask, self.n_images, len(sources[0].y), self.mask_size, sources[0].x.device,
                             segmentation, self.num_segments)
+
+
+def resize(x: torch.Tensor, size: int) -> torch.Tensor:
+    """Bilinear with align_corners=True, as the reference resizes to and from the generator."""
+    if x.shape[-1] == size:
+        return x
+    return F.interpolate(x, size=(size, size), mode="bilinear", align_corners=True)
 
 
 def resize_uint8(images: torch.Tensor, size: int) -> torch.Tensor:
@@ -213,13 +224,14 @@ class GeneratorTraining:
                  recipe: GeneratorRecipe):
         self.recipe = recipe
         self.device = device
-        mask, n_images = stage_masking(stage)
+        params = dict(stage.params)
+        mask, n_images = str(params["mask"]), int(params["n_images"])
         torch.manual_seed(stage.seed)
         self.generator = Generator(recipe.features, recipe.image_size).to(device)
         self.discriminator = Discriminator(recipe.features).to(device)
         size = recipe.image_size
         self.data = TrainData(resize_uint8(images.to(device), size), labels.to(device), pad=size // 8)
-        self.composer = Composer(self.data, mask, n_images, self.generator.mask_size, stage.dataset)
+        self.composer = Composer(self.data, mask, n_images, self.generator.mask_size, images.shape[-1])
         self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=recipe.lr, betas=recipe.betas)
         self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=recipe.lr, betas=recipe.betas)
         shots = per_class(stage.shots, len(self.data), int(labels.max()) + 1)
@@ -276,16 +288,19 @@ class GeneratorTraining:
                 "opt_d": self.opt_d, "sched_g": self.sched_g, "sched_d": self.sched_d}
 
 
-def train_generator(stage: StageSpec, images: torch.Tensor, labels: torch.Tensor, device: torch.device,
-                    recipe: GeneratorRecipe, artifact: Path, checkpoint: Path, checkpoint_every_s: float,
-                    on_epoch: Callable[[int, int], None] | None) -> dict:
-    """Train the stage's generator, resuming from and periodically writing `checkpoint`, then write
-    `artifact`; the stage's summary."""
-    training = GeneratorTraining(stage, images, labels, device, recipe)
-    progress, resumed_from = train_curve(training, stage.to_dict(), recipe.epochs, training.train_epoch, checkpoint,
-                                         checkpoint_every_s, on_epoch)
-    write_artifact(training.generator, stage, artifact)
-    return curve_summary(recipe, training.steps_per_epoch, progress, resumed_from)
+def train(work: StageWork) -> dict:
+    """Train the stage's generator, resuming from and periodically writing the checkpoint, then write
+    the artifact; the stage's summary."""
+    training = GeneratorTraining(work.stage, work.images, work.labels, work.device, work.recipe)
+    progress, resumed_from = train_curve(training, work.stage.to_dict(), work.recipe.epochs, training.train_epoch,
+                                         work.checkpoint, work.checkpoint_every_s, work.on_epoch)
+    write_artifact(training.generator, work.stage, work.artifact)
+    return curve_summary(work.recipe, training.steps_per_epoch, progress, resumed_from)
+
+
+def stand_in(work: StageWork) -> None:
+    """An untrained generator of the stage's recipe: same cost as a trained one."""
+    write_artifact(Generator(work.recipe.features, work.recipe.image_size), work.stage, work.artifact)
 
 
 def measure_step(stage: StageSpec, recipe: GeneratorRecipe, image_size: int, num_classes: int,

@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from benchmark.training.recipes import Schedule, by_profile
 from benchmark.spec import StageSpec
-from methods import register
+from benchmark.training.recipes import Schedule
 from methods.base import BatchReplacement
-from methods.stage import EpochCallback, StageKind, register_stage_kind
+from methods.registry import register, register_stage_kind
+from methods.stage import StageKind
 
 if TYPE_CHECKING:
     import torch
@@ -63,13 +63,6 @@ GLICO_MEDIUM_32 = dataclasses.replace(GLICO_QUICK_32, epochs=120, decay_epochs=8
 GLICO_MEDIUM_96 = dataclasses.replace(GLICO_QUICK_96, epochs=120, decay_epochs=80)
 
 
-def glico_recipe_for(dataset: str, profile: str) -> GlicoRecipe:
-    return by_profile(dataset, profile, {("paper", 32): GLICO_PAPER_32, ("paper", 96): GLICO_PAPER_96,
-                                         ("quick", 32): GLICO_QUICK_32, ("quick", 96): GLICO_QUICK_96,
-                                         ("medium", 32): GLICO_MEDIUM_32, ("medium", 96): GLICO_MEDIUM_96},
-                      "GLICO")
-
-
 @register_stage_kind
 class GlicoKind(StageKind):
     """The GLICO latents and generator of a subset."""
@@ -77,37 +70,17 @@ class GlicoKind(StageKind):
     name = "glico"
     label = "glico"
     profile_section = "glico"
+    recipes = {"paper": {32: GLICO_PAPER_32, 96: GLICO_PAPER_96}, "quick": {32: GLICO_QUICK_32, 96: GLICO_QUICK_96},
+               "medium": {32: GLICO_MEDIUM_32, 96: GLICO_MEDIUM_96}}
+    implementation = "methods.glico_net"
 
-    @classmethod
-    def spec(cls, dataset: str, shots: int, seed: int, profile: str) -> StageSpec:
-        return StageSpec(cls.name, dataset, shots, seed, profile)
-
-    def schedule(self, stage: StageSpec) -> GlicoRecipe:
-        return glico_recipe_for(stage.dataset, stage.profile)
-
-    def gpu_step_s(self, stage: StageSpec) -> float:
+    def gpu_step_s(self, stage: StageSpec, recipe: GlicoRecipe) -> float:
         # generator + classifier step, batch 128 at 32 px (launch-bound) or 32 at 96 px (assumed, not measured)
-        return 0.005 if self.schedule(stage).image_size <= 32 else 0.015
+        return 0.005 if recipe.image_size <= 32 else 0.015
 
-    def step_key(self, stage: StageSpec, image_size: int, num_classes: int) -> str:
-        r = self.schedule(stage)
+    def step_key(self, stage: StageSpec, recipe: GlicoRecipe, image_size: int, num_classes: int) -> str:
+        r = recipe
         return f"glico:b{r.batch_size}:{r.image_size}px:h{r.hidden}:c{r.channels}:{num_classes}c"
-
-    def measure_step(self, stage: StageSpec, image_size: int, num_classes: int, device: torch.device) -> float:
-        from methods.glico_net import measure_step
-        return measure_step(stage, self.schedule(stage), image_size, num_classes, device)
-
-    def train(self, stage: StageSpec, images: torch.Tensor, labels: torch.Tensor, num_classes: int,
-              device: torch.device, inputs: dict[str, Path], artifact: Path, checkpoint: Path, checkpoint_every_s: float,
-              on_epoch: EpochCallback | None, recipe: GlicoRecipe | None = None) -> dict:
-        from methods.glico_net import train_glico
-        return train_glico(stage, images, labels, num_classes, device, recipe or self.schedule(stage), artifact,
-                           checkpoint, checkpoint_every_s, on_epoch)
-
-    def stand_in(self, stage: StageSpec, images: torch.Tensor, labels: torch.Tensor, num_classes: int,
-                 inputs: dict[str, Path], artifact: Path) -> None:
-        from methods.glico_net import write_stand_in
-        write_stand_in(stage, self.schedule(stage), labels, artifact)
 
 
 @register("glico")
@@ -115,10 +88,11 @@ class Glico(BatchReplacement):
     label = "GLICO"
     summary = ("generated batches (p_gen): each sample's GLICO latent slerped towards a random same-class latent "
                "(ratio 0.1-0.4 per batch), decoded")
+    figure = "benchmark.output.stage_samples:glico_figure"
+    figure_caption = "training images, their decoded latents slerped towards a same-class image's latent, and that image"
 
     def requires(self) -> tuple[StageSpec, ...]:
-        ctx = self.ctx
-        return (GlicoKind.spec(ctx.dataset, ctx.shots, ctx.seed, ctx.profile),)
+        return (GlicoKind.spec(self.ctx),)
 
     def setup(self, data: TrainData, artifacts: dict[str, Path]) -> None:
         import torch

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
@@ -16,9 +16,11 @@ from benchmark.training.pipeline import normalize
 from benchmark.training.resumable import curve_summary, mean_losses_epoch, train_curve
 from benchmark.spec import StageSpec
 from benchmark.training.timing import median_batch_seconds, random_subset
-from methods.generator_net import laplacian_loss, resize_uint8
-from methods.glico import GlicoRecipe
-from methods.stage import EpochCallback
+from methods.generator_net import laplacian_loss, resize, resize_uint8
+
+if TYPE_CHECKING:
+    from methods.glico import GlicoRecipe
+    from methods.stage import StageWork
 
 LATENT_DIM = 512
 CODE_DIM = 100  # the noise code, N(0, CODE_STD^2), drawn afresh for every batch
@@ -166,16 +168,14 @@ class GlicoTraining:
                 "sched_g": self.sched_g}
 
 
-def train_glico(stage: StageSpec, images: torch.Tensor, labels: torch.Tensor, num_classes: int,
-                device: torch.device, recipe: GlicoRecipe, artifact: Path, checkpoint: Path, checkpoint_every_s: float,
-                on_epoch: EpochCallback | None) -> dict:
-    """Train the stage's latents and generator, resuming from and periodically writing `checkpoint`,
-    then write `artifact`; the stage's summary."""
-    training = GlicoTraining(stage, images, labels, num_classes, device, recipe)
-    progress, resumed_from = train_curve(training, stage.to_dict(), recipe.epochs, training.train_epoch, checkpoint,
-                                         checkpoint_every_s, on_epoch)
-    write_artifact(training.generator, training.latents.weight, labels, stage, artifact)
-    return curve_summary(recipe, training.steps_per_epoch, progress, resumed_from)
+def train(work: StageWork) -> dict:
+    """Train the stage's latents and generator, resuming from and periodically writing the
+    checkpoint, then write the artifact; the stage's summary."""
+    training = GlicoTraining(work.stage, work.images, work.labels, work.num_classes, work.device, work.recipe)
+    progress, resumed_from = train_curve(training, work.stage.to_dict(), work.recipe.epochs, training.train_epoch,
+                                         work.checkpoint, work.checkpoint_every_s, work.on_epoch)
+    write_artifact(training.generator, training.latents.weight, work.labels, work.stage, work.artifact)
+    return curve_summary(work.recipe, training.steps_per_epoch, progress, resumed_from)
 
 
 def measure_step(stage: StageSpec, recipe: GlicoRecipe, image_size: int, num_classes: int,
@@ -186,17 +186,17 @@ def measure_step(stage: StageSpec, recipe: GlicoRecipe, image_size: int, num_cla
     return median_batch_seconds(training.step, recipe.batch_size, len(labels), device)
 
 
-def write_stand_in(stage: StageSpec, recipe: GlicoRecipe, labels: torch.Tensor, artifact: Path) -> None:
+def stand_in(work: StageWork) -> None:
     """An untrained generator of the recipe and random latents: same cost as trained ones."""
-    latents = random_latents(len(labels), torch.device("cpu")).weight
-    write_artifact(LatentGenerator(recipe.image_size, recipe.hidden, recipe.channels), latents, labels, stage, artifact)
+    r = work.recipe
+    latents = random_latents(len(work.labels), torch.device("cpu")).weight
+    write_artifact(LatentGenerator(r.image_size, r.hidden, r.channels), latents, work.labels, work.stage, work.artifact)
 
 
 def slerped_images(generator: LatentGenerator, latents: torch.Tensor, idx: torch.Tensor, partners: torch.Tensor,
                    ratio: float, size: int) -> torch.Tensor:
     """Images [B, 3, size, size] in [-1, 1] from the latents of idx slerped towards those of
     partners by `ratio`, with fresh noise codes; resized as the ChimeraMix generator's images."""
-    from methods.generative import resize
     z = slerp(latents[idx], latents[partners], ratio)
     code = CODE_STD * torch.randn(len(z), CODE_DIM, device=z.device)
     with torch.inference_mode(), bf16_autocast(z.device, native_cpu=True):

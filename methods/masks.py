@@ -18,17 +18,18 @@ import torch
 import torch.nn.functional as F
 from skimage.segmentation import felzenszwalb
 
-from benchmark.training.recipes import recipe_size
+from benchmark.profiles import recipe_size
 
 MASKS = ("grid", "seg_range", "seg_assign")
 GRID_CELLS = 4  # the reference's mix_size: a 4x4 grid
 SEGMENTED_SOURCE = {"seg_range": 1, "seg_assign": 0}  # whose segmentation each rule reads (B, resp. the first)
 
 
-def felzenszwalb_params(dataset: str) -> tuple[float, int]:
-    """(scale, min_size) of the reference code: 400/400 on STL-10, 60/60 on every other dataset
-    (datasets of the 96-px recipe, e.g. folder@96:PATH, take STL-10's)."""
-    return (400.0, 400) if recipe_size(dataset) == 96 else (60.0, 60)
+def felzenszwalb_params(image_size: int) -> tuple[float, int]:
+    """(scale, min_size) of the reference code for a dataset of `image_size` images: 400/400 on
+    STL-10, 60/60 on every other dataset (datasets of the 96-px recipe, e.g. folder@96:PATH, take
+    STL-10's)."""
+    return (400.0, 400) if recipe_size(image_size) == 96 else (60.0, 60)
 
 
 def segment(images: torch.Tensor, scale: float, min_size: int) -> torch.Tensor:

@@ -5,15 +5,20 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from methods import register
-from methods.base import Context, Method
+from methods.registry import register
+from methods.base import Context, HParam, Method
 
 if TYPE_CHECKING:
     from torch import nn
 
     from benchmark.training.pipeline import Batch, TrainData
+
+
+def alpha(default: float) -> HParam:
+    """Beta(alpha, alpha)'s concentration: positive, at most 100 (lambda's standard deviation is 0.035 there)."""
+    return HParam(default, low=0.0, high=100.0, above=True, search=(0.1, 10.0), log=True)
 
 
 @register("mixup")
@@ -23,8 +28,8 @@ class MixUp(Method):
     mixes_images = True
 
     @classmethod
-    def defaults(cls, ctx: Context) -> dict[str, Any]:
-        return {"alpha": 1.0}
+    def hparams(cls, ctx: Context) -> dict[str, HParam]:
+        return {"alpha": alpha(1.0)}
 
     def setup(self, data: TrainData, artifacts: dict[str, Path]) -> None:
         import torch
@@ -49,11 +54,11 @@ class ManifoldMixUp(MixUp):
     points = 3  # the input, after the first block, after the second (fewer where the model has fewer)
 
     @classmethod
-    def defaults(cls, ctx: Context) -> dict[str, Any]:
-        return {"alpha": 2.0}
+    def hparams(cls, ctx: Context) -> dict[str, HParam]:
+        return {"alpha": alpha(2.0)}
 
     def wrap_model(self, model: nn.Module) -> nn.Module:
-        self.points = min(self.points, model.mixing_points)
+        self.points = min(type(self).points, model.mixing_points)
         return model
 
     def augment(self, batch: Batch) -> Batch:

@@ -8,7 +8,7 @@ import dataclasses
 from typing import TYPE_CHECKING
 
 from benchmark.errors import UserError
-from methods import register
+from methods.registry import register
 from methods.base import Context, Method
 
 if TYPE_CHECKING:

@@ -1,5 +1,5 @@
 """Plain cross-entropy training, alone or with an automated augmentation policy."""
-from methods import register
+from methods.registry import register
 from methods.base import Method
 
 

@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from benchmark.training.recipes import PAPER_32, PAPER_96, Schedule, by_profile, recipe_for
+from benchmark.profiles import recipe_for
 from benchmark.spec import StageSpec
-from methods import register
+from benchmark.training.recipes import PAPER_32, PAPER_96, Schedule
 from methods.base import Method
-from methods.stage import EpochCallback, StageKind, register_stage_kind
+from methods.registry import register, register_stage_kind
+from methods.stage import StageKind
 from methods.teacher import TeacherKind
 
 if TYPE_CHECKING:
@@ -28,11 +29,6 @@ if TYPE_CHECKING:
     from torch import nn
 
     from benchmark.training.pipeline import Batch, TrainData
-
-# Mask updates per batch, for cost estimates: the maximum, which every batch of the demo's sets ran
-# (the 10 % tolerance was never met; each stage records its mean).
-ASSUMED_ITERATIONS = 50
-
 
 @dataclass(frozen=True)
 class MixRecipe(Schedule):
@@ -44,7 +40,7 @@ class MixRecipe(Schedule):
     k: int = 2  # images per mix
     alpha: float = 3.0  # Dirichlet concentration of the target weights
     lambda_s: float = 25.0  # weight of the sparsity term mean|m (m - 1)|
-    max_iter: int = 50
+    max_iter: int = 50  # (cost estimates assume every batch takes all: the demo's sets' batches all did)
     tol: float = 0.1  # a batch stops when at most this fraction of it is unfinished
 
 
@@ -59,13 +55,6 @@ SUPERMIX_QUICK_32 = dataclasses.replace(SUPERMIX_PAPER_32, repeats_base=1)
 SUPERMIX_QUICK_96 = dataclasses.replace(SUPERMIX_PAPER_96, repeats_base=1)
 
 
-def mix_recipe_for(dataset: str, profile: str) -> MixRecipe:
-    return by_profile(dataset, profile, {("paper", 32): SUPERMIX_PAPER_32, ("paper", 96): SUPERMIX_PAPER_96,
-                                         ("quick", 32): SUPERMIX_QUICK_32, ("quick", 96): SUPERMIX_QUICK_96,
-                                         ("medium", 32): SUPERMIX_QUICK_32, ("medium", 96): SUPERMIX_QUICK_96},
-                      "SuperMix set")
-
-
 @register_stage_kind
 class MixedSetKind(StageKind):
     """The SuperMix set of a subset, made with the subset's baseline teacher."""
@@ -73,43 +62,23 @@ class MixedSetKind(StageKind):
     name = "supermix_set"
     label = "supermix set"
     profile_section = "supermix_set"
-
-    @classmethod
-    def spec(cls, dataset: str, shots: int, seed: int, profile: str) -> StageSpec:
-        return StageSpec(cls.name, dataset, shots, seed, profile)
+    recipes = {"paper": {32: SUPERMIX_PAPER_32, 96: SUPERMIX_PAPER_96},
+               "quick": {32: SUPERMIX_QUICK_32, 96: SUPERMIX_QUICK_96},
+               "medium": {32: SUPERMIX_QUICK_32, 96: SUPERMIX_QUICK_96}}
+    implementation = "methods.supermix_mixing"
 
     def requires(self, stage: StageSpec) -> tuple[StageSpec, ...]:
-        return (TeacherKind.spec(stage.dataset, stage.shots, stage.seed, stage.profile),)
+        return (TeacherKind.spec(stage, method="baseline"),)
 
-    def schedule(self, stage: StageSpec) -> MixRecipe:
-        return mix_recipe_for(stage.dataset, stage.profile)
+    def gpu_step_s(self, stage: StageSpec, recipe: MixRecipe) -> float:
+        # one batch: max_iter x (two forwards and a backward of the teacher, WRN-16-8 at batch 128 or
+        # ResNet-50 at 16, ~20 ms) (assumed, not measured)
+        return recipe.max_iter * 0.020
 
-    def gpu_step_s(self, stage: StageSpec) -> float:
-        # one batch: ASSUMED_ITERATIONS x (two forwards and a backward of the teacher, WRN-16-8 at
-        # batch 128 or ResNet-50 at 16, ~20 ms) (assumed, not measured)
-        return ASSUMED_ITERATIONS * 0.020
-
-    def step_key(self, stage: StageSpec, image_size: int, num_classes: int) -> str:
-        r = self.schedule(stage)
-        return (f"supermix_set:{recipe_for(stage.dataset, stage.profile).model}:b{r.batch_size}:{image_size}px:"
-                f"{num_classes}c:w{r.mask_size}:x{ASSUMED_ITERATIONS}")
-
-    def measure_step(self, stage: StageSpec, image_size: int, num_classes: int, device: torch.device) -> float:
-        from methods.supermix_mixing import measure_step
-        return measure_step(stage, self.schedule(stage), image_size, num_classes, device)
-
-    def train(self, stage: StageSpec, images: torch.Tensor, labels: torch.Tensor, num_classes: int,
-              device: torch.device, inputs: dict[str, Path], artifact: Path, checkpoint: Path, checkpoint_every_s: float,
-              on_epoch: EpochCallback | None, recipe: MixRecipe | None = None) -> dict:
-        from methods.supermix_mixing import make_set
-        return make_set(stage, images, labels, num_classes, device, inputs[TeacherKind.name],
-                        recipe or self.schedule(stage), artifact, checkpoint, checkpoint_every_s, on_epoch)
-
-    def stand_in(self, stage: StageSpec, images: torch.Tensor, labels: torch.Tensor, num_classes: int,
-                 inputs: dict[str, Path], artifact: Path) -> None:
-        """The subset itself as the set: drawing from it costs what drawing from a made set costs."""
-        from methods.supermix_mixing import write_set
-        write_set(images, labels, stage, artifact)
+    def step_key(self, stage: StageSpec, recipe: MixRecipe, image_size: int, num_classes: int) -> str:
+        teacher = recipe_for(stage.profile, image_size).model  # the baseline teacher's model
+        return (f"supermix_set:{teacher}:b{recipe.batch_size}:{image_size}px:{num_classes}c:w{recipe.mask_size}:"
+                f"x{recipe.max_iter}")
 
 
 @register("supermix")
@@ -118,10 +87,12 @@ class SuperMix(Method):
     summary = ("cross-entropy of the batch plus that of a batch of the subset's SuperMix set (2 images mixed under "
                "masks fitted to a baseline teacher) against the teacher's labels")
     passes = 2  # the natural and the mixed batch
+    figure = "benchmark.output.stage_samples:supermix_figure"
+    figure_caption = ("pairs of training images, the masks fitted with the teacher (coloured by source), the mixes "
+                      "with the teacher's top-2 classes, and images of the stored set")
 
     def requires(self) -> tuple[StageSpec, ...]:
-        ctx = self.ctx
-        return (MixedSetKind.spec(ctx.dataset, ctx.shots, ctx.seed, ctx.profile),)
+        return (MixedSetKind.spec(self.ctx),)
 
     def setup(self, data: TrainData, artifacts: dict[str, Path]) -> None:
         from methods.supermix_mixing import load_set

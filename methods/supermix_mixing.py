@@ -7,7 +7,7 @@ import dataclasses
 import functools
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
@@ -16,13 +16,15 @@ from torch import nn
 from benchmark.atomic import save_atomic
 from benchmark.training.models import build_model
 from benchmark.training.pipeline import TrainData, denormalize, normalize
-from benchmark.training.recipes import recipe_for
-from benchmark.training.resumable import train_curve
+from benchmark.profiles import recipe_for
 from benchmark.spec import StageSpec
+from benchmark.training.resumable import train_curve
 from benchmark.training.timing import interleaved_medians
-from methods.stage import EpochCallback
-from methods.supermix import ASSUMED_ITERATIONS, MixRecipe
-from methods.teacher import load_teacher
+from methods.teacher_model import load_teacher
+
+if TYPE_CHECKING:
+    from methods.stage import StageWork
+    from methods.supermix import MixRecipe
 
 
 @functools.cache
@@ -176,31 +178,39 @@ def load_set(path: Path, device: torch.device) -> tuple[torch.Tensor, torch.Tens
     return state["images"].to(device), state["labels"].to(device)
 
 
-def make_set(stage: StageSpec, images: torch.Tensor, labels: torch.Tensor, num_classes: int, device: torch.device,
-             teacher_artifact: Path, recipe: MixRecipe, artifact: Path, checkpoint: Path, checkpoint_every_s: float,
-             on_epoch: EpochCallback | None) -> dict:
-    """Make the stage's set with the teacher, resuming from and periodically writing `checkpoint`,
-    then write `artifact`; the stage's summary."""
-    making = SetMaking(stage, images, labels, num_classes, device, load_teacher(teacher_artifact, device), recipe)
-    progress, resumed_from = train_curve(making, stage.to_dict(), recipe.epochs, making.run_pass, checkpoint,
-                                         checkpoint_every_s, on_epoch)
+def train(work: StageWork) -> dict:
+    """Make the stage's set with the teacher (the artifact of its teacher stage), resuming from and
+    periodically writing the checkpoint, then write the artifact; the stage's summary."""
+    from methods.teacher import TeacherKind
+    teacher = load_teacher(work.inputs[TeacherKind.name], work.device)
+    making = SetMaking(work.stage, work.images, work.labels, work.num_classes, work.device, teacher, work.recipe)
+    progress, resumed_from = train_curve(making, work.stage.to_dict(), work.recipe.epochs, making.run_pass,
+                                         work.checkpoint, work.checkpoint_every_s, work.on_epoch)
     made = making.set.state_dict()
     if not len(made["labels"]):
-        raise RuntimeError(f"no mix of {stage.describe()} met the teacher's top-{recipe.k} rule; the set is empty")
-    write_set(made["images"], made["labels"], stage, artifact)
-    return {"recipe": asdict(recipe), "images": len(made["labels"]), "train_seconds": progress.train_seconds,
+        raise RuntimeError(f"no mix of {work.stage.describe()} met the teacher's top-{work.recipe.k} rule; the set "
+                           "is empty")
+    write_set(made["images"], made["labels"], work.stage, work.artifact)
+    return {"recipe": asdict(work.recipe), "images": len(made["labels"]), "train_seconds": progress.train_seconds,
             "resumed_from_epoch": resumed_from, "curve": progress.curve}
 
 
+def stand_in(work: StageWork) -> None:
+    """The subset itself as the set: drawing from it costs what drawing from a made set costs."""
+    write_set(work.images, work.labels, work.stage, work.artifact)
+
+
 def measure_step(stage: StageSpec, recipe: MixRecipe, image_size: int, num_classes: int, device: torch.device) -> float:
-    """ASSUMED_ITERATIONS x the median time of one mask update of a batch (an untrained teacher, random images)."""
+    """recipe.max_iter x the median time of one mask update of a batch (an untrained teacher of the
+    profile's classifier, random images): a batch at the most mask updates it may take."""
+    iterations = recipe.max_iter
     recipe = dataclasses.replace(recipe, max_iter=1, tol=-1.0)
     torch.manual_seed(0)
-    teacher = build_model(recipe_for(stage.dataset, stage.profile).model, num_classes).to(device).eval()
+    teacher = build_model(recipe_for(stage.profile, image_size).model, num_classes).to(device).eval()
     teacher.requires_grad_(False)
     x = torch.rand(recipe.batch_size, 3, image_size, image_size, device=device) * 2 - 1
     seconds = interleaved_medians({"step": lambda: mix_batch(teacher, x, num_classes, recipe)}, 2, device, warmup=1)
-    return ASSUMED_ITERATIONS * seconds["step"]
+    return iterations * seconds["step"]
 
 
 def mixed_batch(images: torch.Tensor, labels: torch.Tensor, n: int, pad: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -7,11 +7,11 @@ a batch has at least two images (benchmark.training.samplers)."""
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from methods import register
-from methods.base import Context, Method
-from methods.mixup import ManifoldMixUp, MixUp
+from methods.registry import register
+from methods.base import Context, HParam, Method
+from methods.mixup import ManifoldMixUp, MixUp, alpha
 
 if TYPE_CHECKING:
     import torch
@@ -35,6 +35,11 @@ def intra_class_mix(features: torch.Tensor, labels: torch.Tensor,
     return mixed, w, sums > 0
 
 
+def beta(default: float) -> HParam:
+    """The weight of the intra-class loss (1 - beta: the inter-class loss's)."""
+    return HParam(default, low=0.0, high=1.0, search=(0.05, 0.95))
+
+
 @register("synermix_intra")
 class SynerMixIntra(Method):
     label = "SynerMix-Intra"
@@ -43,8 +48,8 @@ class SynerMixIntra(Method):
     passes = 2  # the batch and its unaugmented images
 
     @classmethod
-    def defaults(cls, ctx: Context) -> dict[str, Any]:
-        return {"beta": 0.5}
+    def hparams(cls, ctx: Context) -> dict[str, HParam]:
+        return {"beta": beta(0.5)}
 
     @classmethod
     def adapt_recipe(cls, recipe: Recipe, ctx: Context) -> Recipe:
@@ -69,8 +74,8 @@ class SynerMix(SynerMixIntra):
     """SynerMix-Intra with an inter-class method (the next base class of a subclass) as the inter term."""
 
     @classmethod
-    def defaults(cls, ctx: Context) -> dict[str, Any]:
-        return {"beta": 0.1, "alpha": 1.0}
+    def hparams(cls, ctx: Context) -> dict[str, HParam]:
+        return {"beta": beta(0.1), "alpha": alpha(1.0)}
 
 
 @register("synermix_mixup")

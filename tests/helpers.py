@@ -12,6 +12,7 @@ from benchmark.data import cached_dataset, subsample
 from benchmark.orchestration.plan import resolve
 from benchmark.orchestration.store import Store
 from benchmark.spec import RunSpec
+from methods import StageWork
 
 
 def run_task(method: str, dataset: str = "digits", shots: int = 5, seed: int = 0, profile: str = "quick",
@@ -43,9 +44,13 @@ def add_untrained_stages(store: Store, method: str, dataset: str = "digits", sho
     idx = subsample(data.train_y, shots, seed)
     for stage in plan.stages:
         inputs = {s.kind.name: store.artifact_path(s.id) for s in stage.requires}
-        stage.kind.stand_in(stage.spec, data.train_x[idx], data.train_y[idx], data.num_classes, inputs,
-                            store.artifact_path(stage.id))
+        stand_in(stage, data.train_x[idx], data.train_y[idx], store.artifact_path(stage.id), inputs)
         store.write_stage_record(stage.id, {"stage": stage.to_dict(), "summary": {"untrained": True}})
+
+
+def stand_in(stage, images, labels, artifact: Path, inputs: dict | None = None, num_classes: int = 10) -> None:
+    """The kind's untrained artifact of a stage (a StageTask) on a subset."""
+    stage.kind.stand_in(stage.work(images, labels, num_classes, torch.device("cpu"), inputs or {}, artifact))
 
 
 def killed_and_resumed(kind, stage, images, labels, num_classes: int, tmp_path: Path, recipe, kill_after: int,
@@ -53,8 +58,8 @@ def killed_and_resumed(kind, stage, images, labels, num_classes: int, tmp_path: 
     """The summaries of a stage trained whole (artifact a.pt) and of the same stage killed at the end of
     epoch `kill_after` and resumed (b.pt), on the CPU with a checkpoint at every epoch."""
     def train(name: str, on_epoch=None) -> dict:
-        return kind.train(stage, images, labels, num_classes, torch.device("cpu"), inputs or {}, tmp_path / f"{name}.pt",
-                          tmp_path / f"{name}.ckpt", 0.0, on_epoch, recipe)
+        return kind.train(StageWork(stage, recipe, images, labels, num_classes, torch.device("cpu"), inputs or {},
+                                    tmp_path / f"{name}.pt", tmp_path / f"{name}.ckpt", 0.0, on_epoch))
 
     def killed(epoch: int, epochs: int) -> None:
         if epoch == kill_after:

@@ -195,5 +195,5 @@ def test_too_many_shots_names_the_class_and_status_fits_a_long_folder_path(capsy
 
 def test_the_parsers_profiles_are_the_recipes_profiles():
     from benchmark.parser import PROFILES
-    from benchmark.spec import PROFILES as SPEC_PROFILES
-    assert PROFILES == SPEC_PROFILES
+    from benchmark.profiles import PROFILES as REGISTRY
+    assert PROFILES is REGISTRY

@@ -15,7 +15,7 @@ from benchmark.orchestration.worker import run_batch
 from benchmark.training.pipeline import TrainData, normalize
 from benchmark.training.recipes import Recipe
 from benchmark.spec import StageSpec
-from helpers import killed_and_resumed, run_task
+from helpers import killed_and_resumed, run_task, stand_in
 from methods import STAGE_KINDS, Context, get_method
 from methods.generator import GeneratorKind, GeneratorRecipe
 from methods.generator_net import Discriminator, Generator, laplacian_loss, load_generator
@@ -154,7 +154,7 @@ def test_generated_batches_are_reproducible_and_trainable(name: str, tmp_path: P
     task = run_task(name, p_gen=1.0)
     (stage,) = task.requires
     artifact = tmp_path / "g.pt"
-    stage.kind.stand_in(stage.spec, images, labels, 10, {}, artifact)
+    stand_in(stage, images, labels, artifact)
     assert load_generator(artifact, CPU).image_size == 32
     losses = []
     for _ in range(2):
@@ -184,8 +184,8 @@ def test_samples_of_a_pixel_space_method_need_no_stage(tmp_path: Path):
 
 @pytest.mark.slow
 def test_one_generator_stage_serves_two_classifier_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr("methods.generator.generator_recipe_for", lambda dataset, profile: TINY_GENERATOR)
-    monkeypatch.setattr("benchmark.orchestration.tasks.recipe_for", lambda dataset, profile: TINY_CLASSIFIER)
+    monkeypatch.setattr(GeneratorKind, "recipes", {"quick": {32: TINY_GENERATOR}})
+    monkeypatch.setattr("benchmark.orchestration.tasks.recipe_for", lambda profile, image_size: TINY_CLASSIFIER)
     first = run_task("chimeramix_grid")
     second = run_task("chimeramix_grid", augment="trivialaugment")
     (stage,) = first.requires

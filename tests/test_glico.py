@@ -12,7 +12,7 @@ from benchmark.orchestration.plan import resolve
 from benchmark.orchestration.store import Store
 from benchmark.training.models import bf16_autocast
 from benchmark.spec import RunSpec, StageSpec
-from helpers import killed_and_resumed, run_task, train_demo_run
+from helpers import killed_and_resumed, run_task, stand_in, train_demo_run
 from methods import STAGE_KINDS
 from methods.glico import RATIOS, GlicoKind, GlicoRecipe
 from methods.glico_net import (CODE_DIM, LATENT_DIM, GlicoTraining, LatentGenerator, load_glico, slerp,
@@ -79,7 +79,8 @@ def test_latents_are_unit_vectors_after_every_step():
 
 def test_stage_resume_equals_uninterrupted(tmp_path: Path):
     images, labels = digits_subset(2)
-    stage = GlicoKind.spec("digits", 2, 0, "quick")
+    (stage,) = run_task("glico", shots=2).requires
+    stage = stage.spec
     whole, resumed = killed_and_resumed(STAGE_KINDS["glico"], stage, images, labels, 10, tmp_path, TINY, 2)
     assert resumed["resumed_from_epoch"] == 2 and resumed["curve"] == whole["curve"]
     (ga, za, la), (gb, zb, _) = load_glico(tmp_path / "a.pt", CPU), load_glico(tmp_path / "b.pt", CPU)
@@ -93,7 +94,7 @@ def glico_trainer(tmp_path: Path, **overrides):
     task = run_task("glico", **overrides)
     (stage,) = task.requires
     artifact = tmp_path / "glico.pt"
-    stage.kind.stand_in(stage.spec, images, labels, 10, {}, artifact)
+    stand_in(stage, images, labels, artifact)
     return task.trainer(images, labels, CPU, {"glico": artifact})
 
 
@@ -126,7 +127,7 @@ def test_an_artifact_of_another_subset_is_refused(tmp_path: Path):
     images, labels = digits_subset(5)
     task = run_task("glico")
     (stage,) = task.requires
-    stage.kind.stand_in(stage.spec, images, labels.roll(1), 10, {}, tmp_path / "glico.pt")
+    stand_in(stage, images, labels.roll(1), tmp_path / "glico.pt")
     with pytest.raises(RuntimeError, match="fitted on another subset"):
         task.trainer(images, labels, CPU, {"glico": tmp_path / "glico.pt"})
 

@@ -31,7 +31,7 @@ def astronaut() -> torch.Tensor:
 
 @pytest.fixture(scope="module")
 def astronaut_segments(astronaut: torch.Tensor) -> torch.Tensor:
-    return segment(normalize(astronaut), *felzenszwalb_params("cifair10"))
+    return segment(normalize(astronaut), *felzenszwalb_params(32))
 
 
 def transitions_on_cell_borders(line: torch.Tensor, cell: int) -> bool:

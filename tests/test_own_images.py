@@ -17,11 +17,11 @@ from benchmark.data.folder import load_folder
 from benchmark.errors import UserError
 from benchmark.orchestration.folders import check_folders
 from benchmark.orchestration.grid_file import read_grid_file
-from benchmark.orchestration.grids import parse_ints, parse_shots
+from benchmark.arguments import parse_ints, parse_shots
 from benchmark.orchestration.plan import resolve
 from benchmark.orchestration.selection import from_args
 from benchmark.orchestration.store import Store
-from benchmark.training.recipes import recipe_for
+from benchmark.profiles import recipe_for
 from benchmark.spec import ALL_SHOTS, RunSpec
 
 
@@ -99,8 +99,8 @@ def test_unreadable_images_and_too_many_shots_stop_before_training(tmp_path, cap
 def test_folder_sizes_are_part_of_the_name() -> None:
     assert image_size("folder:/x/pets") == 32 and image_size("folder@96:/x/pets") == 96
     assert dataset_label("folder@96:/x/pets") == "folder@96:pets" and dataset_label("folder:/x/pets") == "folder:pets"
-    assert recipe_for("folder@96:/x/pets", "paper").model == "resnet50"
-    assert recipe_for("folder@64:/x/pets", "paper").model == recipe_for("folder:/x/pets", "paper").model  # 64: 32's
+    assert recipe_for("paper", image_size("folder@96:/x/pets")).model == "resnet50"
+    assert recipe_for("paper", 64).model == recipe_for("paper", 32).model  # 64: 32's
     assert RunSpec("baseline", "folder:/x/pets", 5, 0).id != RunSpec("baseline", "folder@96:/x/pets", 5, 0).id
     for name, message in [("folder@32:/x", "32 px is the default); write folder:/x"),
                           ("folder@4:/x", "'4' in 'folder@4:/x' is not a whole number of pixels from 8 to 512"),

@@ -10,7 +10,7 @@ from benchmark.data import load_dataset
 from benchmark.orchestration.plan import resolve
 from benchmark.orchestration.store import Store
 from benchmark.training.pipeline import normalize
-from methods.teacher import load_teacher
+from methods.teacher_model import load_teacher
 from toy_stages import TOY_GRID
 
 

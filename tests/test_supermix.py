@@ -13,10 +13,10 @@ from benchmark.orchestration.store import Store
 from benchmark.output.reproduction import paper_frame
 from benchmark.training.pipeline import normalize
 from benchmark.spec import RunSpec
-from helpers import killed_and_resumed, run_task, train_demo_run
+from helpers import killed_and_resumed, run_task, stand_in, train_demo_run
 from methods.supermix import SUPERMIX_PAPER_32, SUPERMIX_QUICK_32
 from methods.supermix_mixing import apply_masks, gaussian_taps, load_set, mix_batch, process_masks, smooth, top_k_match
-from methods.teacher import load_teacher
+from methods.teacher_model import load_teacher
 
 CPU = torch.device("cpu")
 
@@ -104,7 +104,7 @@ def test_a_set_stage_resumes_to_the_uninterrupted_set(tmp_path: Path):
     images, labels = data.train_x[idx], data.train_y[idx]
     (mixed_set,) = run_task("supermix", shots=2).requires
     (teacher,) = mixed_set.requires
-    teacher.kind.stand_in(teacher.spec, images, labels, 10, {}, tmp_path / "teacher.pt")  # an untrained CNN
+    stand_in(teacher, images, labels, tmp_path / "teacher.pt")  # an untrained CNN
     recipe = dataclasses.replace(SUPERMIX_QUICK_32, epochs=2, batch_size=8, max_iter=3)
     whole, resumed = killed_and_resumed(mixed_set.kind, mixed_set.spec, images, labels, 10, tmp_path, recipe, 1,
                                         {"teacher": tmp_path / "teacher.pt"})
@@ -140,7 +140,7 @@ def test_the_student_adds_the_cross_entropy_of_a_mixed_batch_against_the_teacher
     (mixed_set,) = task.requires
     artifact = tmp_path / "set.pt"
     set_labels = (labels + 3) % 10  # a set whose labels differ from the subset's
-    mixed_set.kind.stand_in(mixed_set.spec, images, set_labels, 10, {}, artifact)
+    stand_in(mixed_set, images, set_labels, artifact)
     trainer = task.trainer(images, labels, CPU, {"supermix_set": artifact})
     batch = trainer.data.batch(torch.arange(0, 50, 5))
     torch.manual_seed(0)

@@ -11,7 +11,8 @@ from benchmark.orchestration.store import Store
 from benchmark.orchestration.worker import execute
 from benchmark.training.models import build_model
 from benchmark.training.pipeline import TrainData, normalize
-from benchmark.training.recipes import SYNERMIX_32, recipe_for
+from benchmark.profiles import recipe_for
+from benchmark.training.recipes import SYNERMIX_32
 from benchmark.training.samplers import balanced_batches, shuffle_batches
 from helpers import run_task
 from methods import Context, get_method
@@ -85,7 +86,7 @@ def test_the_intra_term_trains_the_backbone_through_the_unaugmented_images():
 
 
 def test_synermix_brings_balanced_batches_to_any_recipe():
-    assert run_task("synermix_intra").recipe == dataclasses.replace(recipe_for("digits", "quick"), sampler="balanced")
+    assert run_task("synermix_intra").recipe == dataclasses.replace(recipe_for("quick", 32), sampler="balanced")
     assert run_task("synermix_manifold", "cifair100", profile="paper").recipe.sampler == "balanced"
     assert run_task("baseline").recipe.sampler == "shuffle" and run_task("mixup").recipe.sampler == "shuffle"
     assert run_task("baseline", "cifar100", 500, profile="synermix").recipe == SYNERMIX_32
@@ -177,7 +178,7 @@ def test_step_decay_halves_the_rate_every_10_epochs():
 
 
 def test_cosine_schedule_is_unchanged_for_the_chimeramix_recipe():
-    recipe = recipe_for("cifair10", "paper")
+    recipe = recipe_for("paper", 32)
     opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=recipe.lr)
     scheduler = recipe.lr_scheduler(opt, steps_per_epoch=5)
     assert isinstance(scheduler, torch.optim.lr_scheduler.CosineAnnealingLR) and scheduler.T_max == recipe.epochs * 5

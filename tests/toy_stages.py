@@ -9,12 +9,15 @@ from pathlib import Path
 import torch
 
 from benchmark.atomic import save_atomic
+from benchmark.spec import StageSpec
 from benchmark.training.pipeline import Batch, TrainData, normalize
 from benchmark.training.recipes import Schedule
-from benchmark.spec import StageSpec
 from methods.base import Method
-from methods.stage import StageKind
-from methods.teacher import TeacherKind, load_teacher
+from methods.stage import StageKind, StageWork
+from methods.teacher import TeacherKind
+from methods.teacher_model import load_teacher
+
+TOY_SCHEDULE = Schedule(batch_size=1000, epochs=1, repeats_base=1)
 
 TOY_GRID = "toyteacher"  # the grid of the `toy` fixture (tests/conftest.py)
 
@@ -25,32 +28,33 @@ class TeacherLabelSet(StageKind):
     name = "toy_teacher_labels"
     label = "teacher-label set"
     profile_section = "teacher"
+    recipes = {"quick": {32: TOY_SCHEDULE}, "paper": {32: TOY_SCHEDULE}}
+    implementation = "toy_stages"  # this module's train, stand_in, measure_step
 
     def requires(self, stage: StageSpec) -> tuple[StageSpec, ...]:
-        return (TeacherKind.spec(stage.dataset, stage.shots, stage.seed, stage.profile),)
+        return (TeacherKind.spec(stage, method="baseline"),)
 
-    def schedule(self, stage: StageSpec) -> Schedule:
-        return Schedule(batch_size=1000, epochs=1, repeats_base=1)
-
-    def gpu_step_s(self, stage: StageSpec) -> float:
+    def gpu_step_s(self, stage: StageSpec, recipe: Schedule) -> float:
         return 0.001
 
-    def step_key(self, stage: StageSpec, image_size: int, num_classes: int) -> str:
+    def step_key(self, stage: StageSpec, recipe: Schedule, image_size: int, num_classes: int) -> str:
         return f"toy-label-set:{image_size}px"
 
-    def measure_step(self, stage, image_size, num_classes, device) -> float:
-        return 0.001
 
-    def train(self, stage, images, labels, num_classes, device, inputs, artifact, checkpoint, checkpoint_every_s,
-              on_epoch) -> dict:
-        teacher = load_teacher(inputs[TeacherKind.name], device)
-        with torch.inference_mode():
-            predicted = teacher(normalize(images.to(device))).argmax(1).cpu()
-        save_atomic({"labels": predicted}, artifact)
-        return {"agreement": float((predicted == labels).float().mean())}
+def train(work: StageWork) -> dict:
+    teacher = load_teacher(work.inputs[TeacherKind.name], work.device)
+    with torch.inference_mode():
+        predicted = teacher(normalize(work.images.to(work.device))).argmax(1).cpu()
+    save_atomic({"labels": predicted}, work.artifact)
+    return {"agreement": float((predicted == work.labels).float().mean())}
 
-    def stand_in(self, stage, images, labels, num_classes, inputs, artifact) -> None:
-        save_atomic({"labels": labels.clone()}, artifact)
+
+def stand_in(work: StageWork) -> None:
+    save_atomic({"labels": work.labels.clone()}, work.artifact)
+
+
+def measure_step(stage, recipe, image_size, num_classes, device) -> float:
+    return 0.001
 
 
 class TeacherLabels(Method):
@@ -58,8 +62,7 @@ class TeacherLabels(Method):
     summary = "trains on the labels the subset's teacher predicts (a test toy)"
 
     def requires(self) -> tuple[StageSpec, ...]:
-        ctx = self.ctx
-        return (StageSpec(TeacherLabelSet.name, ctx.dataset, ctx.shots, ctx.seed, ctx.profile),)
+        return (TeacherLabelSet.spec(self.ctx),)
 
     def setup(self, data: TrainData, artifacts: dict[str, Path]) -> None:
         super().setup(data, artifacts)

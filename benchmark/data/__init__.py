@@ -9,7 +9,6 @@ scikit-learn and `folder:PATH` reads the user's own images (see `benchmark.data.
 from __future__ import annotations
 
 import functools
-import importlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from benchmark.data.imageset import ImageSet
 from benchmark.errors import UserError
+from benchmark.imports import import_object
 from benchmark.paths import home_cache_dir
 from benchmark.spec import ALL_SHOTS, Shots
 
@@ -53,8 +53,7 @@ class DatasetInfo:
     description: str
 
     def load(self, data_dir: Path, download: bool) -> ImageSet:
-        module, function = self.loader.split(":")
-        return getattr(importlib.import_module(module), function)(data_dir, download)
+        return import_object(self.loader)(data_dir, download)
 
 
 DATASETS: dict[str, DatasetInfo] = {

@@ -1,6 +1,6 @@
-"""One cost model for dealing local work, the dry run and the GPU-hours estimate: the seconds of a
-task = its training steps (exact, from its recipe) x the time of one step on a device x the
-classifier passes of its method's step (2 for SuperMix and SynerMix; 1 for a stage).
+"""One cost model for dealing work to jobs (`deal`), the dry run and the GPU-hours estimate: the
+seconds of a task = its training steps (exact, from its recipe) x the time of one step on a device x
+the classifier passes of its method's step (2 for SuperMix and SynerMix; 1 for a stage).
 
 Step times come from the table shipped with the project (results/perf/step_times.json: per kind of
 device, measured by `python -m benchmark perf --step-times`, which a user reruns to measure their
@@ -101,6 +101,19 @@ class CostModel:
             return f"on {self.device} (no step times measured for {self.device} yet: `python -m benchmark perf --step-times`)"
         return (f"on {self.device} (step times measured by `perf --step-times` on {self.measured_on}; "
                 "one process)")
+
+
+def deal(tasks: list[Task], jobs: int) -> list[list[Task]]:
+    """Longest task first onto the least loaded job (cost: the assumed GPU seconds; only their
+    ratios matter here, and they need no measuring)."""
+    cost = CostModel()
+    bins: list[list[Task]] = [[] for _ in range(jobs)]
+    load = [0.0] * jobs
+    for task in sorted(tasks, key=cost.seconds, reverse=True):
+        j = load.index(min(load))
+        bins[j].append(task)
+        load[j] += cost.seconds(task)
+    return [b for b in bins if b]
 
 
 def format_duration(seconds: float) -> str:

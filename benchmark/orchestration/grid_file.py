@@ -22,10 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from benchmark.arguments import parse_ints, parse_shots
 from benchmark.errors import UserError
-from benchmark.orchestration.grids import parse_ints, parse_shots
-from benchmark.spec import AUGMENT_POLICIES, PROFILES, RunSpec
-from methods import METHODS, Context, get_method
+from benchmark.orchestration.grids import default_profile, product
+from benchmark.orchestration.plan import dataset_shape
+from benchmark.orchestration.tasks import Resolver
+from benchmark.profiles import PROFILES
+from benchmark.spec import AUGMENT_POLICIES, RunSpec
+from methods import METHODS, get_method
 
 REQUIRED = ("datasets", "methods", "shots", "seeds")
 OPTIONAL = ("profile", "augment", "overrides")
@@ -39,7 +43,6 @@ class GridFile:
 
 
 def read_grid_file(path: Path) -> GridFile:
-    from benchmark.orchestration.selection import product
     if not path.is_file():
         raise UserError(f"grid file {path} not found; give the path of a .toml grid file (or a grid of `list grids`)")
     try:
@@ -87,7 +90,6 @@ def items_of(data: dict[str, Any], key: str, check: Callable[[Any], Any], mistak
 
 
 def check_dataset(name: Any) -> str:
-    from benchmark.orchestration.plan import dataset_shape
     if not isinstance(name, str):
         raise UserError(f"{name!r} is not a dataset name (a string, e.g. \"folder:/data/pets\")")
     dataset_shape(name)  # an unknown dataset, a missing or malformed folder
@@ -107,9 +109,9 @@ def check_augment(policy: Any) -> str:
 
 def check_overrides(table: Any, methods: list[str], datasets: list[str], profile: str | None,
                     mistakes: list[str]) -> dict[str, dict[str, list[Any]]]:
-    """{method: {parameter: values}}; each value checked as a run of the method on each dataset
-    would check it."""
-    from benchmark.orchestration.plan import dataset_shape
+    """{method: {parameter: values}}; each value checked by the plan's resolver, as a run of the
+    method on each dataset with it."""
+    resolver = Resolver(dataset_shape)
     if not isinstance(table, dict):
         mistakes.append(f"overrides: {table!r} is not a table; write [overrides.METHOD] with parameter = value")
         return {}
@@ -122,16 +124,14 @@ def check_overrides(table: Any, methods: list[str], datasets: list[str], profile
         if not isinstance(params, dict):
             mistakes.append(f"{key}: {params!r} is not a table of parameter = value")
             continue
-        method = get_method(method_name)
         swept = {p: v if isinstance(v, list) else [v] for p, v in params.items()}
         for dataset in datasets:
-            shape = dataset_shape(dataset)
             for parameter, values in swept.items():
                 for value in values:
-                    ctx = Context(dataset, shape.num_classes, shape.image_size, 5, 0, profile or "paper",
-                                  overrides={parameter: value})
+                    run = RunSpec(method_name, dataset, 5, 0, profile=profile or default_profile(dataset),
+                                  overrides=((parameter, value),))
                     try:
-                        method(ctx)
+                        resolver.run(run)
                     except UserError as exc:
                         mistakes.append(f"{key}.{parameter}: {exc}")
         overrides[method_name] = swept

@@ -1,13 +1,19 @@
-"""Grids: plain functions returning the RunSpecs of a paper table (or the demo), and filters. The
-plan resolves them (a parameter equal to its method's default is the same run as none)."""
+"""Grids: plain functions returning the RunSpecs of a paper table (or the demo), the filters of a
+grid, and the cartesian product of a selection without a named grid (`product`: the command line's
+--datasets x --methods x --shots x --seeds, or a grid file). The plan resolves them (a parameter
+equal to its method's default is the same run as none)."""
 from __future__ import annotations
 
+import itertools
+from collections import defaultdict
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
+from benchmark.arguments import parse_ints, parse_list, parse_methods, parse_shots
+from benchmark.data import check_dataset_name, dataset_label, folder_of
 from benchmark.errors import UserError
-from benchmark.spec import ALL_SHOTS, AUGMENT_POLICIES, RunSpec, Shots
-from benchmark.data import check_dataset_name
+from benchmark.profiles import check_profile
+from benchmark.spec import AUGMENT_POLICIES, RunSpec, Shots
 from methods import METHODS, get_method
 
 SHOTS = (5, 10, 20, 30, 50, 100)
@@ -50,6 +56,7 @@ SYNERMIX_SETTINGS: tuple[tuple[str, tuple[tuple[str, float], ...]], ...] = (
 SYNERMIX_POOL = 500  # shots = every training image of CIFAR-100 (500 per class): the whole pool
 SYNERMIX_SMALL_DATASETS = ("cifair10", "cifair100")
 DEMO_EXTRA = ("hydramix", "manifold_mixup", "synermix_intra", "synermix_mixup", "synermix_manifold")
+FOLDER_CPU_PROFILE = "medium"  # folder datasets without --profile on a machine without a GPU
 
 
 def table1() -> list[RunSpec]:
@@ -120,52 +127,6 @@ def grid_specs(name: str) -> list[RunSpec]:
     return GRIDS[name].build()
 
 
-def parse_list(text: str | None, option: str) -> list[str] | None:
-    if text is None:
-        return None
-    items = [t.strip() for t in text.split(",") if t.strip()]
-    if not items:
-        raise UserError(f"{option} is empty; give a comma-separated list")
-    return items
-
-
-def parse_ints(text: str | None, option: str, positive: bool) -> list[int] | None:
-    """Comma-separated integers and inclusive ranges: "0,2" or "0-4"."""
-    items = parse_list(text, option)
-    if items is None:
-        return None
-    return list(dict.fromkeys(v for item in items for v in parse_range(item, option, positive)))
-
-
-def parse_range(item: str, option: str, positive: bool) -> list[int]:
-    first, sep, last = item.partition("-") if not item.startswith("-") else (item, "", "")
-    try:
-        values = [int(first)] if not sep else list(range(int(first), int(last) + 1))
-    except ValueError:
-        raise UserError(f"{option}: '{item}' is not an integer or a range FIRST-LAST") from None
-    if sep and not values:
-        raise UserError(f"{option}: '{item}' is an empty range; give FIRST-LAST with FIRST <= LAST")
-    for value in values:
-        if value < (1 if positive else 0):
-            raise UserError(f"{option}: {value} is not allowed; give {'positive' if positive else 'non-negative'} "
-                            "integers")
-    return values
-
-
-def parse_methods(text: str | None) -> list[str] | None:
-    """Method names, or `all`: every registered method (None: no filter)."""
-    return None if text == "all" else parse_list(text, "--methods")
-
-
-def parse_shots(text: str | None, option: str = "--shots") -> list[Shots] | None:
-    """Like parse_ints (positive), and `all`: the whole training pool."""
-    items = parse_list(text, option)
-    if items is None:
-        return None
-    return list(dict.fromkeys(v for item in items
-                              for v in ([ALL_SHOTS] if item == ALL_SHOTS else parse_range(item, option, True))))
-
-
 def select(specs: list[RunSpec], grid: str, methods: str | None = None, datasets: str | None = None,
            shots: str | None = None, seeds: str | None = None, profile: str | None = None) -> list[RunSpec]:
     """Filter a grid's specs; every filter value must occur in the grid (`--methods all`: every one)."""
@@ -189,3 +150,40 @@ def select(specs: list[RunSpec], grid: str, methods: str | None = None, datasets
                 raise UserError(f"{option}: '{v}' is not in grid '{grid}'; valid: {', '.join(map(str, present))}")
         specs = [s for s in specs if getattr(s, field_name) in values]
     return specs
+
+
+def default_profile(dataset: str) -> str:
+    """`paper`, except for a folder on a machine without a GPU (a check without torch)."""
+    from benchmark.orchestration.cost import CUDA, local_device_kind
+    return FOLDER_CPU_PROFILE if folder_of(dataset) and local_device_kind() != CUDA else "paper"
+
+
+def product(datasets: list[str], methods: list[str], shots: list[Shots], seeds: list[int], profile: str | None,
+            augments: list[str] = ("none",), overrides: dict[str, dict[str, list[Any]]] | None = None,
+            ) -> tuple[list[RunSpec], list[str]]:
+    """Every combination, with one RunSpec per value of each swept parameter (`overrides`: method ->
+    parameter -> values); (the specs, the notes: the profile chosen, the runs left out because their
+    method does not apply there, and why)."""
+    from benchmark.orchestration.plan import dataset_shape
+    from benchmark.orchestration.tasks import NotApplicable, Resolver
+    if profile is not None:
+        check_profile(profile)
+    resolver = Resolver(dataset_shape)
+    specs, notes, left_out = [], [], defaultdict(list)
+    for dataset in datasets:
+        chosen = profile or default_profile(dataset)
+        if profile is None and chosen == FOLDER_CPU_PROFILE:
+            notes.append(f"profile {chosen} for {dataset_label(dataset)}: the default of folder datasets on a "
+                         "machine without a GPU (--profile paper for the published recipe)")
+        for name, s, augment in itertools.product(methods, shots, augments):
+            swept = (overrides or {}).get(name, {})
+            for values in itertools.product(*swept.values()):
+                runs = [RunSpec(name, dataset, s, k, augment, chosen, tuple(zip(swept, values))) for k in seeds]
+                try:
+                    resolver.run(runs[0])
+                except NotApplicable as exc:
+                    left_out[f"{exc.where} ({exc.reason})"].append(name)
+                    continue
+                specs += runs
+    notes += [f"left out {where}: {', '.join(dict.fromkeys(names))}" for where, names in left_out.items()]
+    return specs, notes

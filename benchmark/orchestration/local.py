@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import IO, Iterator
 
 from benchmark.orchestration.claims import leave_claimed
-from benchmark.orchestration.cost import CostModel
+from benchmark.orchestration.cost import deal
 from benchmark.orchestration.job_end import SUCCESS, log_tail, read_end_note
 from benchmark.orchestration.plan import Plan
 from benchmark.orchestration.store import Store
@@ -32,19 +32,6 @@ class Outcome:
     done: list[RunTask] = field(default_factory=list)
     failed: list[Task] = field(default_factory=list)
     left: list[RunTask] = field(default_factory=list)  # runs another process trained or is training
-
-
-def deal(tasks: list[Task], jobs: int) -> list[list[Task]]:
-    """Longest task first onto the least loaded job (cost: the assumed GPU seconds; only their
-    ratios matter here, and they need no measuring)."""
-    cost = CostModel()
-    bins: list[list[Task]] = [[] for _ in range(jobs)]
-    load = [0.0] * jobs
-    for task in sorted(tasks, key=cost.seconds, reverse=True):
-        j = load.index(min(load))
-        bins[j].append(task)
-        load[j] += cost.seconds(task)
-    return [b for b in bins if b]
 
 
 def default_workers() -> int:

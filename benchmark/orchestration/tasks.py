@@ -8,6 +8,7 @@ the worker does the rest of a job (benchmark.orchestration.worker).
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 import time
 from dataclasses import dataclass
@@ -15,16 +16,19 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
+from benchmark.data import dataset_label
 from benchmark.errors import UserError
-from benchmark.training.recipes import GPU_STEP_S, Recipe, classifier_step_key, recipe_for
+from benchmark.profiles import recipe_for
+from benchmark.training.recipes import GPU_STEP_S, Recipe, classifier_step_key
 from benchmark.spec import AUGMENT_POLICIES, RunSpec, StageSpec
-from methods import STAGE_KINDS, Context, Method, StageKind, get_method
+from methods import PLUGINS, STAGE_KINDS, Context, Method, StageKind, StageWork, get_method
 
 if TYPE_CHECKING:
     import torch
 
     from benchmark.data import ImageSet
     from benchmark.orchestration.store import Store
+    from benchmark.training.recipes import Schedule
 
 CLASSIFIER_SECTION = "classifier"  # the SLURM profile table of classifier runs
 EpochCallback = Callable[[int, int], None]
@@ -72,6 +76,7 @@ class StageTask(Node):
     spec: StageSpec
     kind: StageKind
     shape: Shape
+    classifier: RunTask | None  # the run a stage that trains a classifier (a teacher) trains
 
     @property
     def label(self) -> str:
@@ -86,19 +91,33 @@ class StageTask(Node):
         return self.kind.profile_section
 
     @cached_property
+    def recipe(self) -> Schedule:
+        """The kind's recipe of the stage's profile, or the recipe of the run it trains."""
+        if self.classifier is not None:
+            return self.classifier.recipe
+        return self.kind.schedule(self.spec, self.shape.image_size)
+
+    @cached_property
     def steps(self) -> int:
-        return self.kind.schedule(self.spec).total_steps(self.spec.shots, self.shape.num_classes, self.shape.train_size)
+        return self.recipe.total_steps(self.spec.shots, self.shape.num_classes, self.shape.train_size)
 
     @property
     def step_key(self) -> str:
-        return self.kind.step_key(self.spec, self.shape.image_size, self.shape.num_classes)
+        return self.kind.step_key(self.spec, self.recipe, self.shape.image_size, self.shape.num_classes)
 
     @property
     def gpu_step_s(self) -> float:
-        return self.kind.gpu_step_s(self.spec)
+        return self.kind.gpu_step_s(self.spec, self.recipe)
 
     def measure_step(self, device: torch.device) -> float:
-        return self.kind.measure_step(self.spec, self.shape.image_size, self.shape.num_classes, device)
+        return self.kind.measure_step(self.spec, self.recipe, self.shape.image_size, self.shape.num_classes, device)
+
+    def work(self, images: torch.Tensor, labels: torch.Tensor, num_classes: int, device: torch.device,
+             inputs: dict[str, Path], artifact: Path, checkpoint: Path | None = None, checkpoint_every_s: float = 60.0,
+             on_epoch: EpochCallback | None = None) -> StageWork:
+        """What the kind trains the stage with (or stands in for it with) on a subset."""
+        return StageWork(self.spec, self.recipe, images, labels, num_classes, device, inputs, artifact, checkpoint,
+                         checkpoint_every_s, on_epoch, self.classifier)
 
     def done(self, store: Store) -> bool:
         return store.stage_done(self.id)
@@ -112,9 +131,9 @@ class StageTask(Node):
               checkpoint_every_s: float, compile_model: bool, on_epoch: EpochCallback | None) -> None:
         from benchmark.orchestration.record import environment
         t0 = time.perf_counter()
-        summary = self.kind.train(self.spec, data.train_x[idx], data.train_y[idx], data.num_classes, device, inputs,
-                                  store.artifact_path(self.id), store.checkpoint_path(self.id), checkpoint_every_s,
-                                  on_epoch)
+        summary = self.kind.train(self.work(data.train_x[idx], data.train_y[idx], data.num_classes, device, inputs,
+                                            store.artifact_path(self.id), store.checkpoint_path(self.id),
+                                            checkpoint_every_s, on_epoch))
         store.write_stage_record(self.id, {"stage": self.to_dict(), "summary": summary,
                                            "wall_seconds_this_attempt": time.perf_counter() - t0,
                                            "environment": {**environment(), "device": str(device)}})
@@ -123,9 +142,7 @@ class StageTask(Node):
 @dataclass(frozen=True, eq=False)
 class RunTask(Node):
     spec: RunSpec  # canonical: its overrides are the hyperparameters that differ from the defaults
-    method: type[Method]
-    context: Context
-    hparams: dict[str, Any]  # every hyperparameter, resolved
+    method: Method  # with its context and every hyperparameter resolved; the engine trains a copy
     recipe: Recipe
     shape: Shape
 
@@ -133,9 +150,17 @@ class RunTask(Node):
     what = "run"
 
     @property
+    def context(self) -> Context:
+        return self.method.ctx
+
+    @property
+    def hparams(self) -> dict[str, Any]:
+        return self.method.hp
+
+    @property
     def label(self) -> str:
         """The row label of the papers' tables: "HydraMix (p_gen=0.25)", "ChimeraMix+Seg + TrivialAugment"."""
-        return run_label(self.method, self.spec)
+        return run_label(self.method.label, self.spec)
 
     @cached_property
     def steps(self) -> int:
@@ -167,9 +192,10 @@ class RunTask(Node):
 
     def trainer(self, images: torch.Tensor, labels: torch.Tensor, device: torch.device, inputs: dict[str, Path],
                 compile_model: bool = False, recipe: Recipe | None = None):
-        """The engine's Trainer of this run on a subset (`recipe` replaces the run's, e.g. for `perf`)."""
+        """The engine's Trainer of this run on a subset (`recipe` replaces the run's, e.g. for `perf`): it
+        trains a copy of the run's method, which its `setup` fills for this training alone."""
         from benchmark.training.engine import Trainer
-        return Trainer(self.method, self.context, recipe or self.recipe, images, labels, device, inputs, compile_model)
+        return Trainer(copy.copy(self.method), recipe or self.recipe, images, labels, device, inputs, compile_model)
 
     def train(self, data: ImageSet, idx: torch.Tensor, inputs: dict[str, Path], store: Store, device: torch.device,
               checkpoint_every_s: float, compile_model: bool, on_epoch: EpochCallback | None) -> None:
@@ -191,16 +217,20 @@ class RunTask(Node):
             timing={"train_seconds": progress.train_seconds, "wall_seconds_this_attempt": time.perf_counter() - t0,
                     "steps": trainer.total_steps, "resumed_from_epoch": resumed_from},
             environment={**environment(), "device": str(device), "threads": torch.get_num_threads(),
-                         "compiled": compile_model},
+                         "compiled": compile_model, **self.plugin()},
             subset=subset_hash(data, idx), dataset_fingerprint=data.fingerprint)
         store.write_record(record)
+
+    def plugin(self) -> dict[str, Any]:
+        """A plug-in method's distribution and version, for its records ({} for a built-in)."""
+        plugin = PLUGINS.get(self.spec.method)
+        return {} if plugin is None else {"plugin": {"distribution": plugin.distribution, "version": plugin.version}}
 
 
 Task = RunTask | StageTask
 
 
-def run_label(method: type[Method], spec: RunSpec) -> str:
-    label = method.label
+def run_label(label: str, spec: RunSpec) -> str:
     if spec.overrides:
         label += " (" + ", ".join(f"{k}={v}" for k, v in spec.overrides) + ")"
     if spec.augment != "none":
@@ -208,9 +238,19 @@ def run_label(method: type[Method], spec: RunSpec) -> str:
     return label
 
 
+class NotApplicable(UserError):
+    """The method does not apply where the run is (`where`: its dataset and shots, or its augment
+    policy), for `reason`."""
+
+    def __init__(self, method: str, where: str, reason: str):
+        super().__init__(f"{method} {where}: {reason}")
+        self.where, self.reason = where, reason
+
+
 class Resolver:
     """Resolves specs into tasks, each distinct stage once (the same StageTask for every run that
-    requires it). `shape` gives a dataset's classes and image size."""
+    requires it): the one place where a method is looked up, its hyperparameters checked and its
+    recipe chosen. `shape` gives a dataset's classes and image size."""
 
     def __init__(self, shape: Callable[[str], Shape]):
         self.shape = shape
@@ -220,22 +260,30 @@ class Resolver:
         method = get_method(spec.method)
         if spec.augment not in AUGMENT_POLICIES:
             raise UserError(f"unknown augment policy '{spec.augment}'; valid: {', '.join(AUGMENT_POLICIES)}")
-        method.policy_for(spec.augment)
+        try:
+            method.policy_for(spec.augment)
+        except UserError as exc:
+            raise NotApplicable(spec.method, f"with augment {spec.augment}", str(exc)) from None
         shape = self.shape(spec.dataset)
         ctx = Context(spec.dataset, shape.num_classes, shape.image_size, spec.shots, spec.seed, spec.profile,
                       spec.augment, dict(spec.overrides))
-        recipe = method.adapt_recipe(recipe_for(spec.dataset, spec.profile), ctx)
-        instance = method(ctx)
+        reason = method.unsuitable(ctx)
+        if reason:
+            raise NotApplicable(spec.method, f"on {dataset_label(spec.dataset)} at {spec.shots} shots", reason)
+        recipe = method.adapt_recipe(recipe_for(spec.profile, shape.image_size), ctx)
+        hp = method.resolve(ctx)
         defaults = method.defaults(ctx)
-        overrides = tuple(sorted((k, v) for k, v in instance.hp.items() if v != defaults[k]))
+        overrides = tuple(sorted((k, v) for k, v in hp.items() if v != defaults[k]))
         spec = dataclasses.replace(spec, overrides=overrides)
-        ctx = dataclasses.replace(ctx, overrides=dict(overrides))
+        instance = method(dataclasses.replace(ctx, overrides=dict(overrides)))
         requires = tuple(self.stage(s) for s in instance.requires())
-        return RunTask(spec, requires, method, ctx, instance.hp, recipe, shape)
+        return RunTask(spec, requires, instance, recipe, shape)
 
     def stage(self, spec: StageSpec) -> StageTask:
         if spec.id not in self.stages:
             kind = STAGE_KINDS[spec.kind]
             requires = tuple(self.stage(s) for s in kind.requires(spec))
-            self.stages[spec.id] = StageTask(spec, requires, kind, self.shape(spec.dataset))
+            classifier = kind.classifier(spec)
+            self.stages[spec.id] = StageTask(spec, requires, kind, self.shape(spec.dataset),
+                                             None if classifier is None else self.run(classifier))
         return self.stages[spec.id]

@@ -217,14 +217,6 @@ def analysis_bars(results: list[dict], value: str, ylabel: str, title: str, fold
     return save(fig, folder, name, title)
 
 
-SAMPLE_CAPTIONS = {
-    "compose": "source images, masks (coloured by source) and the compositions they give",
-    "glico": "training images, their decoded latents slerped towards a same-class image's latent, and that image",
-    "supermix": ("pairs of training images, the masks fitted with the teacher (coloured by source), the mixes with "
-                 "the teacher's top-2 classes, and images of the stored set"),
-}
-
-
 def sample_grids(store: Store, frame: pd.DataFrame, folder: Path, data_dir: Path | None) -> list[Figure]:
     """The `samples` command's figure for every method of the grid it draws, with trained stages
     (smallest shots, then smallest seed, of its runs with default parameters)."""
@@ -240,7 +232,7 @@ def sample_grids(store: Store, frame: pd.DataFrame, folder: Path, data_dir: Path
             write_samples(method, row.dataset_name, row.shots, row.seed, row.task.spec.profile, store,
                           data_dir or default_data_dir(), [folder / f"{name}.png", folder / f"{name}.pdf"], 4)
             figures.append(Figure(Path(folder.name) / f"{name}.pdf",
-                                  f"{row.task.method.label}: {SAMPLE_CAPTIONS.get(method, SAMPLE_CAPTIONS['compose'])}; "
+                                  f"{row.task.method.label}: {row.task.method.figure_caption}; "
                                   f"{row.dataset}, {row.shots} shots, seed {row.seed}, {row.task.spec.profile} profile."))
             break
     return figures

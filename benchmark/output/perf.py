@@ -34,13 +34,13 @@ from tqdm import tqdm
 
 from benchmark.data import DATASETS, check_dataset_name
 from benchmark.errors import UserError
-from benchmark.orchestration.grids import parse_list
+from benchmark.arguments import parse_list
 from benchmark.orchestration.plan import Plan, resolve
 from benchmark.orchestration.tasks import RunTask, StageTask, Task
 from benchmark.training.engine import default_device
 from benchmark.training.engine import Trainer
 from benchmark.training.models import bf16_autocast, cpu_computes_bf16
-from benchmark.training.recipes import recipe_for
+from benchmark.profiles import recipe_for
 from benchmark.spec import RunSpec
 from benchmark.training.timing import interleaved_medians
 from methods import METHODS, get_method
@@ -98,7 +98,8 @@ class Bench:
     def stand_in(self, stage: StageTask) -> Path:
         path = self.tmp / f"{stage.id}.pt"
         if not path.exists():
-            stage.kind.stand_in(stage.spec, self.images, self.labels, self.num_classes, self.inputs(stage), path)
+            stage.kind.stand_in(stage.work(self.images, self.labels, self.num_classes, self.device, self.inputs(stage),
+                                           path))
         return path
 
     def inputs(self, task: Task) -> dict[str, Path]:
@@ -152,7 +153,7 @@ def run_perf(methods: str | None, dataset: str, profile: str, steps: int, overhe
     check_dataset_name(dataset)
     if dataset not in DATASETS:
         raise UserError(f"perf needs a registered dataset for its shape, got '{dataset}'; valid: {', '.join(DATASETS)}")
-    recipe_for(dataset, profile)
+    recipe_for(profile, DATASETS[dataset].image_size)
     names = parse_list(methods, "--methods") or list(METHODS)
     for name in names:
         get_method(name)

@@ -1,10 +1,13 @@
-"""`samples`: a figure like the papers' Fig. 2 from a composing method (a trained generator, or
-the pixel-space ablations): per row, the N source images of one class, then several masks
-(coloured by source) each followed by the composition it produces. GLICO's and SuperMix's figures
-(the images their stages give): benchmark/output/stage_samples.py."""
+"""`samples`: the figure of the images a method makes, drawn by the function its `figure` names
+(with the method set up on the subset and its trained stages). Here the composing methods' figure,
+like the papers' Fig. 2 (a trained generator, or the pixel-space ablations): per row, the N source
+images of one class, then several masks (coloured by source) each followed by the composition it
+produces. GLICO's and SuperMix's figures (the images their stages give):
+benchmark/output/stage_samples.py."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import matplotlib
 
@@ -15,13 +18,19 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from benchmark.output.analysis.sets import prepared_method, set_task  # noqa: E402
 from benchmark.data import cached_dataset, subsample  # noqa: E402
 from benchmark.errors import UserError  # noqa: E402
-from benchmark.training.pipeline import Batch, TrainData, denormalize, normalize  # noqa: E402
+from benchmark.imports import import_object  # noqa: E402
 from benchmark.orchestration.store import Store  # noqa: E402
+from benchmark.orchestration.tasks import RunTask  # noqa: E402
+from benchmark.output.analysis.sets import prepared_method, set_task  # noqa: E402
+from benchmark.training.pipeline import Batch, TrainData, denormalize, normalize  # noqa: E402
 from methods import METHODS  # noqa: E402
-from methods.generative import Composition  # noqa: E402
+
+if TYPE_CHECKING:
+    from methods.generative import Composition
+
+COMPOSITIONS = 4  # masks and compositions per row of the composing methods' figure
 
 SOURCE_COLOURS = torch.tensor([[0.12, 0.47, 0.71], [1.0, 0.50, 0.05], [0.17, 0.63, 0.17], [0.84, 0.15, 0.16],
                                [0.58, 0.40, 0.74], [0.55, 0.34, 0.29], [0.89, 0.47, 0.76], [0.50, 0.50, 0.50]])
@@ -62,22 +71,14 @@ def mask_rgb(masks: torch.Tensor, size: int) -> np.ndarray:
     return torch.einsum("nhw,nc->hwc", up, SOURCE_COLOURS[:len(masks)]).numpy()
 
 
-STAGE_FIGURES = ("glico", "supermix")  # drawn by benchmark/output/stage_samples.py
-
-
-def composing_methods() -> list[str]:
-    return [name for name, cls in METHODS.items() if issubclass(cls, Composition)]
-
-
 def sample_methods() -> list[str]:
-    """The methods `samples` draws."""
-    return [*composing_methods(), *(m for m in STAGE_FIGURES if m in METHODS)]
+    """The methods `samples` draws: those that name a figure."""
+    return [name for name, cls in METHODS.items() if cls.figure]
 
 
 def write_samples(method: str, dataset: str, shots: int, seed: int, profile: str, store: Store, data_dir: Path,
-                  outs: list[Path], rows: int, compositions: int = 4) -> list[Path]:
-    """The figure of a composing method (or GLICO, SuperMix) on a subset, written to each of `outs`
-    (its suffix the format)."""
+                  outs: list[Path], rows: int) -> list[Path]:
+    """The figure of a method's images on a subset, written to each of `outs` (its suffix the format)."""
     if method not in sample_methods():
         raise UserError(f"method '{method}' makes no images `samples` draws; valid: {', '.join(sample_methods())}")
     if rows < 1:
@@ -93,20 +94,20 @@ def write_samples(method: str, dataset: str, shots: int, seed: int, profile: str
     subset = TrainData(data.train_x[idx], data.train_y[idx], task.recipe.pad)
     mixer = prepared_method(task, store, subset)
     title = f"{task.method.label}: {data.name}, {shots} shots, seed {seed}, {profile} profile"
-    rows = min(rows, data.num_classes)
-    if method == "glico":
-        from benchmark.output.stage_samples import glico_figure
-        return save(glico_figure(mixer, subset, rows, seed, data.classes), title, outs)
-    if method == "supermix":
-        from benchmark.output.stage_samples import supermix_figure
-        return save(supermix_figure(mixer, task, store, subset, rows, seed, data.classes), title, outs)
-    n = mixer.n_images
+    draw = import_object(task.method.figure)
+    return save(draw(mixer, task, store, subset, min(rows, data.num_classes), seed, data.classes), title, outs)
+
+
+def composition_figure(method: Composition, task: RunTask, store: Store, subset: TrainData, rows: int, seed: int,
+                       classes: tuple[str, ...]) -> plt.Figure:
+    """Per row (one class): the N source images, then masks each followed by the composition it gives."""
+    n = method.n_images
     picks = pick_sources(subset.labels, rows, n, torch.Generator().manual_seed(seed))
-    sources = [repeat(plain_batch(subset, picks[:, j]), compositions) for j in range(n)]
+    sources = [repeat(plain_batch(subset, picks[:, j]), COMPOSITIONS) for j in range(n)]
     torch.manual_seed(seed)
-    masks = mixer.composer.masks(sources)
-    made = mixer.render(torch.stack([s.x for s in sources], 1), masks)
-    return save(plot(sources, masks, made, len(picks), compositions, data.classes), title, outs)
+    masks = method.composer.masks(sources)
+    made = method.render(torch.stack([s.x for s in sources], 1), masks)
+    return plot(sources, masks, made, len(picks), COMPOSITIONS, classes)
 
 
 def plot(sources: list[Batch], masks: torch.Tensor, made: torch.Tensor, rows: int, compositions: int,

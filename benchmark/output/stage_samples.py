@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 SET_IMAGES = 4  # stored SuperMix images per row
 
 
-def glico_figure(method: Glico, subset: TrainData, rows: int, seed: int, classes: tuple[str, ...]) -> Figure:
+def glico_figure(method: Glico, task: RunTask, store: Store, subset: TrainData, rows: int, seed: int,
+                 classes: tuple[str, ...]) -> Figure:
     from methods.glico import RATIOS
     from methods.glico_net import slerped_images
     picks = pick_sources(subset.labels, rows, 2, torch.Generator().manual_seed(seed))
@@ -52,7 +53,7 @@ def glico_figure(method: Glico, subset: TrainData, rows: int, seed: int, classes
 def supermix_figure(method: SuperMix, task: RunTask, store: Store, subset: TrainData, rows: int, seed: int,
                     classes: tuple[str, ...]) -> Figure:
     from methods.supermix_mixing import mix_batch
-    from methods.teacher import load_teacher
+    from methods.teacher_model import load_teacher
     (mixed_set,) = task.requires
     (teacher_stage,) = mixed_set.requires
     device = subset.labels.device
@@ -60,7 +61,7 @@ def supermix_figure(method: SuperMix, task: RunTask, store: Store, subset: Train
     gen = torch.Generator().manual_seed(seed)
     order = torch.randperm(len(subset.labels), generator=gen)[:4 * rows].to(device)
     torch.manual_seed(seed)
-    mixes = mix_batch(teacher, plain_batch(subset, order).x, len(classes), mixed_set.kind.schedule(mixed_set.spec))
+    mixes = mix_batch(teacher, plain_batch(subset, order).x, len(classes), mixed_set.recipe)
     shown = min(rows, len(mixes.images))
     with torch.no_grad():
         top = teacher(mixes.images[:shown]).topk(2, dim=1).indices.tolist()

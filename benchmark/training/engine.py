@@ -26,7 +26,7 @@ from benchmark.training.samplers import SAMPLERS
 from benchmark.spec import per_class
 
 if TYPE_CHECKING:
-    from methods import Context, Method
+    from methods import Method
 
 EVALUATIONS_PER_RUN = 10  # points of the test-accuracy curve
 
@@ -44,15 +44,19 @@ class Progress:
 
 
 class Trainer:
-    def __init__(self, method: type[Method], ctx: Context, recipe: Recipe, images: torch.Tensor, labels: torch.Tensor,
+    """A run's training on its subset: `method` is the run's resolved method (a fresh copy: its
+    `setup` fills it for this training), `recipe` its recipe."""
+
+    def __init__(self, method: Method, recipe: Recipe, images: torch.Tensor, labels: torch.Tensor,
                  device: torch.device, artifacts: dict[str, Path], compile_model: bool = False):
+        ctx = method.ctx
         self.recipe = recipe
         self.device = device
         self.cuda = device.type == "cuda"
         policy = method.policy_for(ctx.augment)
         size = images.shape[-1]
         torch.manual_seed(ctx.seed)  # same initial weights for every method of a (dataset, shots, seed)
-        self.method = method(ctx)
+        self.method = method
         model = self.method.wrap_model(build_model(recipe.model, ctx.num_classes)).to(device)
         if self.cuda:
             model = model.to(memory_format=torch.channels_last)

@@ -1,13 +1,12 @@
-"""The classifier's training recipe of every dataset and profile, in one place (stage kinds keep
-theirs beside their model, e.g. methods/generator.py).
+"""The classifier's training recipes, in one place (stage kinds keep theirs beside their model, e.g.
+methods/generator.py; the profiles that name them: benchmark/profiles.py).
 
-Profile `paper` is the published ChimeraMix recipe (reference/chimeramix.md 7.1, 7.2, 7.6);
-profile `quick` is the same code with a tiny model and few epochs, for tests and the CPU demo;
-profile `medium` lies between them: the quick CNN trained four times as long, for comparisons on
-a CPU (the default of folder datasets there); profile `synermix` is the SynerMix code's recipe
-(reference/methods.md 1.2), for 32x32 sets only. A dataset takes the recipe of the size nearest its
-images': 32 (ciFAIR, CIFAR, digits, folder:PATH) or 96 (STL-10, folder@96:PATH). A method may adapt
-its run's recipe (`Method.adapt_recipe`: another model, balanced batches).
+The `paper` recipes are the published ChimeraMix recipe (reference/chimeramix.md 7.1, 7.2, 7.6);
+`quick` is the same code with a tiny model and few epochs, for tests and the CPU demo; `medium` lies
+between them: the quick CNN trained four times as long, for comparisons on a CPU (the default of
+folder datasets there); `synermix` is the SynerMix code's recipe (reference/methods.md 1.2), for
+32x32 sets only. A method may adapt its run's recipe (`Method.adapt_recipe`: another model,
+balanced batches).
 """
 from __future__ import annotations
 
@@ -15,8 +14,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from benchmark.errors import UserError
-from benchmark.spec import ALL_SHOTS, PROFILES, Shots, per_class
+from benchmark.spec import ALL_SHOTS, Shots, per_class
 
 if TYPE_CHECKING:  # the planning commands read recipes without torch
     import torch
@@ -102,28 +100,3 @@ GPU_STEP_S: dict[str, float] = {"wrn-16-8": 0.010, "wrn-16-4": 0.008, "wrn-16-2"
 def classifier_step_key(recipe: Recipe, image_size: int, num_classes: int) -> str:
     """What decides the cost of a classifier's step: its model, batch, image size and classes."""
     return f"{recipe.model}:b{recipe.batch_size}:{image_size}px:{num_classes}c"
-
-
-def recipe_size(dataset: str) -> int:
-    """32 or 96: the recipe size nearest the dataset's images (a tie goes to 32, the cheaper)."""
-    from benchmark.data import image_size
-    size = image_size(dataset)
-    return 32 if abs(size - 32) <= abs(size - 96) else 96
-
-
-def by_profile(dataset: str, profile: str, recipes: dict[tuple[str, int], Schedule], kind: str) -> Schedule:
-    """The recipe of (profile, recipe size) from a table of them."""
-    if profile not in PROFILES:
-        raise UserError(f"unknown profile '{profile}'; valid: {', '.join(PROFILES)}")
-    key = (profile, recipe_size(dataset))
-    if key not in recipes:
-        valid = ", ".join(p for p in PROFILES if (p, key[1]) in recipes)
-        raise UserError(f"profile '{profile}' has no {kind} recipe for {dataset}; valid: {valid}")
-    return recipes[key]
-
-
-def recipe_for(dataset: str, profile: str) -> Recipe:
-    return by_profile(dataset, profile, {("paper", 32): PAPER_32, ("paper", 96): PAPER_96,
-                                         ("quick", 32): QUICK_32, ("quick", 96): QUICK_96,
-                                         ("medium", 32): MEDIUM_32, ("medium", 96): MEDIUM_96,
-                                         ("synermix", 32): SYNERMIX_32}, "classifier")

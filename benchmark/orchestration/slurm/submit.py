@@ -16,9 +16,8 @@ from typing import Any
 import submitit
 
 from benchmark.errors import UserError
-from benchmark.orchestration.cost import CPU, GPU
+from benchmark.orchestration.cost import CPU, GPU, deal
 from benchmark.orchestration.plan import Plan
-from benchmark.orchestration.local import deal
 from benchmark.orchestration.slurm.profiles import DEFAULT_PROFILE, Profile, Resources, load_profile
 from benchmark.orchestration.slurm.scheduler import Scheduler, scheduler_for
 from benchmark.orchestration.slurm.states import task_states

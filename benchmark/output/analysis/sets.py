@@ -3,10 +3,10 @@
 - `original`: the training subset itself (dataset, shots, seed), in a seeded random order,
   cycled when K is larger than the subset (then it has fewer than K distinct images);
 - any method that makes images (`mixup`, the composing methods `chimeramix_grid`,
-  `chimeramix_seg`, `hydramix`, and the pixel-space `gridmix`, `segmix`, `hydramix_direct`): the
-  images the method trains on, i.e. its own `augment` on batches of 64 of the subset (a method
-  that replaces batches with probability p_gen always does, p_gen = 1), with the stages that `run`
-  trained for (dataset, shots, seed, profile) (results/artifacts/).
+  `chimeramix_seg`, `hydramix`, and the pixel-space `gridmix`, `segmix`, `hydramix_direct`, ...:
+  `Method.mixes_images`): the images the method makes of batches of 64 of the subset, its `made`
+  (a method that replaces batches with probability p_gen always replaces them), with the stages
+  that `run` trained for (dataset, shots, seed, profile) (results/artifacts/).
 
 Every set is drawn without the random crop (the classifier's translation): what is compared is
 the images a method makes, not the crop. Horizontal flips, which the methods apply to their
@@ -14,7 +14,7 @@ sources, are kept.
 """
 from __future__ import annotations
 
-import dataclasses
+import copy
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +26,7 @@ from benchmark.errors import UserError
 from benchmark.orchestration.plan import resolve
 from benchmark.orchestration.store import Store
 from benchmark.orchestration.tasks import RunTask
+from benchmark.profiles import PROFILES, check_profile
 from benchmark.spec import RunSpec
 
 if TYPE_CHECKING:
@@ -33,7 +34,6 @@ if TYPE_CHECKING:
     from methods import Method
 
 ORIGINAL = "original"
-SET_PROFILES = ("paper", "quick", "medium")  # the profiles whose stages make image sets (the ones with generator recipes)
 
 
 def image_methods() -> list[str]:
@@ -69,29 +69,45 @@ def set_task(method: str, dataset: str, shots: int, seed: int, profile: str) -> 
     return resolve([RunSpec(method, dataset, shots, seed, profile=profile)]).runs[0]
 
 
+def set_tasks(method: str, dataset: str, shots: int, seed: int, profiles: list[str]) -> list[RunTask]:
+    """The method's runs on the subset under each of `profiles` that has recipes for all it needs."""
+    tasks = []
+    for profile in profiles:
+        try:
+            tasks.append(set_task(method, dataset, shots, seed, profile))
+        except UserError:  # a stage kind without a recipe of this profile
+            continue
+    return tasks
+
+
 def trained_profiles(method: str, dataset: str, shots: int, seed: int, store: Store) -> list[str]:
-    """The profiles for which `run` trained every stage this method needs (all if it needs none)."""
-    return [p for p in SET_PROFILES if all(s.done(store) for s in set_task(method, dataset, shots, seed, p).requires)]
+    """The profiles for which `run` trained every stage this method needs."""
+    return [t.spec.profile for t in set_tasks(method, dataset, shots, seed, list(PROFILES))
+            if all(s.done(store) for s in t.requires)]
 
 
 def resolve_profile(names: list[str], dataset: str, shots: int, seed: int, store: Store, profile: str | None) -> str:
     """The profile whose stages to use: the given one, else the only one with every needed
     artifact ("paper" when no set needs a stage: the profile then changes nothing but the result's
     name). Raises UserError naming what is missing and the `run` that trains it."""
-    if profile is not None and profile not in SET_PROFILES:
-        raise UserError(f"unknown profile '{profile}'; valid: {', '.join(SET_PROFILES)}")
-    needing = [n for n in names if n != ORIGINAL and set_task(n, dataset, shots, seed, "paper").requires]
+    if profile is not None:
+        check_profile(profile)
+    candidates = [profile] if profile else list(PROFILES)
+    needing = [n for n in names if n != ORIGINAL
+               and any(t.requires for t in set_tasks(n, dataset, shots, seed, list(PROFILES)))]
     if not needing:
         return profile or "paper"
     trained = {n: trained_profiles(n, dataset, shots, seed, store) for n in needing}
-    usable = [p for p in ([profile] if profile else SET_PROFILES) if all(p in trained[n] for n in needing)]
+    usable = [p for p in candidates if all(p in trained[n] for n in needing)]
     if len(usable) == 1:
         return usable[0]
     if usable:
-        raise UserError(f"trained stages of both profiles exist for {dataset} shots={shots} seed={seed}; "
+        raise UserError(f"trained stages of several profiles exist for {dataset} shots={shots} seed={seed}; "
                         f"choose one with --profile ({', '.join(usable)})")
-    missing = next(n for n in needing if not (set(trained[n]) & set([profile] if profile else SET_PROFILES)))
-    tasks = [set_task(missing, dataset, shots, seed, p) for p in ([profile] if profile else SET_PROFILES)]
+    missing = next(n for n in needing if not (set(trained[n]) & set(candidates)))
+    tasks = set_tasks(missing, dataset, shots, seed, candidates)
+    if not tasks:
+        raise UserError(f"method {missing} has no recipe for {dataset} under profile {profile}")
     trainable = next((t for t in tasks if training_command(t, store.root)), tasks[0])
     raise UserError(missing_stages(trainable, store.root))
 
@@ -118,16 +134,12 @@ def missing_stages(task: RunTask, results_dir: Path) -> str:
     return f"{missing}, and no grid trains it; see the grids of profile '{task.spec.profile}' with `python -m benchmark list grids`"
 
 
-def prepared_method(task: RunTask, store: Store, data: TrainData, always: bool = False) -> Method:
-    """The task's method set up on `data` with its trained stages; with `always`, a method that
-    replaces batches with probability p_gen does so at every batch. A UserError names the `run`
-    that trains a missing stage."""
+def prepared_method(task: RunTask, store: Store, data: TrainData) -> Method:
+    """A copy of the task's method set up on `data` with its trained stages. A UserError names the
+    `run` that trains a missing stage."""
     if not all(s.done(store) for s in task.requires):
         raise UserError(missing_stages(task, store.root))
-    ctx = task.context
-    if always and "p_gen" in task.hparams:
-        ctx = dataclasses.replace(ctx, overrides={**ctx.overrides, "p_gen": 1.0})
-    method = task.method(ctx)
+    method = copy.copy(task.method)
     method.setup(data, {s.kind.name: store.artifact_path(s.id) for s in task.requires})
     return method
 
@@ -155,16 +167,16 @@ def original_set(subset: Subset, k: int, gen: torch.Generator) -> torch.Tensor:
 
 def method_set(task: RunTask, subset: Subset, store: Store, k: int, gen: torch.Generator,
                batch_size: int = 64) -> torch.Tensor:
-    """K images the task's method makes: its own `augment` on batches of the subset."""
+    """K images the task's method makes of batches of the subset (its `made`)."""
     from benchmark.training.pipeline import TrainData, denormalize
     data = TrainData(subset.images, subset.labels, pad=0)
-    method = prepared_method(task, store, data, always=True)
+    method = prepared_method(task, store, data)
     n = len(data)
     order = torch.cat([torch.randperm(n, generator=gen) for _ in range(-(-k // n))])[:k]
     out = []
     with torch.inference_mode():
         for i in range(0, k, batch_size):
-            out.append(denormalize(method.augment(data.batch(order[i:i + batch_size])).x))
+            out.append(denormalize(method.made(data.batch(order[i:i + batch_size])).x))
     return torch.cat(out)
 
 
