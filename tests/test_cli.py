@@ -17,7 +17,7 @@ def error_line(capsys):
 
 @pytest.mark.parametrize("argv,expected", [
     (["run", "--grid", "tabel1"], "unknown grid 'tabel1'; valid: table1"),
-    (["run", "--grid", "demo", "--methods", "cutmix"], "unknown method 'cutmix'; valid: baseline"),
+    (["run", "--grid", "demo", "--methods", "nomethod"], "unknown method 'nomethod'; valid: baseline"),
     (["run", "--grid", "demo", "--datasets", "imagenet"], "unknown dataset 'imagenet'; valid: cifair10"),
     (["run", "--grid", "demo", "--shots", "0"], "--shots: 0 is not allowed"),
     (["run", "--grid", "demo", "--executor", "cloud"], "argument --executor: invalid choice: 'cloud' (choose from 'local'"),
@@ -193,7 +193,10 @@ def test_too_many_shots_names_the_class_and_status_fits_a_long_folder_path(capsy
     assert header.index("done") == row.index("      0") + 3 == total.index("      0") + 3
 
 
-def test_the_parsers_profiles_are_the_recipes_profiles():
-    from benchmark.parser import PROFILES
-    from benchmark.profiles import PROFILES as REGISTRY
-    assert PROFILES is REGISTRY
+def test_every_recipe_table_names_registered_profiles_only():
+    from benchmark.profiles import PROFILES, RECIPE_SIZES
+    from methods import STAGE_KINDS
+    for kind in STAGE_KINDS.values():
+        assert set(kind.recipes) <= set(PROFILES), kind.name
+        assert all(set(sizes) <= set(RECIPE_SIZES) for sizes in kind.recipes.values()), kind.name
+    assert all(set(p.classifier) <= set(RECIPE_SIZES) for p in PROFILES.values())

@@ -29,8 +29,8 @@ def test_registry_has_the_foundation_methods():
 
 
 def test_unknown_method_and_parameter_are_user_errors():
-    with pytest.raises(UserError, match="unknown method 'cutmix'; valid: baseline"):
-        get_method("cutmix")
+    with pytest.raises(UserError, match="unknown method 'nomethod'; valid: baseline"):
+        get_method("nomethod")
     with pytest.raises(UserError, match="unknown parameter .bogus.*valid: length"):
         method("cutout", bogus=3)
 
@@ -120,3 +120,45 @@ def test_a_parameter_of_the_wrong_type_is_a_user_error(default, value, wanted):
     from methods.base import coerce
     with pytest.raises(UserError, match=f"parameter p: .* is not {wanted} \\(default"):
         coerce("p", default, value)
+
+
+@pytest.mark.parametrize("size,classes", [(32, 10), (32, 100), (96, 10)])
+def test_every_hyperparameter_declares_a_range_holding_its_default_and_its_search(size, classes):
+    ctx = Context("cifair10", classes, size, 5, 0)
+    for name, cls in METHODS.items():
+        for param, hp in cls.hparams(ctx).items():
+            if isinstance(hp.default, bool):
+                continue
+            assert hp.check(param, hp.default) == hp.default, (name, param)
+            for end in hp.search or ():
+                assert hp.check(param, end) == end, (name, param, end)
+
+
+@pytest.mark.parametrize("name,param,value,valid", [
+    ("mixup", "alpha", math.inf, "0 < alpha <= 100"), ("mixup", "alpha", -1.0, "0 < alpha <= 100"),
+    ("mixup", "alpha", 0.0, "0 < alpha <= 100"), ("mixup", "alpha", 1e308, "0 < alpha <= 100"),
+    ("manifold_mixup", "alpha", math.nan, "0 < alpha <= 100"), ("hydramix", "p_gen", 1.5, "0 <= p_gen <= 1"),
+    ("hydramix", "n_images", 1, "2 <= n_images <= 8"), ("cutout", "length", 33, "1 <= length <= 32"),
+    ("synermix_intra", "beta", -0.1, "0 <= beta <= 1"), ("random_erasing", "area_min", 0.0, "0 < area_min <= 1"),
+])
+def test_a_value_outside_its_range_is_one_line_naming_it(name, param, value, valid):
+    with pytest.raises(UserError) as error:
+        method(name, **{param: value})
+    assert str(error.value) == f"parameter {param}: {value!r} is not allowed; valid: {valid}"
+
+
+def test_random_erasing_needs_area_min_at_most_area_max():
+    with pytest.raises(UserError, match="area_min: 0.5 is more than area_max 0.4"):
+        method("random_erasing", area_min=0.5)
+
+
+def test_a_grid_file_sweeping_bad_values_stops_at_plan_time_with_a_line_each(tmp_path, capsys):
+    from benchmark.cli import main
+    grid = tmp_path / "sweep.toml"
+    grid.write_text('datasets = ["digits"]\nmethods = ["mixup"]\nshots = [5]\nseeds = "0"\nprofile = "quick"\n'
+                    "[overrides.mixup]\nalpha = [inf, -1.0, 0.0, 1e308, 1.0]\n")
+    assert main(["run", "--grid", str(grid), "--results-dir", str(tmp_path / "results")]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines == [f"error: {grid}: overrides.mixup.alpha: parameter alpha: {v} is not allowed; valid: 0 < alpha <= 100"
+                     for v in ("inf", "-1.0", "0.0", "1e+308")]
+    assert not (tmp_path / "results" / "runs").exists()
