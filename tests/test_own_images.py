@@ -235,7 +235,7 @@ def test_a_grid_file_reports_every_mistake_one_line_each(tmp_path, capsys) -> No
     path.write_text(BAD_GRID)
     assert main(["run", "--grid", str(path), "--dry-run"]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
-    expected = ["unknown key 'epochs'; valid: datasets, methods, shots, seeds, profile, augment, overrides",
+    expected = ["unknown key 'epochs'; valid: datasets, methods, shots, seeds, profile, augment, compare_with, overrides",
                 "datasets: unknown dataset 'imagenet'", "methods: unknown method 'cutmix'",
                 "shots: 0 is not allowed", "seeds: '2-1' is an empty range",
                 "profile: unknown profile 'fast'; valid: paper, quick, medium",

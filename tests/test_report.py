@@ -245,3 +245,24 @@ def test_export_writes_a_csv_row_per_record(tmp_path, capsys):
     assert {"run_id", "dataset_label", "hparams", "train_seconds", "device", "commit"} <= set(frame.columns)
     assert main(["export", "--grid", "demo", "--results-dir", str(store.root)]) == 0
     assert capsys.readouterr().out.strip().count("\n") == 0  # the header only: no demo run
+
+
+def test_a_grid_file_compared_with_table1_shows_its_published_rows_beside_the_new_one(tmp_path, monkeypatch, capsys):
+    """A new method's grid file on Table 1's settings: the rows with published numbers are compared,
+    the new one is named as unpublished (cosine_ce stands in for a plug-in method: no Table 1 row)."""
+    grid = tmp_path / "mine.toml"
+    grid.write_text('datasets = ["cifair10"]\nmethods = ["baseline", "cosine_ce"]\nshots = [5]\nseeds = "0-4"\n'
+                    'profile = "paper"\ncompare_with = "table1"\n')
+    store = Store(tmp_path / "results")
+    for seed in range(5):  # the baseline runs are table1's: the same specs, the same ids
+        store.write_record(fake_record(table1_task("baseline", "cifair10", 5, seed), 30.0 + seed))
+        store.write_record(fake_record(run_task("cosine_ce", "cifair10", 5, seed, profile="paper"), 35.0 + seed))
+    assert main(["report", "--grid", str(grid), "--results-dir", str(store.root), "--out", str(tmp_path / "out"),
+                 "--no-figures"]) == 0
+    text = (tmp_path / "out" / "mine" / "tables.md").read_text()
+    assert "| 5 | Baseline | 32.00 ± 1.58 | 31.37 ± 3.28 | +0.63 | yes |" in text
+    assert "No published numbers in ChimeraMix Table 1 for: Cosine + CE." in text
+    grid.write_text(grid.read_text().replace('"table1"', '"demo"'))
+    assert main(["report", "--grid", str(grid), "--results-dir", str(store.root)]) == 2
+    assert "compare_with: 'demo' is not a grid with published numbers; valid: table1, table2, table3, hydramix, fig4, " \
+           "synermix_small" in capsys.readouterr().err

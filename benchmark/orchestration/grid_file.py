@@ -8,6 +8,8 @@ methods, shots, seeds and augment policies under one profile, with parameter ove
     seeds = "0-4"                                   # or [0, 1, 2]
     profile = "medium"                              # optional: as --profile
     augment = ["none", "trivialaugment"]            # optional: ["none"]
+    compare_with = "table1"                         # optional: the named grid whose published numbers
+                                                    # the report shows beside these runs
 
     [overrides.hydramix]
     p_gen = [0.25, 0.5]
@@ -24,7 +26,7 @@ from typing import Any, Callable
 
 from benchmark.arguments import parse_ints, parse_shots
 from benchmark.errors import UserError
-from benchmark.orchestration.grids import default_profile, product
+from benchmark.orchestration.grids import GRIDS, default_profile, product
 from benchmark.orchestration.plan import dataset_shape
 from benchmark.orchestration.tasks import Resolver
 from benchmark.profiles import PROFILES
@@ -32,7 +34,7 @@ from benchmark.spec import AUGMENT_POLICIES, RunSpec
 from methods import METHODS, get_method
 
 REQUIRED = ("datasets", "methods", "shots", "seeds")
-OPTIONAL = ("profile", "augment", "overrides")
+OPTIONAL = ("profile", "augment", "compare_with", "overrides")
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,7 @@ class GridFile:
     name: str  # the file's stem: the report's folder
     specs: list[RunSpec]
     notes: list[str]
+    compare: str = ""  # compare_with
 
 
 def read_grid_file(path: Path) -> GridFile:
@@ -65,10 +68,14 @@ def read_grid_file(path: Path) -> GridFile:
         mistakes.append(f"profile: unknown profile {profile!r}; valid: {', '.join(PROFILES)}")
     augments = items_of(data, "augment", check_augment, mistakes) if "augment" in data else ["none"]
     overrides = check_overrides(data.get("overrides", {}), methods, datasets, profile, mistakes)
+    compare = data.get("compare_with", "")
+    with_tables = [name for name, grid in GRIDS.items() if grid.published]
+    if compare and compare not in with_tables:
+        mistakes.append(f"compare_with: {compare!r} is not a grid with published numbers; valid: {', '.join(with_tables)}")
     if mistakes:
         raise UserError("\n".join(f"{path}: {m}" for m in dict.fromkeys(mistakes)))
     specs, notes = product(datasets, methods, shots, seeds, profile, augments, overrides)
-    return GridFile(path.stem, specs, notes)
+    return GridFile(path.stem, specs, notes, compare)
 
 
 def items_of(data: dict[str, Any], key: str, check: Callable[[Any], Any], mistakes: list[str]) -> list[Any]:

@@ -103,19 +103,30 @@ def demo() -> list[RunSpec]:
 class Grid:
     build: Callable[[], list[RunSpec]]
     summary: str
+    published: tuple[str, ...] = ()  # the tables of results/paper/ its rows are compared with
+
+
+TABLE1_CSV, TABLE2_CSV, TABLE3_CSV = "chimeramix_table1.csv", "chimeramix_table2.csv", "chimeramix_table3.csv"
 
 
 GRIDS: dict[str, Grid] = {
-    "table1": Grid(table1, "ChimeraMix Table 1: every registered row x ciFAIR-10, STL-10, ciFAIR-100 x 5-100 shots x 5 seeds"),
-    "table2": Grid(table2, "ChimeraMix Table 2: AutoAugment, TrivialAugment, ChimeraMix+Grid/+Seg with none/AA/TA on ciFAIR-100"),
-    "table3": Grid(table3, "ChimeraMix Table 3: GridMix, SegMix (no generator) vs ChimeraMix+Grid/+Seg on the three datasets"),
-    "hydramix": Grid(hydramix, "HydraMix accuracy table: the Table 1 rows plus HydraMix (N = 4) on the three datasets"),
-    "fig4": Grid(fig4, "HydraMix Fig. 4: ChimeraMix+Grid, GridMix, HydraMix, HydraMix without generator at 5 shots"),
+    "table1": Grid(table1, "ChimeraMix Table 1: every registered row x ciFAIR-10, STL-10, ciFAIR-100 x 5-100 shots x 5 seeds",
+                   (TABLE1_CSV,)),
+    "table2": Grid(table2, "ChimeraMix Table 2: AutoAugment, TrivialAugment, ChimeraMix+Grid/+Seg with none/AA/TA on ciFAIR-100",
+                   (TABLE2_CSV,)),
+    "table3": Grid(table3, "ChimeraMix Table 3: GridMix, SegMix (no generator) vs ChimeraMix+Grid/+Seg on the three datasets",
+                   (TABLE3_CSV,)),
+    # HydraMix's own tables could not be read: its ChimeraMix and baseline rows are Table 1's
+    "hydramix": Grid(hydramix, "HydraMix accuracy table: the Table 1 rows plus HydraMix (N = 4) on the three datasets",
+                     (TABLE1_CSV,)),
+    # fig4's GridMix row is in Table 3, its ChimeraMix+Grid row in Table 1 (and 3: the same numbers)
+    "fig4": Grid(fig4, "HydraMix Fig. 4: ChimeraMix+Grid, GridMix, HydraMix, HydraMix without generator at 5 shots",
+                 (TABLE1_CSV, TABLE3_CSV)),
     "pgen": Grid(pgen, "HydraMix Fig. 5: HydraMix at 5 shots with p_gen 0, 0.1, 0.25, 0.5, 0.75, 0.9"),
     "synermix": Grid(synermix, "SynerMix README's six settings (plain, intra, MixUp, Manifold MixUp, intra + MixUp, "
                                "intra + Manifold MixUp) on all of CIFAR-100 with its ResNet-18 recipe, 5 seeds"),
     "synermix_small": Grid(synermix_small, "the six SynerMix settings on ciFAIR-10 and ciFAIR-100 at 5-100 shots under "
-                                           "the ChimeraMix recipe, 5 seeds"),
+                                           "the ChimeraMix recipe, 5 seeds", (TABLE1_CSV,)),  # its Baseline and MixUp rows
     "demo": Grid(demo, "Table 1 methods, HydraMix, Manifold MixUp and SynerMix on the bundled digits set, quick profile, "
                        "shots 5 and 20, seeds 0 and 1"),
 }

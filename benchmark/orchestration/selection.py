@@ -23,6 +23,7 @@ class Selection:
     summary: str
     specs: list[RunSpec]
     notes: list[str] = field(default_factory=list)  # the profile chosen, the runs left out and why
+    compare: str = ""  # a grid file's `compare_with`: the named grid whose published numbers the report shows
 
 
 def from_args(args) -> Selection:
@@ -30,12 +31,12 @@ def from_args(args) -> Selection:
     if args.grid:
         if args.grid.endswith(".toml"):
             grid = read_grid_file(Path(args.grid))
-            name, summary, specs, notes = grid.name, f"grid file {args.grid}", grid.specs, grid.notes
+            name, summary, specs, notes, compare = grid.name, f"grid file {args.grid}", grid.specs, grid.notes, grid.compare
         else:
-            specs, notes = grid_specs(args.grid), []
+            specs, notes, compare = grid_specs(args.grid), [], ""
             name, summary = args.grid, GRIDS[args.grid].summary
         return Selection(name, summary, select(specs, args.grid, args.methods, args.datasets, args.shots, args.seeds,
-                                               args.profile), notes)
+                                               args.profile), notes, compare)
     given = {"--datasets": args.datasets, "--methods": args.methods, "--shots": args.shots, "--seeds": args.seeds}
     missing = [option for option, value in given.items() if value is None]
     if missing:

@@ -103,6 +103,7 @@ class Section:
     name: str  # the folder under the report's output directory; the grid's name for a grid
     title: str
     summary: str
+    compare: str = ""  # the named grid whose published numbers the table is compared with (default: name)
 
 
 def write_section_report(store: Store, out: Path, section: Section, frame: pd.DataFrame, figures: bool = True,
@@ -121,7 +122,7 @@ def write_section_report(store: Store, out: Path, section: Section, frame: pd.Da
              "datasets; columns: samples per class. **Bold**: the best mean of the column. (n=k): only k of the "
              f"seeds the cell asks for finished. {MISSING}: no finished run."),
         Verbatim(markdown_table(table), latex_table(table, caption, placement="H")), Text(missing),
-        *reproduction_section(table, section.name),
+        *reproduction_section(table, section.compare or section.name),
         *recommendation_section(frame, folder / "figures" if figures else None, log),
         *fid_section(store, table.datasets), *cse_section(store, table.datasets)]
     if figures:
@@ -155,8 +156,8 @@ def write_report(store: Store, out: Path, only: str | Selection | None = None, f
             log(f"no finished runs of '{selection.name}' in {store.root}")
             return []
         title = f"Grid `{selection.name}`" if selection.name in GRIDS else f"Selection `{selection.name}`"
-        return [write_section_report(store, out, Section(selection.name, title, selection.summary), frame, figures,
-                                     data_dir, log)]
+        section = Section(selection.name, title, selection.summary, selection.compare)
+        return [write_section_report(store, out, section, frame, figures, data_dir, log)]
     written, in_grids = [], set()
     for grid in GRIDS:
         plan = resolve(grid_specs(grid))

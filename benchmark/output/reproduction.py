@@ -10,25 +10,24 @@ from typing import Any, Sequence
 
 import pandas as pd
 
+from benchmark.orchestration.grids import GRIDS
 from benchmark.output.document import Block, Heading, Rows, Text
 from benchmark.output.tables import Cell, Table, cell_text
 from benchmark.paths import REPOSITORY
 from benchmark.spec import AUGMENT_POLICIES
 
 PAPER_DIR = REPOSITORY / "results" / "paper"
-# grid -> the published tables its rows are compared with (rows they lack have no published numbers);
-# fig4's GridMix row is in Table 3, its ChimeraMix+Grid row in Table 1 (and 3: the same numbers); synermix_small's
-# Baseline and MixUp rows are Table 1's
-PAPER_TABLE = {"table1": ("chimeramix_table1.csv",), "table2": ("chimeramix_table2.csv",),
-               "table3": ("chimeramix_table3.csv",), "hydramix": ("chimeramix_table1.csv",),
-               "fig4": ("chimeramix_table1.csv", "chimeramix_table3.csv"),
-               "synermix_small": ("chimeramix_table1.csv",)}
 PAPER_NAME = {"chimeramix_table1.csv": "ChimeraMix Table 1", "chimeramix_table2.csv": "ChimeraMix Table 2",
               "chimeramix_table3.csv": "ChimeraMix Table 3"}
 
 
+def published(grid: str) -> tuple[str, ...]:
+    """The published tables a named grid's rows are compared with (none for another name)."""
+    return GRIDS[grid].published if grid in GRIDS else ()
+
+
 def paper_source(grid: str) -> str:
-    names = PAPER_TABLE[grid]
+    names = published(grid)
     text = " and ".join(PAPER_NAME.get(n, n) for n in names)
     return f"{text} ({', '.join(f'`results/paper/{n}`' for n in names)})"
 
@@ -61,9 +60,9 @@ def kendall_tau_b(x: Sequence[float], y: Sequence[float]) -> float:
 
 
 def paper_frame(grid: str, paper_dir: Path = PAPER_DIR) -> pd.DataFrame | None:
-    """The published table of the grid with our row labels in `row`; None if the grid has none."""
+    """The published tables of a named grid with our row labels in `row`; None if it has none."""
     frames = []
-    for name in PAPER_TABLE.get(grid, ()):
+    for name in published(grid):
         if not (Path(paper_dir) / name).is_file():
             continue
         paper = pd.read_csv(Path(paper_dir) / name)
@@ -128,18 +127,22 @@ def fmt(x: float, digits: int = 2, sign: bool = False) -> str:
 
 
 def reproduction_section(table: Table, grid: str, paper_dir: Path = PAPER_DIR) -> list[Block]:
-    """Our cells against the published ones, and the rank agreement per column."""
+    """Our cells against the published ones of a named grid (the report's own, or the one a grid file
+    is compared with), and the rank agreement per column."""
     blocks: list[Block] = [Heading("Reproduction")]
     paper = paper_frame(grid, paper_dir)
     if paper is None:
         ours = [d for d in table.datasets if d not in PAPER_DATASETS]
         theirs = [d for d in table.datasets if d in PAPER_DATASETS]
         blocks += [Text(f"No published numbers for {d}.") for d in ours]
-        if theirs:
+        if theirs and grid in GRIDS:
             blocks.append(Text(f"No published numbers for `{grid}` ({', '.join(theirs)}): results/paper/ has no table "
                                "of it (the HydraMix paper's tables and figures could not be read)."))
+        elif theirs:
+            blocks.append(Text(f"Not compared with published numbers ({', '.join(theirs)}): a grid file compares with "
+                               "the tables of a named grid with `compare_with = \"table1\"` (or table2, table3, ...)."))
         return blocks
-    source = " and ".join(PAPER_NAME.get(n, n) for n in PAPER_TABLE[grid])
+    source = " and ".join(PAPER_NAME.get(n, n) for n in published(grid))
     cmp = compare(table, paper)
     blocks += [Text(f"No published numbers for {d}.") for d in cmp.unpublished_datasets]
     if cmp.only_ours and len(cmp.unpublished_datasets) < len(table.datasets):
