@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,11 +19,14 @@ EXAMPLE = REPOSITORY / "examples" / "cutmix_plugin"
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory) -> Path:
-    """The example installed with pip from its directory (no download: its only dependency, the
-    suite, is left out), into a folder that the subprocesses put on their path."""
+    """The example installed with pip from a copy of its directory (the build writes beside the
+    sources; no download: its only dependency, the suite, is left out), into a folder that the
+    subprocesses put on their path."""
+    source = tmp_path_factory.mktemp("example") / "cutmix_plugin"
+    shutil.copytree(EXAMPLE, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
     target = tmp_path_factory.mktemp("site")
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-                    "--no-index", "--target", str(target), str(EXAMPLE)], check=True, capture_output=True)
+                    "--no-index", "--target", str(target), str(source)], check=True, capture_output=True)
     return target
 
 
