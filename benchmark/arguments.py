@@ -6,6 +6,7 @@ import math
 import os
 from pathlib import Path
 
+from benchmark.atomic import create_temporary
 from benchmark.errors import UserError
 
 
@@ -26,9 +27,9 @@ def writable_dir(path: Path, what: str) -> Path:
         raise UserError(f"{what} {path} is a file, not a directory")
     try:
         path.mkdir(parents=True, exist_ok=True)
-        probe = path / f".write-test-{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
+        probe, name = create_temporary(path / ".write-test")
+        probe.close()
+        name.unlink()
     except OSError as exc:
         raise UserError(f"{what} {path} is not writable ({exc.strerror}); fix it or give another") from None
     return path

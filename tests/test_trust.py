@@ -2,6 +2,7 @@
 pickle here would create a marker file if anything unpickled it."""
 from __future__ import annotations
 
+import os
 import pathlib
 import pickle
 
@@ -11,7 +12,7 @@ import submitit
 from benchmark.cli import main
 from benchmark.orchestration.slurm import scheduler as slurm_scheduler
 from benchmark.orchestration.store import Store
-from helpers import grid_tasks
+from helpers import grid_tasks, run_task
 
 BASELINE = ["--grid", "demo", "--methods", "baseline", "--shots", "5", "--seeds", "0"]
 
@@ -112,3 +113,32 @@ def test_run_reads_its_local_jobs_end_without_unpickling(tmp_path, capsys, no_un
     assert "1 runs finished" in capsys.readouterr().out
     (note,) = (results / "jobs" / "local").glob("*_end.json")
     assert '"outcome": "success"' in note.read_text()
+
+
+# ---------------------------------------------------------------- writes never follow a planted link
+
+def plant_links(names: list[pathlib.Path], target: pathlib.Path) -> None:
+    for path in names:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.symlink_to(target)
+
+
+@pytest.mark.slow
+def test_run_writes_nothing_through_links_planted_at_temporary_names(tmp_path):
+    """The temporary names a writer used to take (`.<name>.<pid>.tmp`, the probe `.write-test-<pid>`),
+    planted as links to a file outside the results directory: that file is never written, and the
+    record is a file of the results directory."""
+    results = tmp_path / "results"
+    store = Store(results)
+    task = run_task("baseline")
+    outside = tmp_path / "outside.txt"
+    outside.write_text("not the benchmark's")
+    pid = os.getpid()
+    plant_links([path.with_name(f".{path.name}.{pid}.tmp") for path in
+                 (store.record_path(task.id), store.checkpoint_path(task.id), store.progress_path(task.id))]
+                + [results / f".write-test-{pid}"], outside)
+    assert main(["run", *BASELINE, "--executor", "debug", "--checkpoint-every", "0", "--quiet",
+                 "--results-dir", str(results)]) == 0
+    assert outside.read_text() == "not the benchmark's"
+    record = store.record_path(task.id)
+    assert not record.is_symlink() and record.is_file() and store.is_done(task.id)

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
+from benchmark.atomic import create_temporary
 from benchmark.stored import fields, read_json
 
 if TYPE_CHECKING:
@@ -117,10 +118,10 @@ def _acquire(path: Path, mine: Holder) -> Holder | None:
     """Create the claim; returns None once it is ours, or the live holder that has it. The claim is
     written whole to a file of its own, then hard-linked to its name: the link fails if the name
     exists, so no reader ever sees half a claim."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    mine_file = path.with_name(f".{path.name}.{mine.token}.tmp")
+    f, mine_file = create_temporary(path)
     try:
-        mine_file.write_text(json.dumps(asdict(mine)))
+        with f:
+            f.write(json.dumps(asdict(mine)).encode())
         for _ in range(5):
             try:
                 os.link(mine_file, path)

@@ -254,11 +254,7 @@ def cached_features(path: Path, compute: Callable[[], np.ndarray], count: int) -
         set_aside(path, "feature cache", type(exc).__name__)
     computed = compute()
 
-    def write(tmp: Path) -> None:
-        with open(tmp, "wb") as f:  # a file object: np.save would add ".npy" to the temporary name
-            np.save(f, computed, allow_pickle=False)
-
-    replace_atomic(path, write)
+    replace_atomic(path, lambda f: np.save(f, computed, allow_pickle=False))
     return computed
 
 
