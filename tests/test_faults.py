@@ -230,3 +230,97 @@ def test_a_full_disk_leaves_no_temporary_files_and_says_so(tiny_disk):
     said = proc.stdout + proc.stderr
     assert (failure is not None and "No space left on device" in failure["error"]
             and "No space left on device" in said) or "the disk is full" in said, said
+
+
+# ---------------------------------------------------------------- files that are no regular files
+
+class Hung(Exception):
+    pass
+
+
+@pytest.fixture
+def guarded():
+    """A regression fails instead of hanging or exhausting the machine: a read blocked (on a FIFO)
+    is interrupted after 300 s, and this process may map at most 4 GiB more than it has (a read of
+    /dev/zero fails at that)."""
+    import resource
+    import signal
+
+    def interrupt(signum, frame):
+        raise Hung("a read blocked for 300 s")
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    signal.alarm(300)
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    mapped = int(next(line for line in Path("/proc/self/status").read_text().splitlines()
+                      if line.startswith("VmSize:")).split()[1]) * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (mapped + (4 << 30), hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def plant_special(path: Path, kind: str) -> None:
+    """A FIFO, or a link to /dev/zero, at `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if kind == "fifo":
+        os.mkfifo(path)
+    else:
+        path.symlink_to("/dev/zero")
+
+
+@pytest.fixture
+def ended_jobs(monkeypatch):
+    """A scheduler that answers and no longer knows any job (so `status` reads the jobs' logs)."""
+    from benchmark.orchestration.slurm import scheduler as slurm_scheduler
+    scheduler = slurm_scheduler.Scheduler()
+    scheduler._queue = {}
+    monkeypatch.setattr("benchmark.orchestration.status.scheduler_for", lambda required: (scheduler, None))
+    monkeypatch.setattr(scheduler, "accounting", lambda job_ids: {j: "" for j in job_ids})
+
+
+@pytest.mark.parametrize("kind", ["fifo", "zero"])
+def test_status_and_report_read_only_regular_files(tmp_path, capsys, guarded, ended_jobs, kind):
+    """A record, an analysis result and a job's log (`jobs/slurm/<id>_0_log.err`) that are FIFOs or
+    links to /dev/zero: `status` and `report` neither block nor fill the memory; the record and
+    the result are set aside, the log is no log."""
+    store = Store(tmp_path / "results")
+    store.write_submission(CHIMERAMIX.id, {"job_id": "41", "position": 0, "log": "x"})
+    special = [store.record_path(BASELINE.id), store.root / "analysis" / "fid" / "x.json",
+               store.slurm_jobs_dir / "41_0_log.err", store.slurm_jobs_dir / "41_end.json"]
+    for path in special:
+        plant_special(path, kind)
+    store.write_record(fake_record(resolve(select(grid_specs("demo"), "demo", "baseline", None, "5", "1")).runs[0], 60.0))
+    assert main(["status", *SELECTION, "--results-dir", str(store.root)]) == 0
+    assert main(["report", "--grid", "demo", "--no-fid", "--no-figures", "--results-dir", str(store.root),
+                 "--out", str(tmp_path / "reports")]) == 0
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    assert "job 41 UNKNOWN: no log" in out
+    for path in [*special[:2], special[3]]:  # the log is only read, never moved
+        assert not os.path.lexists(path) and os.path.lexists(path.with_name(path.name + ".invalid"))
+        assert f"warning: {path} is not a valid" in err
+    assert ("(a FIFO)" if kind == "fifo" else "(a symbolic link)") in err
+
+
+@pytest.mark.parametrize("kind", ["fifo", "zero"])
+def test_progress_claims_notes_and_checkpoints_read_only_regular_files(tmp_path, capsys, guarded, kind):
+    from benchmark.orchestration.claims import claim_path, holder
+    from benchmark.orchestration.job_end import log_tail, read_end_note
+    store = Store(tmp_path / "results")
+    for path in (store.progress_path(BASELINE.id), claim_path(store.root, BASELINE.id), store.failure_path(BASELINE.id),
+                 store.jobs_dir / "local" / "7_end.json", store.jobs_dir / "local" / "7_0_log.err"):
+        plant_special(path, kind)
+    assert store.progress(BASELINE.id) == (0, 1)
+    assert holder(store.root, BASELINE.id) is None
+    assert store.load_failure(BASELINE.id) is None
+    assert read_end_note(store.jobs_dir / "local", "7") is None
+    assert log_tail(store.jobs_dir / "local" / "7_0_log.err") == []
+    from benchmark.training.resumable import resume
+    plant_special(store.checkpoint_path(BASELINE.id), kind)
+    fresh = object()
+    assert resume(None, {}, fresh, store.checkpoint_path(BASELINE.id)) is fresh  # trained from the start
+    assert capsys.readouterr().err.count("warning:") == 5

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from benchmark.atomic import create_temporary
-from benchmark.stored import fields, read_json
+from benchmark.stored import NOTE_BYTES, fields, read_json
 
 if TYPE_CHECKING:
     from benchmark.orchestration.tasks import Task
@@ -96,7 +96,7 @@ def is_stale(path: Path, holder: Holder) -> bool:
 def holder(root: Path, task_id: str) -> Holder | None:
     """The live process that holds the task's claim; None if there is none (or only a stale one)."""
     path = claim_path(root, task_id)
-    found = read_json(path, _holder, "claim")
+    found = read_json(path, _holder, "claim", NOTE_BYTES)
     return None if found is None or is_stale(path, found) else found
 
 
@@ -107,7 +107,7 @@ def _take_over(path: Path, stale: Holder) -> None:
         os.rename(path, aside)
     except FileNotFoundError:
         return
-    moved = read_json(aside, _holder, "claim")
+    moved = read_json(aside, _holder, "claim", NOTE_BYTES)
     if moved is not None and moved.token != stale.token:
         with contextlib.suppress(FileExistsError):
             os.link(aside, path)
@@ -127,7 +127,7 @@ def _acquire(path: Path, mine: Holder) -> Holder | None:
                 os.link(mine_file, path)
                 return None
             except FileExistsError:
-                found = read_json(path, _holder, "claim")  # an invalid claim is moved aside: try again
+                found = read_json(path, _holder, "claim", NOTE_BYTES)  # an invalid claim is moved aside: try again
                 if found is not None and not is_stale(path, found):
                     return found
                 if found is not None:
@@ -138,14 +138,14 @@ def _acquire(path: Path, mine: Holder) -> Holder | None:
 
 
 def _release(path: Path, mine: Holder) -> None:
-    found = read_json(path, _holder, "claim")
+    found = read_json(path, _holder, "claim", NOTE_BYTES)
     if found is not None and found.token == mine.token:
         path.unlink(missing_ok=True)
 
 
 def _heartbeat(path: Path, mine: Holder, stop: threading.Event) -> None:
     while not stop.wait(HEARTBEAT_S):
-        found = read_json(path, _holder, "claim")
+        found = read_json(path, _holder, "claim", NOTE_BYTES)
         if found is None or found.token != mine.token:
             return  # taken over (this process was thought dead): nothing left to refresh
         with contextlib.suppress(OSError):

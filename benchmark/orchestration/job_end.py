@@ -4,14 +4,13 @@ processes), written by the job and read by `run` and `status`. They never read s
 pickle: unpickling a file of a (shared) results directory would run whatever code it holds."""
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from benchmark.atomic import write_json_atomic
 from benchmark.orchestration.store import valid_job_id
-from benchmark.stored import fields, read_json
+from benchmark.stored import NOTE_BYTES, fields, read_json, read_tail
 
 SUCCESS, ERROR = "success", "error"
 
@@ -41,15 +40,13 @@ def read_end_note(folder: Path, job_id: str) -> dict[str, Any] | None:
     """The job's note; None if it wrote none (it is running, or was killed) or the id is no job id."""
     if not valid_job_id(job_id):
         return None
-    return read_json(end_note_path(folder, job_id), _note, "job end note")
+    return read_json(end_note_path(folder, job_id), _note, "job end note", NOTE_BYTES)
 
 
-def log_tail(path: Path, limit: int = 64_000) -> list[str]:
-    """The non-empty lines of the last `limit` bytes of a log."""
+def log_tail(path: Path) -> list[str]:
+    """The non-empty lines of the end of a log; none if it is missing or no regular file (a link, a FIFO)."""
     try:
-        with open(path, "rb") as f:
-            f.seek(0, os.SEEK_END)
-            f.seek(max(0, f.tell() - limit))
-            return [ln.strip() for ln in f.read().decode(errors="replace").splitlines() if ln.strip()]
+        tail = read_tail(path)
     except OSError:
         return []
+    return [ln.strip() for ln in tail.decode(errors="replace").splitlines() if ln.strip()]

