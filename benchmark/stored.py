@@ -33,11 +33,13 @@ class NotRegular(OSError):
     """The path is a symbolic link, a FIFO, a device or a directory, or larger than its kind's limit."""
 
 
-def open_regular(path: Path) -> IO[bytes]:
+def open_regular(path: Path, follow_links: bool = False) -> IO[bytes]:
     """`path` open for reading if it is a regular file; FileNotFoundError (NotADirectoryError) if
-    it is missing, NotRegular (its `strerror` says what it is) if it is something else."""
+    it is missing, NotRegular (its `strerror` says what it is) if it is something else, a symbolic
+    link included unless `follow_links` (for files whose contents are verified, as datasets')."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | (0 if follow_links else os.O_NOFOLLOW)
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        fd = os.open(path, flags)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise NotRegular(exc.errno, "a symbolic link", str(path)) from None
@@ -51,10 +53,10 @@ def open_regular(path: Path) -> IO[bytes]:
     return os.fdopen(fd, "rb")
 
 
-def read_regular(path: Path, limit: int) -> bytes:
+def read_regular(path: Path, limit: int, follow_links: bool = False) -> bytes:
     """The bytes of the regular file `path` (`open_regular`), at most `limit` of them: NotRegular if
     it holds more."""
-    with open_regular(path) as f:
+    with open_regular(path, follow_links) as f:
         data = f.read(limit + 1)
     if len(data) > limit:
         raise NotRegular(errno.EFBIG, f"larger than {limit} bytes", str(path))

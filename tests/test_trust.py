@@ -142,3 +142,44 @@ def test_run_writes_nothing_through_links_planted_at_temporary_names(tmp_path):
     assert outside.read_text() == "not the benchmark's"
     record = store.record_path(task.id)
     assert not record.is_symlink() and record.is_file() and store.is_done(task.id)
+
+
+# ---------------------------------------------------------------- pickled dataset files
+
+def cifar_with_a_crafted_batch(data_dir: pathlib.Path, marker: pathlib.Path, monkeypatch) -> pathlib.Path:
+    """Tiny CIFAR-10 files under their pinned MD5s, the first training batch replaced by a crafted pickle."""
+    from test_data import pin, write_cifar
+    write_cifar(data_dir)
+    pin(monkeypatch, data_dir)
+    crafted = data_dir / "cifar-10-batches-py" / "data_batch_1"
+    plant(crafted, marker)
+    return crafted
+
+
+def test_a_forged_md5_sidecar_does_not_stand_in_for_the_hash(tmp_path, monkeypatch):
+    """The sidecar the loader used to trust ("size mtime md5" beside the file) written for the crafted
+    batch: the batch is hashed anyway, found corrupt and never unpickled."""
+    from benchmark.data import files, load_dataset
+    from benchmark.errors import UserError
+    marker = tmp_path / "pwned"
+    crafted = cifar_with_a_crafted_batch(tmp_path / "data", marker, monkeypatch)
+    st = crafted.stat()
+    pinned = files.FILES["cifar-10-batches-py/data_batch_1"].md5
+    crafted.with_name(crafted.name + ".md5ok").write_text(f"{st.st_size} {st.st_mtime_ns} {pinned}")
+    with pytest.raises(UserError, match=f"{crafted} is corrupt .md5 "):
+        load_dataset("cifar10", tmp_path / "data")
+    assert not marker.exists()
+
+
+def test_a_dataset_pickle_whose_md5_matches_still_runs_no_code(tmp_path, monkeypatch):
+    """Even a crafted batch whose MD5 is the pinned one (a wrong pin, a collision) is unpickled by the
+    restricted unpickler: numpy arrays and plain containers only."""
+    from test_data import pin
+    from benchmark.data import load_dataset
+    from benchmark.errors import UserError
+    marker = tmp_path / "pwned"
+    crafted = cifar_with_a_crafted_batch(tmp_path / "data", marker, monkeypatch)
+    pin(monkeypatch, tmp_path / "data")  # the crafted file's MD5
+    with pytest.raises(UserError, match=f"{crafted} is corrupt .*pathlib.Path.touch"):
+        load_dataset("cifar10", tmp_path / "data")
+    assert not marker.exists()
