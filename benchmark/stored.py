@@ -20,6 +20,7 @@ T = TypeVar("T")
 
 INVALID_SUFFIX = ".invalid"
 _warned: set[Path] = set()
+said: list[str] = []  # this process's warnings, in order: a job's end note carries them to its launcher
 
 # The most bytes a file of each kind may hold; a larger one is not such a file.
 RECORD_BYTES = 16 << 20  # run and stage records (with their curves), analysis results
@@ -71,7 +72,14 @@ def read_tail(path: Path, limit: int = LOG_TAIL_BYTES) -> bytes:
 
 
 def warn(line: str) -> None:
-    print(f"warning: {line}", file=sys.stderr, flush=True)
+    said.append(line)
+    print(f"warning: {printable(line)}", file=sys.stderr, flush=True)
+
+
+def printable(text: str) -> str:
+    """`text` as one line that does nothing to a terminal: control and format characters (escape
+    sequences, newlines, bidirectional overrides) written as Python escapes, e.g. \\x1b."""
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
 
 
 def set_aside(path: Path, what: str, why: str = "") -> None:

@@ -324,3 +324,73 @@ def test_progress_claims_notes_and_checkpoints_read_only_regular_files(tmp_path,
     fresh = object()
     assert resume(None, {}, fresh, store.checkpoint_path(BASELINE.id)) is fresh  # trained from the start
     assert capsys.readouterr().err.count("warning:") == 5
+
+
+# ---------------------------------------------------------------- checkpoints whose progress was edited
+
+def edited_checkpoint(store: Store, tmp_path: Path, edit: dict) -> Path:
+    """BASELINE's checkpoint after 2 of its epochs (as a run killed then leaves it), its progress
+    edited."""
+    import torch
+    from benchmark.orchestration.worker import JobOptions, execute
+
+    def killed(epoch: int, epochs: int) -> None:
+        if epoch == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        execute(BASELINE, store, tmp_path / "data", JobOptions(checkpoint_every_s=0), killed)
+    path = store.checkpoint_path(BASELINE.id)
+    state = torch.load(path, weights_only=True)
+    state["progress"].update(edit)
+    torch.save(state, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    """BASELINE's record, trained without a break (one torch thread, as the tests that compare with it)."""
+    import torch
+    from benchmark.orchestration.worker import execute
+    store = Store(tmp_path_factory.mktemp("uninterrupted"))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        execute(BASELINE, store, store.root / "data")
+    finally:
+        torch.set_num_threads(threads)
+    return store.load_record(BASELINE.id)
+
+
+EDITS = [{"epoch": 10**6}, {"epoch": -3}, {"curve_loss": "abc"}, {"curve_acc": [[1, 50.0]]},
+         {"train_seconds": float("nan")}]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("edit", EDITS, ids=lambda e: "-".join(f"{k}={v}" for k, v in e.items()))
+def test_a_checkpoint_whose_progress_does_not_fit_is_set_aside(tmp_path, capsys, one_thread, uninterrupted, edit):
+    """An edited progress (an epoch beyond the recipe's or negative, a curve of another type or
+    length) is treated like a damaged checkpoint: moved aside with one warning, the run trained from
+    the start, ending with the uninterrupted record."""
+    from benchmark.orchestration.worker import execute
+    store = Store(tmp_path / "results")
+    path = edited_checkpoint(store, tmp_path, edit)
+    execute(BASELINE, store, tmp_path / "data")
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"warning: {path} is not a valid checkpoint (progress." in err[0], err
+    assert "training from the start" in err[0] and path.with_name(path.name + ".invalid").exists()
+    record = store.load_record(BASELINE.id)
+    assert record.timing["resumed_from_epoch"] == 0
+    assert (record.metrics, record.curve) == (uninterrupted.metrics, uninterrupted.curve)
+
+
+@pytest.mark.slow
+def test_run_says_on_its_console_that_a_worker_set_a_checkpoint_aside(tmp_path, capsys, one_thread):
+    store = Store(tmp_path / "results")
+    path = edited_checkpoint(store, tmp_path, {"epoch": 10**6})
+    capsys.readouterr()
+    assert main(["run", *BASELINE_ONLY, "--workers", "1", "--quiet", "--results-dir", str(store.root)]) == 0
+    out, err = capsys.readouterr()
+    assert f"warning: {path} is not a valid checkpoint (progress.epoch 1000000 is not a whole number in 0..11; " \
+           "training from the start)" in err
+    assert "1 runs finished" in out and store.load_record(BASELINE.id).timing["resumed_from_epoch"] == 0

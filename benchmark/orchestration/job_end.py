@@ -1,6 +1,6 @@
 """How a submitted job ended, in its own words: a small JSON note beside its logs
 (`<job id>_end.json`: "outcome" success or error, the error's last line, the tasks it left to other
-processes), written by the job and read by `run` and `status`. They never read submitit's result
+processes, the warnings it gave), written by the job and read by `run` and `status`. They never read submitit's result
 pickle: unpickling a file of a (shared) results directory would run whatever code it holds."""
 from __future__ import annotations
 
@@ -21,17 +21,22 @@ def end_note_path(folder: Path, job_id: str) -> Path:
     return Path(folder) / f"{job_id}_end.json"
 
 
-def write_end_note(path: Path, outcome: str, error: str = "", skipped: list[str] | None = None) -> None:
+def write_end_note(path: Path, outcome: str, error: str = "", skipped: list[str] | None = None,
+                   warnings: list[str] | None = None) -> None:
     """The note; a job that cannot write it (a full disk) says so in its log and goes on."""
     try:
-        write_json_atomic(path, {"outcome": outcome, "error": error, "skipped": skipped or []})
+        write_json_atomic(path, {"outcome": outcome, "error": error, "skipped": skipped or [],
+                                 "warnings": warnings or []})
     except OSError as exc:
         print(f"could not write the job's end note {path}: {exc}", file=sys.stderr)
 
 
 def _note(payload: Any) -> dict[str, Any] | None:
     note = fields(payload, {"outcome": str, "error": str, "skipped": list})
-    if note is None or note["outcome"] not in (SUCCESS, ERROR) or not all(isinstance(s, str) for s in note["skipped"]):
+    if note is None or note["outcome"] not in (SUCCESS, ERROR):
+        return None
+    warnings = note.setdefault("warnings", [])  # absent from the notes of older versions
+    if not isinstance(warnings, list) or not all(isinstance(s, str) for s in [*note["skipped"], *warnings]):
         return None
     return note
 

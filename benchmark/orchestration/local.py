@@ -19,6 +19,7 @@ from benchmark.orchestration.plan import Plan
 from benchmark.orchestration.store import Store
 from benchmark.orchestration.tasks import RunTask, Task
 from benchmark.orchestration.worker import JobOptions, run_batch, run_job
+from benchmark.stored import printable
 
 WEEK_MINUTES = 7 * 24 * 60
 POLL_S = 0.5
@@ -265,6 +266,8 @@ def run_local(wave: list[Task], store: Store, data_dir: Path, workers: int, opti
     skipped: set[str] = set()
     for job, batch in zip(jobs, batches):
         note = read_end_note(job.paths.folder, job.job_id)  # the job's own JSON, never its result pickle
+        for line in note["warnings"] if note else []:  # e.g. a checkpoint it moved aside: not only in its log
+            feedback.say(f"warning: {printable(line)}", always=True)
         if note is not None and note["outcome"] == SUCCESS:
             skipped |= set(note["skipped"])
             continue

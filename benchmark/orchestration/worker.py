@@ -9,6 +9,7 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmark import stored
 from benchmark.errors import os_error_line
 from benchmark.orchestration.claims import Busy, claimed, holder
 from benchmark.orchestration.job_end import ERROR, SUCCESS, end_note_path, write_end_note
@@ -114,12 +115,13 @@ def run_job(tasks: list[Task], results_dir: str, data_dir: str, options: JobOpti
         return run_batch(tasks, results_dir, data_dir, options)
     note = end_note_path(env.paths.folder, env.job_id)
     note.unlink(missing_ok=True)  # an earlier attempt of a requeued job
+    first_warning = len(stored.said)
     try:
         result = run_batch(tasks, results_dir, data_dir, options)
     except Exception as exc:
-        write_end_note(note, ERROR, error_line(exc))
+        write_end_note(note, ERROR, error_line(exc), warnings=stored.said[first_warning:])
         raise
-    write_end_note(note, SUCCESS, skipped=result["skipped"])
+    write_end_note(note, SUCCESS, skipped=result["skipped"], warnings=stored.said[first_warning:])
     return result
 
 
