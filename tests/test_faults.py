@@ -4,6 +4,7 @@ results directory, a full disk, an unwritable output are one line, never a trace
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import shutil
@@ -238,29 +239,34 @@ class Hung(Exception):
     pass
 
 
-@pytest.fixture
-def guarded():
-    """A regression fails instead of hanging or exhausting the machine: a read blocked (on a FIFO)
-    is interrupted after 300 s, and this process may map at most 4 GiB more than it has (a read of
-    /dev/zero fails at that)."""
+def bounded(test):
+    """The test fails, instead of hanging or exhausting the machine, if what it checks regresses: a
+    read blocked (on a FIFO) is interrupted after 300 s, and the process may map at most 4 GiB more
+    than it has (a read of /dev/zero, a range of 10^8 values fail at that); either is reported
+    without its frames, whose formatting would need the memory that ran out."""
     import resource
     import signal
 
     def interrupt(signum, frame):
         raise Hung("a read blocked for 300 s")
 
-    previous = signal.signal(signal.SIGALRM, interrupt)
-    signal.alarm(300)
-    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-    mapped = int(next(line for line in Path("/proc/self/status").read_text().splitlines()
-                      if line.startswith("VmSize:")).split()[1]) * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (mapped + (4 << 30), hard))
-    try:
-        yield
-    finally:
-        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
+    @functools.wraps(test)
+    def guarded(*args, **kwargs):
+        previous = signal.signal(signal.SIGALRM, interrupt)
+        signal.alarm(300)
+        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        mapped = int(next(line for line in Path("/proc/self/status").read_text().splitlines()
+                          if line.startswith("VmSize:")).split()[1]) * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (mapped + (4 << 30), hard))
+        try:
+            return test(*args, **kwargs)
+        except (Hung, MemoryError) as exc:
+            pytest.fail(f"{type(exc).__name__}: {exc}", pytrace=False)
+        finally:
+            resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+            signal.alarm(0)
+            signal.signal(signal.SIGALRM, previous)
+    return guarded
 
 
 def plant_special(path: Path, kind: str) -> None:
@@ -283,7 +289,8 @@ def ended_jobs(monkeypatch):
 
 
 @pytest.mark.parametrize("kind", ["fifo", "zero"])
-def test_status_and_report_read_only_regular_files(tmp_path, capsys, guarded, ended_jobs, kind):
+@bounded
+def test_status_and_report_read_only_regular_files(tmp_path, capsys, ended_jobs, kind):
     """A record, an analysis result and a job's log (`jobs/slurm/<id>_0_log.err`) that are FIFOs or
     links to /dev/zero: `status` and `report` neither block nor fill the memory; the record and
     the result are set aside, the log is no log."""
@@ -307,7 +314,8 @@ def test_status_and_report_read_only_regular_files(tmp_path, capsys, guarded, en
 
 
 @pytest.mark.parametrize("kind", ["fifo", "zero"])
-def test_progress_claims_notes_and_checkpoints_read_only_regular_files(tmp_path, capsys, guarded, kind):
+@bounded
+def test_progress_claims_notes_and_checkpoints_read_only_regular_files(tmp_path, capsys, kind):
     from benchmark.orchestration.claims import claim_path, holder
     from benchmark.orchestration.job_end import log_tail, read_end_note
     store = Store(tmp_path / "results")
@@ -322,7 +330,7 @@ def test_progress_claims_notes_and_checkpoints_read_only_regular_files(tmp_path,
     from benchmark.training.resumable import resume
     plant_special(store.checkpoint_path(BASELINE.id), kind)
     fresh = object()
-    assert resume(None, {}, fresh, store.checkpoint_path(BASELINE.id)) is fresh  # trained from the start
+    assert resume(None, {}, fresh, store.checkpoint_path(BASELINE.id), 12) is fresh  # trained from the start
     assert capsys.readouterr().err.count("warning:") == 5
 
 
@@ -394,3 +402,85 @@ def test_run_says_on_its_console_that_a_worker_set_a_checkpoint_aside(tmp_path, 
     assert f"warning: {path} is not a valid checkpoint (progress.epoch 1000000 is not a whole number in 0..11; " \
            "training from the start)" in err
     assert "1 runs finished" in out and store.load_record(BASELINE.id).timing["resumed_from_epoch"] == 0
+
+
+# ---------------------------------------------------------------- folder datasets: manifests, caches, names
+
+@pytest.fixture
+def folder(tmp_path, monkeypatch) -> Path:
+    """A folder dataset of two classes (5 images each), its decoded cache in this test's directory."""
+    from test_own_images import write_folder
+    monkeypatch.setenv("BENCHMARK_CACHE_DIR", str(tmp_path / "cache"))
+    return write_folder(tmp_path / "mine", {"a": 5, "b": 5})
+
+
+def folder_plan(root: Path):
+    from benchmark.training.spec import RunSpec
+    return resolve([RunSpec("baseline", f"folder:{root}", 2, 0, profile="quick")])
+
+
+@pytest.mark.parametrize("content", ['{"contents": 5}', '[[1]]', '{"contents": [[1]]}', '{"contents": {"a/000.png": 1}}'])
+def test_a_folder_manifest_of_the_wrong_shape_is_set_aside(tmp_path, capsys, folder, content):
+    from benchmark.orchestration.folders import check_folders
+    store = Store(tmp_path / "results")
+    plan = folder_plan(folder)
+    dataset = plan.runs[0].dataset
+    store.write_record(fake_record(plan.runs[0], 50.0))  # results of the folder: a change would be refused
+    path = store.manifest_path(dataset)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(content)
+    check_folders(plan, store)
+    assert path.with_name(path.name + ".invalid").read_text() == content
+    assert f"warning: {path} is not a valid dataset manifest" in capsys.readouterr().err
+    assert set(store.manifest(dataset)["contents"]) == {f"{c}/{i:03d}.png" for c in "ab" for i in range(5)}
+
+
+def cache_contents(kind: str, good: dict) -> dict:
+    import torch
+    (train_x, train_y), test = good["train"], good["test"]
+    return {"empty": {},
+            "shapes": {"train": (train_x[:-1], train_y[:-1]), "test": test},
+            "labels": {"train": (train_x, 1 - train_y), "test": test},
+            "dtype": {"train": (train_x.float(), train_y), "test": test},
+            "tensors": {"train": torch.zeros(3), "test": test}}[kind]
+
+
+@pytest.mark.parametrize("kind", ["empty", "shapes", "labels", "dtype", "tensors"])
+def test_a_folder_cache_that_does_not_fit_the_folder_is_set_aside(tmp_path, capsys, folder, kind):
+    """The decoded cache of a folder (under the cache directory) saved as {} or holding other tensors
+    (counts, labels, dtype): moved aside with one warning, the images decoded again; `subsets`
+    works on it."""
+    import torch
+    from benchmark.data.folder import decoded_cache_path, load_folder
+    from benchmark.data.folder_index import scan_folder
+    decoded = load_folder(folder, "mine", 32)
+    cache = decoded_cache_path(scan_folder(folder), 32)
+    torch.save(cache_contents(kind, torch.load(cache, weights_only=True)), cache)
+    assert main(["subsets", "--dataset", f"folder:{folder}", "--shots", "2", "--seeds", "0",
+                 "--out", str(tmp_path / "subsets")]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"warning: {cache} is not a valid decoded folder cache"), err
+    again = load_folder(folder, "mine", 32)
+    assert torch.equal(again.train_x, decoded.train_x) and torch.equal(again.train_y, decoded.train_y)
+
+
+def test_a_file_name_that_is_not_utf8_is_one_line(tmp_path, capsys, folder):
+    with open(os.path.join(os.fsencode(folder / "a"), b"caf\xe9.png"), "wb") as f:
+        f.write((folder / "a" / "000.png").read_bytes())
+    for argv in (["subsets", "--dataset", f"folder:{folder}", "--shots", "1", "--seeds", "0"],
+                 ["run", "--datasets", f"folder:{folder}", "--methods", "baseline", "--shots", "1", "--seeds", "0",
+                  "--dry-run"]):
+        assert main(argv) == 2
+        line = one_line(capsys)
+        assert "caf\\xe9.png" in line and "not UTF-8" in line and "rename it" in line
+
+
+@bounded
+def test_a_fifo_in_a_class_folder_is_one_line(tmp_path, capsys, folder):
+    os.mkfifo(folder / "b" / "pipe.png")
+    for argv in (["run", "--datasets", f"folder:{folder}", "--methods", "baseline", "--shots", "1", "--seeds", "0",
+                  "--profile", "quick", "--results-dir", str(tmp_path / "results")],
+                 ["subsets", "--dataset", f"folder:{folder}", "--shots", "1", "--seeds", "0"]):
+        assert main(argv) == 2
+        line = one_line(capsys)
+        assert f"{folder / 'b' / 'pipe.png'} is not a regular file (a FIFO)" in line

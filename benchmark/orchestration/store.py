@@ -33,6 +33,7 @@ from benchmark.stored import (MANIFEST_BYTES, NOTE_BYTES, PROGRESS_BYTES, NotReg
 from benchmark.training.spec import StageSpec
 
 JOB_ID = re.compile(r"\d+(_\d+)?")  # a SLURM job (123) or array element (123_4), a local job (its pid)
+SHA1 = re.compile(r"[0-9a-f]{40}")
 
 
 def default_results_dir() -> Path:
@@ -60,6 +61,16 @@ def _submission(payload: Any) -> dict[str, Any] | None:
         return None
     position = note.get("position", 0)
     return note if isinstance(position, int) and not isinstance(position, bool) and position >= 0 else None
+
+
+def _manifest(dataset: str):
+    def parse(payload: Any) -> dict[str, Any] | None:
+        manifest = fields(payload, {"dataset": str, "contents": dict})
+        if manifest is None or manifest["dataset"] != dataset:
+            return None
+        files = manifest["contents"].items()
+        return manifest if all(isinstance(v, str) and SHA1.fullmatch(v) for _, v in files) else None
+    return parse
 
 
 def _stage_record(stage_id: str):
@@ -131,8 +142,8 @@ class Store:
         return self.root / "datasets" / f"{hashlib.sha1(dataset.encode()).hexdigest()[:16]}.json"
 
     def manifest(self, dataset: str) -> dict[str, Any] | None:
-        return read_json(self.manifest_path(dataset), lambda m: m if isinstance(m, dict) else None,
-                         "dataset manifest", MANIFEST_BYTES)
+        """{"dataset": its name, "contents": {path: SHA-1}} (benchmark.orchestration.folders)."""
+        return read_json(self.manifest_path(dataset), _manifest(dataset), "dataset manifest", MANIFEST_BYTES)
 
     def write_manifest(self, dataset: str, manifest: dict[str, Any]) -> None:
         write_json_atomic(self.manifest_path(dataset), manifest)
