@@ -138,14 +138,14 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         weights, diff = write_converted_weights(args.source, args.out)
         print(f"wrote {weights.path}; largest feature difference to the TorchScript original: {diff:.2e}")
         return 0
-    from benchmark.output.analysis.sets import parse_sets
+    from benchmark.output.analysis.sets import MAX_K, parse_sets
     from benchmark.data import check_dataset_name, default_data_dir
 
     check_dataset_name(args.dataset)
     if args.shots < 1:
         raise UserError(f"--shots must be a positive integer, got {args.shots}")
-    if args.k < 2:
-        raise UserError(f"--k must be at least 2, got {args.k}")
+    if not 2 <= args.k <= MAX_K:
+        raise UserError(f"--k must be at least 2 and at most {MAX_K}, got {args.k}")
     names = parse_sets(args.sets)
     store = Store(results_dir(args.results_dir, must_exist=False))
     data_dir = args.data_dir or default_data_dir()
@@ -245,10 +245,10 @@ def measure_step_times(args: argparse.Namespace) -> int:
 def cmd_subsets(args: argparse.Namespace) -> int:
     from benchmark.data import check_dataset_name, default_data_dir
     from benchmark.data.subsets import write_subsets
-    from benchmark.orchestration.grids import parse_ints, parse_shots
+    from benchmark.orchestration.grids import parse_seeds, parse_shots
 
     check_dataset_name(args.dataset)
-    written = write_subsets(args.dataset, parse_shots(args.shots), parse_ints(args.seeds, "--seeds", False),
+    written = write_subsets(args.dataset, parse_shots(args.shots), parse_seeds(args.seeds),
                             args.data_dir or default_data_dir(), args.out)
     for path, digest in written:
         print(f"wrote {path} (subset {digest})")

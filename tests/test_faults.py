@@ -484,3 +484,55 @@ def test_a_fifo_in_a_class_folder_is_one_line(tmp_path, capsys, folder):
         assert main(argv) == 2
         line = one_line(capsys)
         assert f"{folder / 'b' / 'pipe.png'} is not a regular file (a FIFO)" in line
+
+
+# ---------------------------------------------------------------- ranges and sizes beyond reason
+
+@pytest.mark.parametrize("option, value", [("--seeds", "0-100000000"), ("--shots", "1-100000000"),
+                                           ("--seeds", "99999999999999999999999")])
+@bounded
+def test_absurd_ranges_and_seeds_are_one_line_at_plan_time(capsys, option, value):
+    selection = {"--datasets": "digits", "--methods": "baseline", "--shots": "5", "--seeds": "0", option: value}
+    for argv in (["run", "--grid", "demo", option, value, "--dry-run"],
+                 ["run", *(x for pair in selection.items() for x in pair), "--profile", "quick", "--dry-run"]):
+        assert main(argv) == 2
+        line = one_line(capsys)
+        assert line.startswith(f"error: {option}: ") and value in line, line
+
+
+@bounded
+def test_a_product_beyond_reason_is_one_line(capsys):
+    assert main(["run", "--datasets", "digits", "--methods", "all", "--shots", "1-2000", "--seeds", "0-2000",
+                 "--profile", "quick", "--dry-run"]) == 2
+    assert "runs (1 datasets x " in (line := one_line(capsys)) and "at most 100000" in line
+
+
+@bounded
+def test_fid_k_beyond_reason_is_one_line(tmp_path, capsys):
+    assert main(["analyze", "fid", "--dataset", "digits", "--shots", "5", "--sets", "original", "--k", "99999999999",
+                 "--results-dir", str(tmp_path / "results")]) == 2
+    assert "--k must be at least 2 and at most 50000, got 99999999999" in one_line(capsys)
+
+
+GRID_FILE = """
+datasets = ["digits"]
+methods = ["mixup"]
+shots = 5
+seeds = {seeds}
+profile = "quick"
+{overrides}
+"""
+
+
+@pytest.mark.parametrize("seeds, overrides, message", [
+    ('"0"', "[overrides.mixup]\nalpha = []", "overrides.mixup.alpha: empty; give at least one value"),
+    ('["99999999999999999999999"]', "", "seeds: 99999999999999999999999 is too large; give integers from 0 to "
+                                        "18446744073709551615"),
+])
+def test_a_grid_file_that_plans_nothing_or_a_seed_beyond_64_bits_is_refused(tmp_path, capsys, seeds, overrides,
+                                                                             message):
+    path = tmp_path / "grid.toml"
+    path.write_text(GRID_FILE.format(seeds=seeds, overrides=overrides))
+    for command in ("run", "status"):
+        assert main([command, "--grid", str(path), *(["--dry-run"] if command == "run" else [])]) == 2
+        assert one_line(capsys) == f"error: {path}: {message}"

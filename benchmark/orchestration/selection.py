@@ -6,6 +6,7 @@ a dataset or shots value (`Method.unsuitable`) are left out of a product, each w
 from __future__ import annotations
 
 import itertools
+import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,12 +14,13 @@ from typing import Any
 
 from benchmark.data import dataset_label, folder_of
 from benchmark.errors import UserError
-from benchmark.orchestration.grids import (grid_specs, parse_ints, parse_list, parse_methods, parse_shots,
+from benchmark.orchestration.grids import (grid_specs, parse_list, parse_methods, parse_seeds, parse_shots,
                                            select)
 from benchmark.training.spec import PROFILES, RunSpec, Shots
 from methods import METHODS, Context, get_method
 
 FOLDER_CPU_PROFILE = "medium"  # folder datasets without --profile on a machine without a GPU
+MAX_RUNS = 100_000  # in one product: 50 times the largest paper grid
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,12 @@ def product(datasets: list[str], methods: list[str], shots: list[Shots], seeds: 
     from benchmark.orchestration.plan import dataset_shape
     if profile is not None and profile not in PROFILES:
         raise UserError(f"unknown profile '{profile}'; valid: {', '.join(PROFILES)}")
+    swept = [len(values) for parameters in (overrides or {}).values() for values in parameters.values()]
+    runs = math.prod([len(datasets), len(methods), len(shots), len(seeds), len(augments), *swept])
+    if runs > MAX_RUNS:
+        raise UserError(f"the selection is {runs} runs ({len(datasets)} datasets x {len(methods)} methods x "
+                        f"{len(shots)} shots x {len(seeds)} seeds{' x the swept values' if swept else ''}); at most "
+                        f"{MAX_RUNS}: give fewer --methods, --shots or --seeds")
     specs, notes, left_out = [], [], defaultdict(list)
     for dataset in datasets:
         chosen = profile or default_profile(dataset)
@@ -91,7 +99,7 @@ def from_args(args) -> Selection:
     methods = parse_methods(args.methods) or list(METHODS)
     for dataset in datasets:
         dataset_label(dataset)  # an unknown dataset fails here
-    specs, notes = product(datasets, methods, parse_shots(args.shots), parse_ints(args.seeds, "--seeds", False),
+    specs, notes = product(datasets, methods, parse_shots(args.shots), parse_seeds(args.seeds),
                            args.profile)
     name = "+".join(slug(dataset_label(d)) for d in datasets)
     summary = (f"{', '.join(map(dataset_label, datasets))}: methods {args.methods}, shots {args.shots}, "

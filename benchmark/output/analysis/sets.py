@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from methods import Method
 
 ORIGINAL = "original"
+MAX_K = 50_000  # images per set: FID's customary sample size (each set is held in memory as uint8)
 SET_PROFILES = ("paper", "quick", "medium")  # the profiles whose stages make image sets (the ones with generator recipes)
 
 
