@@ -42,6 +42,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from benchmark.data import default_data_dir
     from benchmark.orchestration.slurm.options import slurm_options_from_args
     from benchmark.orchestration.store import Store
+    from benchmark.stored import printable
 
     if args.workers is not None and args.workers < 1:
         raise UserError(f"--workers must be at least 1, got {args.workers}")
@@ -78,7 +79,8 @@ def cmd_run(args: argparse.Namespace) -> int:
           f"{left}; records in {store.root / 'runs'}")
     for task in outcome.failed[:10]:
         failure = store.load_failure(task.id) or {}
-        print(f"  failed: {task.describe()}: {failure.get('error', 'no record written')} (log: {failure.get('log')})")
+        print(f"  failed: {task.describe()}: {printable(failure.get('error', 'no record written'))} "
+              f"(log: {printable(str(failure.get('log')))})")
     return 1 if outcome.failed else 0
 
 

@@ -536,3 +536,52 @@ def test_a_grid_file_that_plans_nothing_or_a_seed_beyond_64_bits_is_refused(tmp_
     for command in ("run", "status"):
         assert main([command, "--grid", str(path), *(["--dry-run"] if command == "run" else [])]) == 2
         assert one_line(capsys) == f"error: {path}: {message}"
+
+
+# ---------------------------------------------------------------- smaller faults
+
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity", "150"])
+def test_a_record_or_analysis_whose_figure_is_not_finite_is_set_aside(tmp_path, capsys, value):
+    """An accuracy (or FID) of NaN or inf would be the best cell of its column and break the figures."""
+    store = Store(tmp_path / "results")
+    store.write_record(fake_record(BASELINE, 50.0))
+    record = store.record_path(BASELINE.id)
+    record.write_text(record.read_text().replace('"accuracy": 50.0', f'"accuracy": {value}'))
+    result = {"dataset": "digits", "dataset_label": "digits", "shots": 5, "seed": 0, "profile": "quick", "k": 10,
+              "reference_size": 10, "reference_pool": 10, "weights": "w",
+              "sets": [{"name": "original", "label": "Original", "fid": 1.0}]}
+    fid = store.root / "analysis" / "fid" / "x.json"
+    fid.parent.mkdir(parents=True)
+    fid.write_text(json.dumps(result).replace('"fid": 1.0', f'"fid": {value}'))
+    from benchmark.output.analysis.results import load_result
+    assert store.load_record(BASELINE.id) is None
+    assert (load_result(fid) is None) == (value != "150")  # an FID of 150 is a fine FID
+    err = capsys.readouterr().err
+    assert f"warning: {record} is not a valid run record" in err
+
+
+def test_status_escapes_what_a_failure_note_says(tmp_path, capsys, no_scheduler):
+    store = Store(tmp_path / "results")
+    store.write_failure(BASELINE.id, BASELINE.to_dict(), "RuntimeError: \x1b]0;owned\x07\x1b[2J\x1b[31mred", "lo\x1bg")
+    assert main(["status", *SELECTION, "--results-dir", str(store.root)]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out
+    assert "error: RuntimeError: \\x1b]0;owned\\x07\\x1b[2J\\x1b[31mred" in out and "log: lo\\x1bg" in out
+
+
+@pytest.mark.parametrize("pid", [0, -1])
+def test_a_claim_of_pid_0_or_minus_1_is_invalid(tmp_path, capsys, pid):
+    """os.kill(0) and os.kill(-1) signal a process group or every process: such a claim looked alive."""
+    import platform
+    from benchmark.orchestration.claims import claim_path, holder
+    path = claim_path(tmp_path, BASELINE.id)
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"host": platform.node(), "pid": pid, "job": None, "token": "t"}))
+    assert holder(tmp_path, BASELINE.id) is None
+    assert f"warning: {path} is not a valid claim" in capsys.readouterr().err
+
+
+def test_a_method_selected_twice_is_one_run(tmp_path, capsys):
+    assert main(["run", "--datasets", "digits", "--methods", "baseline,baseline", "--shots", "5", "--seeds", "0",
+                 "--profile", "quick", "--dry-run", "--results-dir", str(tmp_path / "results")]) == 0
+    assert "total: 1 runs (1 to do)" in capsys.readouterr().out

@@ -63,8 +63,8 @@ def current_job() -> str | None:
 
 def _holder(payload: Any) -> Holder | None:
     claim = fields(payload, {"host": str, "pid": int, "token": str})
-    if claim is None or not isinstance(claim.get("job"), (str, type(None))):
-        return None
+    if claim is None or not isinstance(claim.get("job"), (str, type(None))) or claim["pid"] <= 0:
+        return None  # pid 0 or -1 would ask os.kill about a process group or every process: "alive"
     return Holder(claim["host"], claim["pid"], claim.get("job"), claim["token"])
 
 
