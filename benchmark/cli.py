@@ -4,11 +4,13 @@ torch; each command imports what it computes with."""
 from __future__ import annotations
 
 import argparse
+import io
 import signal
 import sys
 from pathlib import Path
 
 from benchmark.arguments import results_dir, writable_dir
+from benchmark.atomic import write_text_atomic
 from benchmark.errors import UserError, disk_full, os_error_line
 from benchmark.parser import build_parser
 
@@ -126,8 +128,9 @@ def cmd_export(args: argparse.Namespace) -> int:
         write_csv(records, sys.stdout)
         return 0
     writable_dir(args.out.parent, "--out's directory")
-    with open(args.out, "w", newline="") as f:
-        n = write_csv(records, f)
+    text = io.StringIO(newline="")
+    n = write_csv(records, text)
+    write_text_atomic(args.out, text.getvalue())
     print(f"wrote {n} rows to {args.out}", file=sys.stderr)
     return 0
 

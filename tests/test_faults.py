@@ -538,6 +538,30 @@ def test_a_grid_file_that_plans_nothing_or_a_seed_beyond_64_bits_is_refused(tmp_
         assert one_line(capsys) == f"error: {path}: {message}"
 
 
+@pytest.mark.parametrize("command", ["export", "report", "samples", "subsets"])
+def test_outputs_on_a_full_disk_leave_no_empty_files(tmp_path, capsys, tiny_disk, command):
+    """export --out, report --out, samples --out and subsets --out write whole files or none (they
+    used to leave 0-byte files)."""
+    store = Store(tmp_path / "results")
+    store.write_record(fake_record(BASELINE, 50.0))
+    out = tiny_disk / "out"
+    argv = {"export": ["export", "--results-dir", str(store.root), "--out", str(out / "runs.csv")],
+            "report": ["report", "--no-fid", "--no-figures", "--results-dir", str(store.root), "--out", str(out)],
+            "samples": ["samples", "--method", "gridmix", "--dataset", "digits", "--shots", "5", "--seed", "0",
+                        "--results-dir", str(store.root), "--out", str(out / "gridmix.png")],
+            "subsets": ["subsets", "--dataset", "digits", "--shots", "5", "--seeds", "0", "--out", str(out)]}[command]
+    out.mkdir()
+    filler = os.open(tiny_disk / "filler", os.O_WRONLY | os.O_CREAT)
+    for chunk in (1 << 16, 1 << 12):  # every block of the disk
+        with contextlib.suppress(OSError):
+            while True:
+                os.write(filler, b"\0" * chunk)
+    os.close(filler)
+    assert main(argv) == 1
+    assert "the disk is full" in one_line(capsys)
+    assert [p for p in out.rglob("*") if p.is_file()] == []
+
+
 # ---------------------------------------------------------------- smaller faults
 
 @pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity", "150"])
@@ -585,3 +609,21 @@ def test_a_method_selected_twice_is_one_run(tmp_path, capsys):
     assert main(["run", "--datasets", "digits", "--methods", "baseline,baseline", "--shots", "5", "--seeds", "0",
                  "--profile", "quick", "--dry-run", "--results-dir", str(tmp_path / "results")]) == 0
     assert "total: 1 runs (1 to do)" in capsys.readouterr().out
+
+
+def test_subset_files_quote_class_and_file_names(tmp_path, capsys, monkeypatch):
+    """A class folder whose name holds a newline, a file whose name holds a tab: each row of the
+    subset file still reads back as (class, file) with the csv module."""
+    import csv
+    from test_own_images import write_folder
+    monkeypatch.setenv("BENCHMARK_CACHE_DIR", str(tmp_path / "cache"))
+    root = write_folder(tmp_path / "mine", {"two\nlines": 4, 'say "b"': 4})
+    for image in (root / "two\nlines").iterdir():
+        image.rename(image.with_name("a\t" + image.name))
+    assert main(["subsets", "--dataset", f"folder:{root}", "--shots", "all", "--seeds", "0",
+                 "--out", str(tmp_path / "subsets")]) == 0
+    (path,) = (tmp_path / "subsets").iterdir()
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f, delimiter="\t"))
+    assert len(rows) == 6 and all(len(row) == 2 and row[1].startswith(row[0] + "/") for row in rows)
+    assert sum(row[0] == "two\nlines" and "/a\t" in row[1] for row in rows) == 3
