@@ -197,8 +197,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_perf(args: argparse.Namespace) -> int:
-    from benchmark.output.perf import (REGRESSION_FACTOR, confirmed_regressions, format_table, load_baseline,
-                                       measurement_errors, run_perf)
+    from benchmark.output.perf import (CHECKED, REGRESSION_FACTOR, compared, confirmed_regressions, format_table,
+                                       load_baseline, measurement_errors, run_perf)
 
     if args.step_times:
         return measure_step_times(args)
@@ -217,6 +217,10 @@ def cmd_perf(args: argparse.Namespace) -> int:
         print(f"perf: {line}", file=sys.stderr)
     if baseline is None:
         return 0
+    if not any(compared(rows, baseline)):
+        measured = ", ".join(dict.fromkeys(f"{r['method']} ({r['dataset']}, {r['profile']})" for r in rows))
+        raise UserError(f"--check: compared nothing: {args.check} has no {' or '.join(CHECKED)} figure of what was "
+                        f"measured ({measured}) at its precision")
     regressions = confirmed_regressions(rows, baseline, lambda names: run_perf(
         ",".join(names), args.dataset, args.profile, args.steps, args.overhead_only, args.compile, progress=False))
     for line in regressions:
