@@ -220,7 +220,7 @@ def cmd_perf(args: argparse.Namespace) -> int:
     if not any(compared(rows, baseline)):
         measured = ", ".join(dict.fromkeys(f"{r['method']} ({r['dataset']}, {r['profile']})" for r in rows))
         raise UserError(f"--check: compared nothing: {args.check} has no {' or '.join(CHECKED)} figure of what was "
-                        f"measured ({measured}) at its precision")
+                        f"measured ({measured})")
     regressions = confirmed_regressions(rows, baseline, lambda names: run_perf(
         ",".join(names), args.dataset, args.profile, args.steps, args.overhead_only, args.compile, progress=False))
     for line in regressions:

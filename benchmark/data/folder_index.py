@@ -136,7 +136,8 @@ def utf8_name(path: Path) -> str:
         path.name.encode()
     except UnicodeEncodeError:
         shown = ascii(os.fsencode(path.name))[2:-1]  # caf\xe9.png
-        raise UserError(f"{path.parent} holds a file or folder whose name is not UTF-8 text ({shown}); rename it") from None
+        raise UserError(f"{path.parent} holds a file or folder whose name is not UTF-8 text ({shown}); "
+                        "rename it") from None
     return path.name
 
 

@@ -1,8 +1,9 @@
 """How a submitted job ended, in its own words: a small JSON note beside its logs
 (`<job id>_end.json`: "outcome" success or error, the error's last line, the tasks it left to other
 processes, the warnings it gave), written by the job and read by `run` and `status`; and while it
-runs, the tasks it has left to other processes so far (`<job id>_left.json`), for `run`'s lines. They never read submitit's result
-pickle: unpickling a file of a (shared) results directory would run whatever code it holds."""
+runs, the tasks it has left to other processes so far (`<job id>_left.json`), for `run`'s lines.
+They never read submitit's result pickle: unpickling a file of a (shared) results directory would
+run whatever code it holds."""
 from __future__ import annotations
 
 import sys

@@ -174,7 +174,8 @@ def run_in_process(wave: list[Task], store: Store, data_dir: Path, options: JobO
     import submitit
     executor = submitit.DebugExecutor(folder=store.jobs_dir / "debug")
     for task in wave:
-        feedback.left |= set(executor.submit(run_batch, [task], str(store.root), str(data_dir), options).result()["skipped"])
+        result = executor.submit(run_batch, [task], str(store.root), str(data_dir), options).result()
+        feedback.left |= set(result["skipped"])
         feedback.poll()
 
 
