@@ -63,14 +63,9 @@ def dataset_shape(name: str) -> Shape:
 
 
 def resolve(specs: list[RunSpec]) -> Plan:
-    """Resolve every spec once: a user error (unknown method, bad parameter, ...) fails here. A run
-    selected twice (`--methods baseline,baseline`, a parameter given at its default) is one run."""
+    """Resolve every spec once: a user error (unknown method, bad parameter, ...) fails here."""
     resolver = Resolver(functools.cache(dataset_shape))
-    runs = {}
-    for spec in specs:
-        run = resolver.run(spec)
-        runs.setdefault(run.id, run)
-    return Plan(tuple(runs.values()))
+    return Plan(tuple(resolver.run(spec) for spec in specs))
 
 
 def validate_data(plan: Plan, data_dir: Path, download: bool) -> None:

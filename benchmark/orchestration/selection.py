@@ -74,7 +74,7 @@ def product(datasets: list[str], methods: list[str], shots: list[Shots], seeds: 
                 for values in itertools.product(*swept.values()):
                     specs += [RunSpec(name, dataset, s, k, augment, chosen, tuple(zip(swept, values))) for k in seeds]
     notes += [f"left out {where}: {', '.join(dict.fromkeys(names))}" for where, names in left_out.items()]
-    return specs, notes
+    return list(dict.fromkeys(specs)), notes  # a value given twice (--methods baseline,baseline) is one run
 
 
 def from_args(args) -> Selection:
