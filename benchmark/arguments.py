@@ -7,6 +7,8 @@ import math
 import os
 from pathlib import Path
 
+from benchmark.atomic import create_temporary
+from benchmark.data import MAX_SEED
 from benchmark.errors import UserError
 from benchmark.spec import ALL_SHOTS, Shots
 
@@ -28,9 +30,9 @@ def writable_dir(path: Path, what: str) -> Path:
         raise UserError(f"{what} {path} is a file, not a directory")
     try:
         path.mkdir(parents=True, exist_ok=True)
-        probe = path / f".write-test-{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
+        probe, name = create_temporary(path / ".write-test")
+        probe.close()
+        name.unlink()
     except OSError as exc:
         raise UserError(f"{what} {path} is not writable ({exc.strerror}); fix it or give another") from None
     return path
@@ -59,27 +61,41 @@ def parse_list(text: str | None, option: str) -> list[str] | None:
     return items
 
 
-def parse_ints(text: str | None, option: str, positive: bool) -> list[int] | None:
+MAX_RANGE = 10_000  # values of one FIRST-LAST range: a larger one is a typo, and would fill the memory
+
+
+def parse_ints(text: str | None, option: str, positive: bool, largest: int | None = None) -> list[int] | None:
     """Comma-separated integers and inclusive ranges: "0,2" or "0-4"."""
     items = parse_list(text, option)
     if items is None:
         return None
-    return list(dict.fromkeys(v for item in items for v in parse_range(item, option, positive)))
+    return list(dict.fromkeys(v for item in items for v in parse_range(item, option, positive, largest)))
 
 
-def parse_range(item: str, option: str, positive: bool) -> list[int]:
+def parse_seeds(text: str | None, option: str = "--seeds") -> list[int] | None:
+    """parse_ints of seeds: from 0 to MAX_SEED (torch's generators take 64 bits)."""
+    return parse_ints(text, option, positive=False, largest=MAX_SEED)
+
+
+def parse_range(item: str, option: str, positive: bool, largest: int | None = None) -> list[int]:
     first, sep, last = item.partition("-") if not item.startswith("-") else (item, "", "")
     try:
-        values = [int(first)] if not sep else list(range(int(first), int(last) + 1))
+        bounds = (int(first), int(last) if sep else int(first))
     except ValueError:
         raise UserError(f"{option}: '{item}' is not an integer or a range FIRST-LAST") from None
-    if sep and not values:
+    if bounds[1] < bounds[0]:
         raise UserError(f"{option}: '{item}' is an empty range; give FIRST-LAST with FIRST <= LAST")
-    for value in values:
-        if value < (1 if positive else 0):
+    if bounds[1] - bounds[0] >= MAX_RANGE:
+        raise UserError(f"{option}: '{item}' is a range of {bounds[1] - bounds[0] + 1} values; give at most "
+                        f"{MAX_RANGE} per range")
+    smallest = 1 if positive else 0
+    for value in bounds:
+        if value < smallest:
             raise UserError(f"{option}: {value} is not allowed; give {'positive' if positive else 'non-negative'} "
                             "integers")
-    return values
+        if largest is not None and value > largest:
+            raise UserError(f"{option}: {value} is too large; give integers from {smallest} to {largest}")
+    return list(range(bounds[0], bounds[1] + 1))
 
 
 def parse_methods(text: str | None) -> list[str] | None:

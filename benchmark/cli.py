@@ -4,11 +4,13 @@ torch; each command imports what it computes with."""
 from __future__ import annotations
 
 import argparse
+import io
 import signal
 import sys
 from pathlib import Path
 
 from benchmark.arguments import results_dir, writable_dir
+from benchmark.atomic import write_text_atomic
 from benchmark.errors import UserError, disk_full, os_error_line
 from benchmark.parser import build_parser
 
@@ -42,6 +44,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from benchmark.data import default_data_dir
     from benchmark.orchestration.slurm.options import slurm_options_from_args
     from benchmark.orchestration.store import Store
+    from benchmark.stored import printable
 
     if args.workers is not None and args.workers < 1:
         raise UserError(f"--workers must be at least 1, got {args.workers}")
@@ -78,7 +81,8 @@ def cmd_run(args: argparse.Namespace) -> int:
           f"{left}; records in {store.root / 'runs'}")
     for task in outcome.failed[:10]:
         failure = store.load_failure(task.id) or {}
-        print(f"  failed: {task.describe()}: {failure.get('error', 'no record written')} (log: {failure.get('log')})")
+        print(f"  failed: {task.describe()}: {printable(failure.get('error', 'no record written'))} "
+              f"(log: {printable(str(failure.get('log')))})")
     return 1 if outcome.failed else 0
 
 
@@ -124,8 +128,9 @@ def cmd_export(args: argparse.Namespace) -> int:
         write_csv(records, sys.stdout)
         return 0
     writable_dir(args.out.parent, "--out's directory")
-    with open(args.out, "w", newline="") as f:
-        n = write_csv(records, f)
+    text = io.StringIO(newline="")
+    n = write_csv(records, text)
+    write_text_atomic(args.out, text.getvalue())
     print(f"wrote {n} rows to {args.out}", file=sys.stderr)
     return 0
 
@@ -135,17 +140,17 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
     if args.analysis == "fid-weights":
         from benchmark.output.analysis.fid import write_converted_weights
-        path, diff = write_converted_weights(args.source, args.out)
-        print(f"wrote {path}; largest feature difference to the TorchScript original: {diff:.2e}")
+        weights, diff = write_converted_weights(args.source, args.out)
+        print(f"wrote {weights.path}; largest feature difference to the TorchScript original: {diff:.2e}")
         return 0
-    from benchmark.output.analysis.sets import parse_sets
+    from benchmark.output.analysis.sets import MAX_K, parse_sets
     from benchmark.data import check_dataset_name, default_data_dir
 
     check_dataset_name(args.dataset)
     if args.shots < 1:
         raise UserError(f"--shots must be a positive integer, got {args.shots}")
-    if args.k < 2:
-        raise UserError(f"--k must be at least 2, got {args.k}")
+    if not 2 <= args.k <= MAX_K:
+        raise UserError(f"--k must be at least 2 and at most {MAX_K}, got {args.k}")
     names = parse_sets(args.sets)
     store = Store(results_dir(args.results_dir, must_exist=False))
     data_dir = args.data_dir or default_data_dir()
@@ -194,8 +199,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_perf(args: argparse.Namespace) -> int:
-    from benchmark.output.perf import (REGRESSION_FACTOR, confirmed_regressions, format_table, load_baseline,
-                                       measurement_errors, run_perf)
+    from benchmark.output.perf import (CHECKED, REGRESSION_FACTOR, compared, confirmed_regressions, format_table,
+                                       load_baseline, measurement_errors, run_perf)
 
     if args.step_times:
         return measure_step_times(args)
@@ -214,6 +219,10 @@ def cmd_perf(args: argparse.Namespace) -> int:
         print(f"perf: {line}", file=sys.stderr)
     if baseline is None:
         return 0
+    if not any(compared(rows, baseline)):
+        measured = ", ".join(dict.fromkeys(f"{r['method']} ({r['dataset']}, {r['profile']})" for r in rows))
+        raise UserError(f"--check: compared nothing: {args.check} has no {' or '.join(CHECKED)} figure of what was "
+                        f"measured ({measured})")
     regressions = confirmed_regressions(rows, baseline, lambda names: run_perf(
         ",".join(names), args.dataset, args.profile, args.steps, args.overhead_only, args.compile, progress=False))
     for line in regressions:
@@ -247,10 +256,10 @@ def measure_step_times(args: argparse.Namespace) -> int:
 def cmd_subsets(args: argparse.Namespace) -> int:
     from benchmark.data import check_dataset_name, default_data_dir
     from benchmark.data.subsets import write_subsets
-    from benchmark.arguments import parse_ints, parse_shots
+    from benchmark.arguments import parse_seeds, parse_shots
 
     check_dataset_name(args.dataset)
-    written = write_subsets(args.dataset, parse_shots(args.shots), parse_ints(args.seeds, "--seeds", False),
+    written = write_subsets(args.dataset, parse_shots(args.shots), parse_seeds(args.seeds),
                             args.data_dir or default_data_dir(), args.out)
     for path, digest in written:
         print(f"wrote {path} (subset {digest})")

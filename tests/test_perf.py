@@ -105,3 +105,28 @@ def test_a_negative_overhead_is_a_measurement_error_not_a_figure_or_a_regression
                                         "not a figure"]
     line = format_table(rows).splitlines()[1]
     assert "noise" in line and "-0.30" not in line
+
+
+@pytest.mark.parametrize("saved", [{}, {"overhead_ms": None}, {"dataset": "stl10"}])
+def test_a_check_that_compares_nothing_exits_2(tmp_path, capsys, monkeypatch, saved):
+    """A baseline whose rows lack the figures (or are of another dataset) compares nothing: said in
+    one line, exit 2 (it used to say "no overhead above 2x" and exit 0)."""
+    measured = {**perf_row("baseline", 5.0), "dataset": "digits", "profile": "quick", "model": "cnn", "batch": 10,
+                "step_ms": None, "images_per_s": None, "bare_ms": None, "loop_efficiency": None,
+                "generated_step_ms": None, "generated_ratio": None, "device": "cpu", "threads": 2, "compiled": False}
+    monkeypatch.setattr("benchmark.output.perf.run_perf", lambda *a, **k: [measured])
+    row = {"method": "baseline", "dataset": "digits", "profile": "quick", **saved}
+    baseline = tmp_path / "baseline.json"
+    baseline.write_text(json.dumps([row]))
+    assert main(["perf", "--methods", "baseline", "--dataset", "digits", "--profile", "quick", "--overhead-only",
+                 "--check", str(baseline)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: --check: compared nothing: {baseline} has no overhead_ms")
+
+
+def test_a_check_file_with_a_figure_that_is_no_number_is_one_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("benchmark.output.perf.run_perf", lambda *a, **k: pytest.fail("measured"))
+    baseline = tmp_path / "baseline.json"
+    baseline.write_text(json.dumps([perf_row("baseline", "fast")]))
+    assert main(["perf", "--overhead-only", "--check", str(baseline)]) == 2
+    assert "a figure that is not a number" in capsys.readouterr().err

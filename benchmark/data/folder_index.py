@@ -10,7 +10,9 @@ Two layouts:
   first 20% of the permutation (at least 1 image) is the test set, the rest the training pool.
   Every class needs at least 2 images.
 Class names are the sorted subfolder names; label i is the i-th of them. Hidden files and folders
-(a leading dot) are ignored; any other file must be an image (IMAGE_SUFFIXES, any case).
+(a leading dot) are ignored; any other file must be an image (IMAGE_SUFFIXES, any case) and a
+regular file (or a link to one: not a FIFO, which would block its reader), and every name UTF-8
+text (the names go into manifests, subset files and fingerprints).
 
 The fingerprint is the SHA-1 of every file's path (relative to PATH) and contents: a file added,
 removed, renamed or modified changes it.
@@ -18,11 +20,13 @@ removed, renamed or modified changes it.
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
 from benchmark.errors import UserError
+from benchmark.stored import file_kind
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff")
 TEST_FRACTION = 5  # one in five images of a class to the test set (at least 1)
@@ -113,7 +117,7 @@ def scan_folder(root: Path) -> FolderIndex:
 
 
 def class_names(directory: Path) -> list[str]:
-    names = sorted(p.name for p in directory.iterdir() if p.is_dir() and not p.name.startswith("."))
+    names = sorted(utf8_name(p) for p in directory.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not names:
         raise UserError(f"{directory} has no class folders; put the images of each class in a subfolder, "
                         f"e.g. {directory / 'cat'}")
@@ -126,15 +130,33 @@ def check_classes(directory: Path, classes: list[str]) -> None:
                         "a class folder beside it")
 
 
+def utf8_name(path: Path) -> str:
+    """The file's name; a UserError if it is not UTF-8 text (bytes Python holds as surrogates)."""
+    try:
+        path.name.encode()
+    except UnicodeEncodeError:
+        shown = ascii(os.fsencode(path.name))[2:-1]  # caf\xe9.png
+        raise UserError(f"{path.parent} holds a file or folder whose name is not UTF-8 text ({shown}); "
+                        "rename it") from None
+    return path.name
+
+
 def image_files(directory: Path) -> tuple[Path, ...]:
     entries = sorted(p for p in directory.iterdir() if not p.name.startswith("."))
     for p in entries:
+        utf8_name(p)
         if p.is_dir():
             raise UserError(f"{p} is a folder inside class folder {directory}; put every image of a class directly "
                             "in its class folder")
         if p.suffix.lower() not in IMAGE_SUFFIXES:
             raise UserError(f"{p} is not an image (images end in {', '.join(IMAGE_SUFFIXES)}); move it out of "
                             f"{directory}")
+        if not p.is_file():
+            try:
+                kind = file_kind(p.stat().st_mode)
+            except OSError:
+                kind = "a link to nothing"
+            raise UserError(f"{p} is not a regular file ({kind}); put only image files in {directory}")
     if not entries:
         raise UserError(f"class folder {directory} has no images ({', '.join(IMAGE_SUFFIXES)}); add some or remove it")
     return tuple(entries)

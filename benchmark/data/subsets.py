@@ -1,13 +1,18 @@
 """The exact training subset of a run (dataset, shots, seed), as a file others can train on: one
 line per image, `class<TAB>id`, in the order of the training pool, where the id is a folder's file
 path relative to the folder and the index in the training pool for the registered datasets. A
-record names its subset by the first 16 hex digits of the SHA-1 of that file (`sha1sum FILE`)."""
+field holding a tab, a newline or a double quote is quoted as CSV quotes (in double quotes, a double
+quote doubled): Python's `csv.reader(f, delimiter="\t")` reads the file back. A record names its
+subset by the first 16 hex digits of the SHA-1 of that file (`sha1sum FILE`)."""
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from benchmark.atomic import write_text_atomic
 from benchmark.spec import Shots
 
 if TYPE_CHECKING:
@@ -19,7 +24,10 @@ if TYPE_CHECKING:
 def subset_text(data: ImageSet, idx: torch.Tensor) -> str:
     labels = data.train_y[idx].tolist()
     ids = [data.train_ids[i] if data.train_ids else str(i) for i in idx.tolist()]
-    return "".join(f"{data.classes[label]}\t{image}\n" for label, image in zip(labels, ids))
+    text = io.StringIO()
+    csv.writer(text, delimiter="\t", lineterminator="\n").writerows((data.classes[label], image)
+                                                                    for label, image in zip(labels, ids))
+    return text.getvalue()
 
 
 def subset_hash(data: ImageSet, idx: torch.Tensor) -> str:
@@ -44,7 +52,6 @@ def write_subsets(dataset: str, shots: list[Shots], seeds: list[int], data_dir: 
         for seed in seeds:
             text = subset_text(data, subsample(data.train_y, s, seed, data.classes))
             path = subset_file(out, data.name, s, seed)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text)
+            write_text_atomic(path, text)
             written.append((path, text_hash(text)))
     return written

@@ -21,7 +21,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
-from benchmark.stored import fields, read_json
+from benchmark.atomic import create_temporary
+from benchmark.stored import NOTE_BYTES, fields, read_json
 
 if TYPE_CHECKING:
     from benchmark.orchestration.tasks import Task
@@ -62,8 +63,8 @@ def current_job() -> str | None:
 
 def _holder(payload: Any) -> Holder | None:
     claim = fields(payload, {"host": str, "pid": int, "token": str})
-    if claim is None or not isinstance(claim.get("job"), (str, type(None))):
-        return None
+    if claim is None or not isinstance(claim.get("job"), (str, type(None))) or claim["pid"] <= 0:
+        return None  # pid 0 or -1 would ask os.kill about a process group or every process: "alive"
     return Holder(claim["host"], claim["pid"], claim.get("job"), claim["token"])
 
 
@@ -95,7 +96,7 @@ def is_stale(path: Path, holder: Holder) -> bool:
 def holder(root: Path, task_id: str) -> Holder | None:
     """The live process that holds the task's claim; None if there is none (or only a stale one)."""
     path = claim_path(root, task_id)
-    found = read_json(path, _holder, "claim")
+    found = read_json(path, _holder, "claim", NOTE_BYTES)
     return None if found is None or is_stale(path, found) else found
 
 
@@ -106,7 +107,7 @@ def _take_over(path: Path, stale: Holder) -> None:
         os.rename(path, aside)
     except FileNotFoundError:
         return
-    moved = read_json(aside, _holder, "claim")
+    moved = read_json(aside, _holder, "claim", NOTE_BYTES)
     if moved is not None and moved.token != stale.token:
         with contextlib.suppress(FileExistsError):
             os.link(aside, path)
@@ -117,16 +118,16 @@ def _acquire(path: Path, mine: Holder) -> Holder | None:
     """Create the claim; returns None once it is ours, or the live holder that has it. The claim is
     written whole to a file of its own, then hard-linked to its name: the link fails if the name
     exists, so no reader ever sees half a claim."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    mine_file = path.with_name(f".{path.name}.{mine.token}.tmp")
+    f, mine_file = create_temporary(path)
     try:
-        mine_file.write_text(json.dumps(asdict(mine)))
+        with f:
+            f.write(json.dumps(asdict(mine)).encode())
         for _ in range(5):
             try:
                 os.link(mine_file, path)
                 return None
             except FileExistsError:
-                found = read_json(path, _holder, "claim")  # an invalid claim is moved aside: try again
+                found = read_json(path, _holder, "claim", NOTE_BYTES)  # an invalid claim is moved aside: try again
                 if found is not None and not is_stale(path, found):
                     return found
                 if found is not None:
@@ -137,14 +138,14 @@ def _acquire(path: Path, mine: Holder) -> Holder | None:
 
 
 def _release(path: Path, mine: Holder) -> None:
-    found = read_json(path, _holder, "claim")
+    found = read_json(path, _holder, "claim", NOTE_BYTES)
     if found is not None and found.token == mine.token:
         path.unlink(missing_ok=True)
 
 
 def _heartbeat(path: Path, mine: Holder, stop: threading.Event) -> None:
     while not stop.wait(HEARTBEAT_S):
-        found = read_json(path, _holder, "claim")
+        found = read_json(path, _holder, "claim", NOTE_BYTES)
         if found is None or found.token != mine.token:
             return  # taken over (this process was thought dead): nothing left to refresh
         with contextlib.suppress(OSError):

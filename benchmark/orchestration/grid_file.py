@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from benchmark.arguments import parse_ints, parse_shots
+from benchmark.arguments import parse_seeds, parse_shots
 from benchmark.errors import UserError
 from benchmark.orchestration.grids import GRIDS, default_profile, product
 from benchmark.orchestration.plan import dataset_shape
@@ -62,7 +62,7 @@ def read_grid_file(path: Path) -> GridFile:
     datasets = items_of(data, "datasets", check_dataset, mistakes)
     methods = list(METHODS) if data.get("methods") == "all" else items_of(data, "methods", check_method, mistakes)
     shots = [v for item in items_of(data, "shots", lambda x: parse_shots(str(x), "shots"), mistakes) for v in item]
-    seeds = [v for item in items_of(data, "seeds", lambda x: parse_ints(str(x), "seeds", False), mistakes) for v in item]
+    seeds = [v for item in items_of(data, "seeds", lambda x: parse_seeds(str(x), "seeds"), mistakes) for v in item]
     profile = data.get("profile")
     if profile is not None and profile not in PROFILES:
         mistakes.append(f"profile: unknown profile {profile!r}; valid: {', '.join(PROFILES)}")
@@ -75,6 +75,9 @@ def read_grid_file(path: Path) -> GridFile:
     if mistakes:
         raise UserError("\n".join(f"{path}: {m}" for m in dict.fromkeys(mistakes)))
     specs, notes = product(datasets, methods, shots, seeds, profile, augments, overrides)
+    if not specs:
+        raise UserError(f"{path}: plans no runs ({'; '.join(notes) or 'nothing applies'}); give methods that apply "
+                        "to its datasets and shots")
     return GridFile(path.stem, specs, notes, compare)
 
 
@@ -132,6 +135,8 @@ def check_overrides(table: Any, methods: list[str], datasets: list[str], profile
             mistakes.append(f"{key}: {params!r} is not a table of parameter = value")
             continue
         swept = {p: v if isinstance(v, list) else [v] for p, v in params.items()}
+        for parameter in [p for p, values in swept.items() if not values]:  # would sweep the method out
+            mistakes.append(f"{key}.{parameter}: empty; give at least one value")
         for dataset in datasets:
             for parameter, values in swept.items():
                 for value in values:

@@ -5,11 +5,12 @@ equal to its method's default is the same run as none)."""
 from __future__ import annotations
 
 import itertools
+import math
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from benchmark.arguments import parse_ints, parse_list, parse_methods, parse_shots
+from benchmark.arguments import parse_list, parse_methods, parse_seeds, parse_shots
 from benchmark.data import check_dataset_name, dataset_label, folder_of
 from benchmark.errors import UserError
 from benchmark.profiles import check_profile
@@ -57,6 +58,7 @@ SYNERMIX_POOL = 500  # shots = every training image of CIFAR-100 (500 per class)
 SYNERMIX_SMALL_DATASETS = ("cifair10", "cifair100")
 DEMO_EXTRA = ("hydramix", "manifold_mixup", "synermix_intra", "synermix_mixup", "synermix_manifold")
 FOLDER_CPU_PROFILE = "medium"  # folder datasets without --profile on a machine without a GPU
+MAX_RUNS = 100_000  # in one product: 50 times the largest paper grid
 
 
 def table1() -> list[RunSpec]:
@@ -145,7 +147,7 @@ def select(specs: list[RunSpec], grid: str, methods: str | None = None, datasets
         "method": (parse_methods(methods), "--methods"),
         "dataset": (parse_list(datasets, "--datasets"), "--datasets"),
         "shots": (parse_shots(shots), "--shots"),
-        "seed": (parse_ints(seeds, "--seeds", positive=False), "--seeds"),
+        "seed": (parse_seeds(seeds), "--seeds"),
         "profile": (parse_list(profile, "--profile"), "--profile"),
     }
     for name in wanted["method"][0] or []:
@@ -179,6 +181,12 @@ def product(datasets: list[str], methods: list[str], shots: list[Shots], seeds: 
     from benchmark.orchestration.tasks import NotApplicable, Resolver
     if profile is not None:
         check_profile(profile)
+    swept = [len(values) for parameters in (overrides or {}).values() for values in parameters.values()]
+    runs = math.prod([len(datasets), len(methods), len(shots), len(seeds), len(augments), *swept])
+    if runs > MAX_RUNS:
+        raise UserError(f"the selection is {runs} runs ({len(datasets)} datasets x {len(methods)} methods x "
+                        f"{len(shots)} shots x {len(seeds)} seeds{' x the swept values' if swept else ''}); at most "
+                        f"{MAX_RUNS}: give fewer --methods, --shots or --seeds")
     resolver = Resolver(dataset_shape)
     specs, notes, left_out = [], [], defaultdict(list)
     for dataset in datasets:
@@ -197,4 +205,4 @@ def product(datasets: list[str], methods: list[str], shots: list[Shots], seeds: 
                     continue
                 specs += runs
     notes += [f"left out {where}: {', '.join(dict.fromkeys(names))}" for where, names in left_out.items()]
-    return specs, notes
+    return list(dict.fromkeys(specs)), notes  # a value given twice (--methods baseline,baseline) is one run

@@ -14,11 +14,12 @@ from typing import IO, Iterator
 
 from benchmark.orchestration.claims import leave_claimed
 from benchmark.orchestration.cost import deal
-from benchmark.orchestration.job_end import SUCCESS, log_tail, read_end_note
+from benchmark.orchestration.job_end import SUCCESS, log_tail, read_end_note, read_left_note
 from benchmark.orchestration.plan import Plan
 from benchmark.orchestration.store import Store
 from benchmark.orchestration.tasks import RunTask, Task
 from benchmark.orchestration.worker import JobOptions, run_batch, run_job
+from benchmark.stored import printable
 
 WEEK_MINUTES = 7 * 24 * 60
 POLL_S = 0.5
@@ -48,12 +49,14 @@ def is_finished(store: Store, task: Task) -> bool:
 class Feedback:
     """What the user sees while a launch trains: a bar of finished tasks with the running ones beside
     it (on a terminal), and a line for every task that starts, finishes or fails (on a terminal
-    above the bar; elsewhere, e.g. in a log file, these lines alone)."""
+    above the bar; elsewhere, e.g. in a log file, these lines alone). A task another process
+    trained is said to be left to it (`left`: what the launch knows it left to others)."""
 
     def __init__(self, store: Store, tasks: list[Task], enabled: bool, stream: IO[str] | None = None):
         self.store, self.tasks, self.enabled, self.stream = store, tasks, enabled, stream or sys.stderr
         self.started: set[str] = set()
         self.finished: set[str] = set()
+        self.left: set[str] = set()
         self.bar = None
         if enabled and self.stream.isatty():
             from tqdm import tqdm
@@ -77,6 +80,8 @@ class Feedback:
             if is_finished(self.store, task):
                 self.finished.add(task.id)
                 self.say(f"[{len(self.finished)}/{len(self.tasks)}] {self.ending(task)}")
+            elif task.id in self.left:
+                continue
             elif self.store.progress_path(task.id).exists():
                 running.append(task)
                 if task.id not in self.started:
@@ -94,10 +99,13 @@ class Feedback:
         return f"{task.describe()} (epoch {epoch}/{epochs})" if epochs > 1 else task.describe()
 
     def ending(self, task: Task) -> str:
+        if task.id in self.left:
+            done = f", which finished it: {task.result(self.store)}" if task.done(self.store) else ""
+            return f"{task.what} left to another process: {task.describe()}{done}"
         if task.done(self.store):
             return f"finished {task.what}: {task.describe()}: {task.result(self.store)}"
         failure = self.store.load_failure(task.id) or {}
-        return f"FAILED {task.what}: {task.describe()}: {failure.get('error', 'no result written')}"
+        return f"FAILED {task.what}: {task.describe()}: {printable(failure.get('error', 'no result written'))}"
 
     def close(self) -> None:
         if self.bar is not None:
@@ -128,16 +136,16 @@ def launch(plan: Plan, executor: str, store: Store, data_dir: Path, workers: int
     feedback.say(opening(plan, store))
     for task in feedback.tasks:
         store.failure_path(task.id).unlink(missing_ok=True)
-    left: set[str] = set()  # tasks another process is training, and the tasks that need them
+    left = feedback.left  # tasks another process is training, and the tasks that need them
     try:
         for wave in waves:
             wave = leave_claimed(wave, store.root, left, lambda line: feedback.say(line, always=True))
             if not wave:
                 continue
             if executor == "debug":
-                left |= run_in_process(wave, store, data_dir, options, feedback)
+                run_in_process(wave, store, data_dir, options, feedback)
             else:
-                left |= run_local(wave, store, data_dir, workers or default_workers(), options, feedback)
+                run_local(wave, store, data_dir, workers or default_workers(), options, feedback)
     finally:
         feedback.close()
     stages = [t for wave in (waves[:-1] if pending else waves) for t in wave if t.id not in left]
@@ -148,15 +156,14 @@ def launch(plan: Plan, executor: str, store: Store, data_dir: Path, workers: int
     return outcome
 
 
-def run_in_process(wave: list[Task], store: Store, data_dir: Path, options: JobOptions, feedback: Feedback) -> set[str]:
-    """The tasks of the wave in this process; returns those it left to other processes."""
+def run_in_process(wave: list[Task], store: Store, data_dir: Path, options: JobOptions, feedback: Feedback) -> None:
+    """The tasks of the wave in this process; those it left to other processes go to `feedback.left`."""
     import submitit
     executor = submitit.DebugExecutor(folder=store.jobs_dir / "debug")
-    skipped: set[str] = set()
     for task in wave:
-        skipped |= set(executor.submit(run_batch, [task], str(store.root), str(data_dir), options).result()["skipped"])
+        result = executor.submit(run_batch, [task], str(store.root), str(data_dir), options).result()
+        feedback.left |= set(result["skipped"])
         feedback.poll()
-    return skipped
 
 
 @contextlib.contextmanager
@@ -233,8 +240,9 @@ def alive(pid: int) -> bool:
 
 
 def run_local(wave: list[Task], store: Store, data_dir: Path, workers: int, options: JobOptions,
-              feedback: Feedback) -> set[str]:
-    """The tasks of the wave in local processes; returns those they left to other processes."""
+              feedback: Feedback) -> None:
+    """The tasks of the wave in local processes; those they left to other processes go to
+    `feedback.left` (as they leave them: the jobs' notes of the tasks they left)."""
     import submitit
     batches = deal(wave, min(workers, len(wave)))
     executor = submitit.LocalExecutor(folder=store.jobs_dir / "local")
@@ -243,20 +251,22 @@ def run_local(wave: list[Task], store: Store, data_dir: Path, workers: int, opti
         jobs = [executor.submit(run_job, b, str(store.root), str(data_dir), options) for b in batches]
     try:
         while not all(job.done() for job in jobs):
+            for job in jobs:
+                feedback.left |= read_left_note(job.paths.folder, job.job_id)
             feedback.poll()
             time.sleep(POLL_S)
     except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (the CLI turns it into one): stop every worker
         stop_workers(jobs)
         raise
-    feedback.poll()
-    skipped: set[str] = set()
     for job, batch in zip(jobs, batches):
         note = read_end_note(job.paths.folder, job.job_id)  # the job's own JSON, never its result pickle
+        for line in note["warnings"] if note else []:  # e.g. a checkpoint it moved aside: not only in its log
+            feedback.say(f"warning: {printable(line)}", always=True)
         if note is not None and note["outcome"] == SUCCESS:
-            skipped |= set(note["skipped"])
+            feedback.left |= set(note["skipped"])
             continue
         last_line = note["error"] if note else (log_tail(job.paths.stderr) or ["no end note and no log"])[-1]
         for task in batch:
             if not is_finished(store, task):
                 store.write_failure(task.id, task.to_dict(), f"job {job.job_id} died: {last_line}", str(job.paths.stderr))
-    return skipped
+    feedback.poll()

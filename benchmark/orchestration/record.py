@@ -3,6 +3,7 @@ reads. A file that does not parse into a record of its id is no record."""
 from __future__ import annotations
 
 import functools
+import math
 import platform
 import subprocess
 from dataclasses import asdict, dataclass, field
@@ -43,7 +44,8 @@ class RunRecord:
             if payload["run_id"] != run_id or spec.id != run_id:
                 return None
             metrics = {str(k): float(v) for k, v in payload["metrics"].items()}
-            metrics["accuracy"]  # noqa: B018  a record without the accuracy is no record
+            if not (all(math.isfinite(v) for v in metrics.values()) and 0 <= metrics["accuracy"] <= 100):
+                return None  # NaN or inf would be the best cell of its column and break the figures
             fields = {k: payload[k] for k in ("curve", "recipe", "hparams", "timing", "environment") if k in payload}
             if not all(isinstance(v, dict) for v in fields.values()):
                 return None

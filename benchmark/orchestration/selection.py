@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmark.arguments import parse_ints, parse_list, parse_methods, parse_shots
+from benchmark.arguments import parse_list, parse_methods, parse_seeds, parse_shots
 from benchmark.data import dataset_label
 from benchmark.errors import UserError
 from benchmark.orchestration.grid_file import read_grid_file
@@ -46,7 +46,7 @@ def from_args(args) -> Selection:
     methods = parse_methods(args.methods) or list(METHODS)
     for dataset in datasets:
         dataset_label(dataset)  # an unknown dataset fails here
-    specs, notes = product(datasets, methods, parse_shots(args.shots), parse_ints(args.seeds, "--seeds", False),
+    specs, notes = product(datasets, methods, parse_shots(args.shots), parse_seeds(args.seeds),
                            args.profile)
     name = "+".join(slug(dataset_label(d)) for d in datasets)
     summary = (f"{', '.join(map(dataset_label, datasets))}: methods {args.methods}, shots {args.shots}, "

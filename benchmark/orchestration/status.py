@@ -8,6 +8,7 @@ from benchmark.orchestration.plan import Plan
 from benchmark.orchestration.slurm.scheduler import RUNNING_STATES, scheduler_for
 from benchmark.orchestration.slurm.states import task_states
 from benchmark.orchestration.store import Store
+from benchmark.stored import printable
 
 COLUMNS = ("done", "missing", "failed", "pending", "running")
 
@@ -59,7 +60,8 @@ def status_lines(store: Store, plan: Plan) -> tuple[list[str], list[str]]:
     for task in failed_tasks:
         s = states[task.id]
         job = f" (job {s.job_id})" if s.job_id else ""
-        details.append(f"failed: {task.describe()}{job}\n  error: {s.detail}\n  log: {s.log}")
+        details.append(f"failed: {task.describe()}{job}\n  error: {printable(s.detail)}\n"
+                       f"  log: {printable(str(s.log))}")
     if failed_tasks and uses_slurm:
         details.append("`run ... --executor slurm --retry-failed` resubmits the failed tasks")
     return table, details

@@ -21,16 +21,19 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import stat
 from pathlib import Path
 from typing import Any, Iterable
 
 from benchmark.atomic import write_json_atomic, write_text_atomic
 from benchmark.errors import UserError
 from benchmark.orchestration.record import RunRecord
-from benchmark.stored import fields, read_json, set_aside
+from benchmark.stored import (MANIFEST_BYTES, NOTE_BYTES, PROGRESS_BYTES, NotRegular, fields, read_json,
+                              read_regular, set_aside)
 from benchmark.spec import StageSpec
 
 JOB_ID = re.compile(r"\d+(_\d+)?")  # a SLURM job (123) or array element (123_4), a local job (its pid)
+SHA1 = re.compile(r"[0-9a-f]{40}")
 
 
 def default_results_dir() -> Path:
@@ -58,6 +61,16 @@ def _submission(payload: Any) -> dict[str, Any] | None:
         return None
     position = note.get("position", 0)
     return note if isinstance(position, int) and not isinstance(position, bool) and position >= 0 else None
+
+
+def _manifest(dataset: str):
+    def parse(payload: Any) -> dict[str, Any] | None:
+        manifest = fields(payload, {"dataset": str, "contents": dict})
+        if manifest is None or manifest["dataset"] != dataset:
+            return None
+        files = manifest["contents"].items()
+        return manifest if all(isinstance(v, str) and SHA1.fullmatch(v) for _, v in files) else None
+    return parse
 
 
 def _stage_record(stage_id: str):
@@ -101,8 +114,11 @@ class Store:
         structure is read, not its tensors); one that does not is moved aside."""
         path = self.artifact_path(stage_id)
         try:
-            st = path.stat()
+            st = path.lstat()
         except OSError:
+            return False
+        if not stat.S_ISREG(st.st_mode):  # torch would follow a link, block on a FIFO, read a device
+            set_aside(path, "stage artifact", "not a regular file; the stage is trained again")
             return False
         key = (path.resolve(), st.st_mtime_ns, st.st_size)
         if key in _loadable:
@@ -126,8 +142,8 @@ class Store:
         return self.root / "datasets" / f"{hashlib.sha1(dataset.encode()).hexdigest()[:16]}.json"
 
     def manifest(self, dataset: str) -> dict[str, Any] | None:
-        return read_json(self.manifest_path(dataset), lambda m: m if isinstance(m, dict) else None,
-                         "dataset manifest")
+        """{"dataset": its name, "contents": {path: SHA-1}} (benchmark.orchestration.folders)."""
+        return read_json(self.manifest_path(dataset), _manifest(dataset), "dataset manifest", MANIFEST_BYTES)
 
     def write_manifest(self, dataset: str, manifest: dict[str, Any]) -> None:
         write_json_atomic(self.manifest_path(dataset), manifest)
@@ -169,7 +185,7 @@ class Store:
 
     def load_failure(self, run_id: str) -> dict[str, Any] | None:
         """The failure note: "error" (its last line) and "log" (a path or None)."""
-        return read_json(self.failure_path(run_id), _failure, "failure note")
+        return read_json(self.failure_path(run_id), _failure, "failure note", NOTE_BYTES)
 
     def submission_path(self, task_id: str) -> Path:
         return self.submissions_dir / f"{task_id}.json"
@@ -180,7 +196,7 @@ class Store:
     def load_submission(self, task_id: str) -> dict[str, Any] | None:
         """The submission note: "job_id" (checked: digits and an array index, never a path),
         "position" in its job, "log", and what `submit` noted besides."""
-        return read_json(self.submission_path(task_id), _submission, "SLURM submission note")
+        return read_json(self.submission_path(task_id), _submission, "SLURM submission note", NOTE_BYTES)
 
     def write_progress(self, run_id: str, epoch: int, epochs: int) -> None:
         write_text_atomic(self.progress_path(run_id), f"{epoch} {epochs}")
@@ -189,7 +205,10 @@ class Store:
         """(epochs done, epochs) of a task in flight; (0, 1) when unknown (an invalid file is set aside)."""
         path = self.progress_path(task_id)
         try:
-            text = path.read_text(errors="replace")
+            text = read_regular(path, PROGRESS_BYTES).decode(errors="replace")
+        except NotRegular as exc:
+            set_aside(path, "progress file", exc.strerror)
+            return 0, 1
         except OSError:
             return 0, 1
         parts = text.split()

@@ -8,10 +8,13 @@ import sys
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
+from benchmark import stored
 from benchmark.errors import os_error_line
 from benchmark.orchestration.claims import Busy, claimed, holder
-from benchmark.orchestration.job_end import ERROR, SUCCESS, end_note_path, write_end_note
+from benchmark.orchestration.job_end import (ERROR, SUCCESS, end_note_path, left_note_path, write_end_note,
+                                             write_left_note)
 from benchmark.orchestration.store import Store
 from benchmark.orchestration.tasks import EpochCallback, Task
 
@@ -67,10 +70,11 @@ def execute(task: Task, store: Store, data_dir: Path, options: JobOptions = JobO
     task.train(data, idx, inputs, store, default_device(), options.checkpoint_every_s, options.compile_model, report)
 
 
-def run_batch(tasks: list[Task], results_dir: str, data_dir: str, options: JobOptions = JobOptions()) -> dict[str, list[str]]:
+def run_batch(tasks: list[Task], results_dir: str, data_dir: str, options: JobOptions = JobOptions(),
+              on_skip: Callable[[list[str]], None] | None = None) -> dict[str, list[str]]:
     """A job's body: every task in turn; a failing task is noted and the next one starts; a task
     that another process is training (or that needs a stage it is training), or has finished since
-    the job was planned, is skipped."""
+    the job was planned, is skipped (`on_skip` gets the skipped ones each time one is added)."""
     reproducible_torch()
     store = Store(Path(results_dir))
     done, failed, skipped = [], [], []
@@ -81,6 +85,8 @@ def run_batch(tasks: list[Task], results_dir: str, data_dir: str, options: JobOp
                     raise Busy(task.describe(), busy)
                 if task.done(store):  # by another process (or an earlier attempt of this job) meanwhile
                     skipped.append(task.id)
+                    if on_skip:
+                        on_skip(skipped)
                     continue
                 if not store.progress_path(task.id).exists():
                     store.write_progress(task.id, 0, 1)  # "started" for `status` (the engine writes epochs)
@@ -89,6 +95,8 @@ def run_batch(tasks: list[Task], results_dir: str, data_dir: str, options: JobOp
         except Busy as exc:
             print(f"skipped {task.describe()}: {exc}", file=sys.stderr, flush=True)
             skipped.append(task.id)
+            if on_skip:
+                on_skip(skipped)
         except Exception as exc:  # noqa: BLE001  one bad task must not stop the others
             failed.append(task.id)
             note_failure(store, task, exc)
@@ -114,12 +122,14 @@ def run_job(tasks: list[Task], results_dir: str, data_dir: str, options: JobOpti
         return run_batch(tasks, results_dir, data_dir, options)
     note = end_note_path(env.paths.folder, env.job_id)
     note.unlink(missing_ok=True)  # an earlier attempt of a requeued job
+    first_warning = len(stored.said)
+    left = left_note_path(env.paths.folder, env.job_id)
     try:
-        result = run_batch(tasks, results_dir, data_dir, options)
+        result = run_batch(tasks, results_dir, data_dir, options, lambda skipped: write_left_note(left, skipped))
     except Exception as exc:
-        write_end_note(note, ERROR, error_line(exc))
+        write_end_note(note, ERROR, error_line(exc), warnings=stored.said[first_warning:])
         raise
-    write_end_note(note, SUCCESS, skipped=result["skipped"])
+    write_end_note(note, SUCCESS, skipped=result["skipped"], warnings=stored.said[first_warning:])
     return result
 
 

@@ -28,6 +28,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from benchmark.atomic import replace_atomic  # noqa: E402
 from benchmark.orchestration.store import Store  # noqa: E402
 from benchmark.output.document import Figure  # noqa: E402
 from benchmark.spec import ALL_SHOTS, shots_order  # noqa: E402
@@ -42,9 +43,9 @@ def slug(text: str) -> str:
 
 def save(fig, folder: Path, name: str, caption: str) -> list[Figure]:
     """PNG and PDF of the figure in `folder`; the block refers to the PDF relative to the report."""
-    folder.mkdir(parents=True, exist_ok=True)
-    fig.savefig(folder / f"{name}.png", dpi=120, bbox_inches="tight")
-    fig.savefig(folder / f"{name}.pdf", bbox_inches="tight", metadata={"CreationDate": None})
+    replace_atomic(folder / f"{name}.png", lambda f: fig.savefig(f, format="png", dpi=120, bbox_inches="tight"))
+    replace_atomic(folder / f"{name}.pdf", lambda f: fig.savefig(f, format="pdf", bbox_inches="tight",
+                                                                  metadata={"CreationDate": None}))
     plt.close(fig)
     return [Figure(Path(folder.name) / f"{name}.pdf", caption)]
 

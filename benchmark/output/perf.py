@@ -26,7 +26,7 @@ import json
 import time
 import tempfile
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -201,20 +201,24 @@ Baseline = dict[tuple[str, str, str], dict[str, Any]]  # (method, dataset, profi
 
 
 def load_baseline(path: Path) -> Baseline:
-    """The rows of a `perf --json` file, checked before anything is measured."""
+    """The rows of a `perf --json` file, checked before anything is measured: each names its method,
+    dataset and profile, and its figures are numbers or null."""
     try:
-        return {(r["method"], r["dataset"], r["profile"]): r for r in json.loads(path.read_text())}
+        baseline = {(r["method"], r["dataset"], r["profile"]): r for r in json.loads(path.read_text())}
     except FileNotFoundError:
         raise UserError(f"--check: no file {path}; write one with: python -m benchmark perf --json > FILE") from None
     except (OSError, ValueError, TypeError, KeyError):  # ValueError: not UTF-8, not JSON
         raise UserError(f"--check: {path} is not the output of `perf --json`") from None
+    figures = [row.get(key) for row in baseline.values() for key in CHECKED]
+    if not all(f is None or (isinstance(f, (int, float)) and not isinstance(f, bool)) for f in figures):
+        raise UserError(f"--check: {path} is not the output of `perf --json` (a figure that is not a number)")
+    return baseline
 
 
-def check_regressions(rows: list[dict[str, Any]], baseline: Baseline) -> dict[str, list[str]]:
-    """Per method, its figures that are more than REGRESSION_FACTOR times the baseline's. A generated
-    batch's figure is compared only with one decoded at the same precision (bf16 on a GPU or on a CPU
-    that computes bf16 natively, fp32 elsewhere: about 3x apart on a CPU)."""
-    found: dict[str, list[str]] = {}
+def compared(rows: list[dict[str, Any]], baseline: Baseline) -> Iterator[tuple[dict[str, Any], str, float]]:
+    """(row, figure, the baseline's value) of every figure of `rows` the baseline can be compared with.
+    A generated batch's figure is compared only with one decoded at the same precision (bf16 on a GPU
+    or on a CPU that computes bf16 natively, fp32 elsewhere: about 3x apart on a CPU)."""
     for row in rows:
         old = baseline.get((row["method"], row["dataset"], row["profile"]))
         for key in CHECKED:
@@ -222,10 +226,16 @@ def check_regressions(rows: list[dict[str, Any]], baseline: Baseline) -> dict[st
                 continue
             if key == "generated_overhead_ms" and old.get("generator_bf16") != row.get("generator_bf16"):
                 continue
-            if row[key] > REGRESSION_FACTOR * max(old[key], 0.01):
-                found.setdefault(row["method"], []).append(
-                    f"{row['method']}: {key} {row[key]:.2f} ms, baseline {old[key]:.2f} ms "
-                    f"({row[key] / max(old[key], 0.01):.1f}x)")
+            yield row, key, old[key]
+
+
+def check_regressions(rows: list[dict[str, Any]], baseline: Baseline) -> dict[str, list[str]]:
+    """Per method, its figures that are more than REGRESSION_FACTOR times the baseline's."""
+    found: dict[str, list[str]] = {}
+    for row, key, old in compared(rows, baseline):
+        if row[key] > REGRESSION_FACTOR * max(old, 0.01):
+            found.setdefault(row["method"], []).append(
+                f"{row['method']}: {key} {row[key]:.2f} ms, baseline {old:.2f} ms ({row[key] / max(old, 0.01):.1f}x)")
     return found
 
 

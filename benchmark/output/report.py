@@ -21,6 +21,7 @@ from typing import Callable
 
 import pandas as pd
 
+from benchmark.atomic import write_text_atomic
 from benchmark.errors import UserError
 from benchmark.orchestration.grids import GRIDS, grid_specs
 from benchmark.orchestration.plan import Plan, resolve
@@ -133,9 +134,9 @@ def write_section_report(store: Store, out: Path, section: Section, frame: pd.Da
             log(f"figures failed: {type(exc).__name__}: {exc}")
             drawn = []
         blocks += [Heading("Figures"), *drawn] if drawn else []
-    (folder / "tables.md").write_text(to_markdown([Heading(section.title, 1), *blocks]))
-    (folder / "tables.tex").write_text(f"% {missing}\n{latex_table(table, caption)}\n")
-    (folder / "report.tex").write_text(to_latex(blocks, section.title))
+    write_text_atomic(folder / "tables.md", to_markdown([Heading(section.title, 1), *blocks]))
+    write_text_atomic(folder / "tables.tex", f"% {missing}\n{latex_table(table, caption)}\n")
+    write_text_atomic(folder / "report.tex", to_latex(blocks, section.title))
     return folder / "tables.md"
 
 

@@ -18,6 +18,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
+from benchmark.atomic import replace_atomic  # noqa: E402
 from benchmark.data import cached_dataset, subsample  # noqa: E402
 from benchmark.errors import UserError  # noqa: E402
 from benchmark.imports import import_object  # noqa: E402
@@ -148,7 +149,8 @@ def save(fig: plt.Figure, title: str, outs: list[Path]) -> list[Path]:
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     for out in outs:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(out, dpi=110, metadata={"CreationDate": None} if out.suffix.lower() == ".pdf" else None)
+        kind = out.suffix[1:].lower()  # a format matplotlib writes (write_samples checked)
+        replace_atomic(out, lambda f: fig.savefig(f, format=kind, dpi=110,
+                                                  metadata={"CreationDate": None} if kind == "pdf" else None))
     plt.close(fig)
     return outs

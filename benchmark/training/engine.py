@@ -21,7 +21,7 @@ from benchmark.training.models import bf16_autocast, build_model
 from benchmark.training.pipeline import TrainData, normalize
 from benchmark.training.policies import BatchPolicy
 from benchmark.training.recipes import Recipe
-from benchmark.training.resumable import train_epochs
+from benchmark.training.resumable import InvalidProgress, check_curve, check_progress, is_number, train_epochs
 from benchmark.training.samplers import SAMPLERS
 from benchmark.spec import per_class
 
@@ -35,12 +35,27 @@ def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+def evaluation_every(epochs: int) -> int:
+    """The epochs between two points of the test-accuracy curve."""
+    return max(epochs // EVALUATIONS_PER_RUN, 1)
+
+
 @dataclass
 class Progress:
     epoch: int = 0
     curve_loss: list[float] = field(default_factory=list)
-    curve_acc: list[list[float]] = field(default_factory=list)
+    curve_acc: list[list[float]] = field(default_factory=list)  # [epoch, accuracy %] every evaluation_every
     train_seconds: float = 0.0
+
+    def check(self, epochs: int) -> None:
+        """InvalidProgress unless this is the progress of a run of `epochs` epochs (a checkpoint's)."""
+        check_progress(self, epochs)
+        check_curve("curve_loss", self.curve_loss, self.epoch, is_number)
+        evaluated = list(range(evaluation_every(epochs), self.epoch + 1, evaluation_every(epochs)))
+        check_curve("curve_acc", self.curve_acc, len(evaluated), lambda p: (
+            isinstance(p, list) and len(p) == 2 and is_number(p[1]) and 0 <= p[1] <= 100))
+        if [p[0] for p in self.curve_acc] != evaluated or not all(type(p[0]) is int for p in self.curve_acc):
+            raise InvalidProgress(f"progress.curve_acc is not evaluated at epochs {evaluated}")
 
 
 class Trainer:
@@ -144,7 +159,7 @@ def train(trainer: Trainer, identity: dict[str, Any], checkpoint: Path, checkpoi
     With a test set (uint8 images, labels): the test accuracy at EVALUATIONS_PER_RUN points and the
     final metrics (evaluation draws no random numbers: it leaves the training unchanged)."""
     epochs = trainer.recipe.epochs
-    eval_every = max(epochs // EVALUATIONS_PER_RUN, 1)
+    eval_every = evaluation_every(epochs)
 
     def run_epoch(progress: Progress) -> None:
         progress.curve_loss.append(trainer.train_epoch())

@@ -5,11 +5,13 @@ A checkpoint is written atomically at most every `checkpoint_every_s` seconds (n
 epoch: the caller writes the result) and holds the job's state, its progress and the RNG states, so
 that a resumed job ends exactly where an uninterrupted one would. It is resumed only by the job it
 belongs to (its identity: the run's or the stage's spec); any other checkpoint is trained over, and
-a damaged one is moved aside (the job starts afresh).
+a damaged one, or one whose progress does not fit the job's epochs (`check_progress`), is moved
+aside (the job starts afresh).
 """
 from __future__ import annotations
 
 import copy
+import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -18,7 +20,7 @@ from typing import Any, Callable, Protocol, TypeVar
 import torch
 
 from benchmark.atomic import save_atomic
-from benchmark.stored import set_aside
+from benchmark.stored import open_regular, set_aside
 
 
 class Job(Protocol):
@@ -26,7 +28,7 @@ class Job(Protocol):
         """The job's modules, optimizers and schedulers by name: what has a state_dict to save."""
 
 
-P = TypeVar("P")  # the job's progress: a dataclass with `epoch` and `train_seconds`
+P = TypeVar("P")  # the job's progress: a dataclass with `epoch`, `train_seconds` and `check(epochs)`
 
 
 def train_epochs(job: Job, identity: dict[str, Any], progress: P, epochs: int, run_epoch: Callable[[P], None],
@@ -35,8 +37,8 @@ def train_epochs(job: Job, identity: dict[str, Any], progress: P, epochs: int, r
     """Call `run_epoch` (it trains one epoch, records it in the progress and advances
     progress.epoch) until the progress reaches `epochs`, after resuming `checkpoint` if it is this
     job's. Returns the final progress and the epoch resumed from (0: a fresh start)."""
-    if checkpoint.exists():
-        progress = resume(job, identity, progress, checkpoint)
+    if checkpoint.exists() or checkpoint.is_symlink():
+        progress = resume(job, identity, progress, checkpoint, epochs)
     resumed_from = progress.epoch
     last_save = time.monotonic()
     while progress.epoch < epochs:
@@ -55,11 +57,41 @@ def train_epochs(job: Job, identity: dict[str, Any], progress: P, epochs: int, r
     return progress, resumed_from
 
 
+def is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+class InvalidProgress(ValueError):
+    """A checkpoint's progress that is not one of its job's."""
+
+
+def check_progress(progress: Any, epochs: int) -> None:
+    """InvalidProgress unless `progress.epoch` is a whole number of epochs in 0..epochs - 1 (a
+    checkpoint is never written after the last) and `progress.train_seconds` a finite number of seconds."""
+    epoch = progress.epoch
+    if type(epoch) is not int or not 0 <= epoch < epochs:
+        raise InvalidProgress(f"progress.epoch {epoch!r} is not a whole number in 0..{epochs - 1}")
+    if not is_number(progress.train_seconds) or not 0 <= progress.train_seconds < math.inf:
+        raise InvalidProgress(f"progress.train_seconds {progress.train_seconds!r} is not a number of seconds")
+
+
+def check_curve(name: str, curve: Any, length: int, point: Callable[[Any], bool]) -> None:
+    """InvalidProgress unless `curve` is a list of `length` points that `point` accepts."""
+    if not isinstance(curve, list) or len(curve) != length or not all(point(p) for p in curve):
+        raise InvalidProgress(f"progress.{name} is not a list of {length} points of its kind")
+
+
 @dataclass
 class StageProgress:
     epoch: int = 0
     curve: list[dict[str, float]] = field(default_factory=list)  # per epoch: its mean losses (or counts)
     train_seconds: float = 0.0
+
+    def check(self, epochs: int) -> None:
+        """InvalidProgress unless this is the progress of a stage of `epochs` epochs (a checkpoint's)."""
+        check_progress(self, epochs)
+        check_curve("curve", self.curve, self.epoch, lambda p: isinstance(p, dict) and all(
+            isinstance(k, str) and is_number(v) for k, v in p.items()))
 
 
 def train_curve(job: Job, identity: dict[str, Any], epochs: int, train_epoch: Callable[[], dict[str, float]],
@@ -92,12 +124,14 @@ def mean_losses_epoch(step: Callable[[torch.Tensor], torch.Tensor], names: tuple
     return dict(zip(names, (total / -(-len(order) // batch_size)).tolist()))
 
 
-def resume(job: Job, identity: dict[str, Any], fresh: P, checkpoint: Path) -> P:
+def resume(job: Job, identity: dict[str, Any], fresh: P, checkpoint: Path, epochs: int) -> P:
     """The job restored from its checkpoint, and its progress. A checkpoint of another job is
-    trained over; one that does not load or does not fit the job (damaged, truncated) is moved aside
-    with a warning, and the job starts afresh (its parts as they were)."""
+    trained over; one that does not load or does not fit the job (damaged, truncated, a progress
+    that is not one of its `epochs`) is moved aside with a warning, and the job starts afresh (its
+    parts as they were)."""
     try:
-        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+        with open_regular(checkpoint) as f:  # never a link, a FIFO or a device
+            state = torch.load(f, map_location="cpu", weights_only=True)
         if not isinstance(state, dict) or state.get("identity") != identity:
             return fresh
         before = {name: copy.deepcopy(part.state_dict()) for name, part in job.parts().items()}
@@ -105,6 +139,7 @@ def resume(job: Job, identity: dict[str, Any], fresh: P, checkpoint: Path) -> P:
             for name, part in job.parts().items():
                 part.load_state_dict(state["job"][name])
             progress = type(fresh)(**state["progress"])
+            progress.check(epochs)
             rng_cuda = state["rng_cuda"]
             torch.set_rng_state(state["rng_cpu"])
         except BaseException:
@@ -112,7 +147,8 @@ def resume(job: Job, identity: dict[str, Any], fresh: P, checkpoint: Path) -> P:
                 part.load_state_dict(before[name])
             raise
     except Exception as exc:  # noqa: BLE001  a damaged file fails anywhere in the loader
-        set_aside(checkpoint, "checkpoint", f"{type(exc).__name__}; training from the start")
+        why = str(exc) if isinstance(exc, InvalidProgress) else type(exc).__name__
+        set_aside(checkpoint, "checkpoint", f"{why}; training from the start")
         return fresh
     if rng_cuda is not None and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(rng_cuda)

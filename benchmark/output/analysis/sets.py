@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from methods import Method
 
 ORIGINAL = "original"
+MAX_K = 50_000  # images per set: FID's customary sample size (each set is held in memory as uint8)
 
 
 def image_methods() -> list[str]:
