@@ -198,3 +198,13 @@ def _write(src: IO[bytes], dest: Path) -> None:
     with tmp.open("wb") as out:
         shutil.copyfileobj(src, out, 1 << 20)
     tmp.replace(dest)
+
+
+def not_found(data_dir: Path, name: str, get: str) -> UserError:
+    """A missing file of a dataset that `--download` does not fetch; `get`: how to get it."""
+    return UserError(f"dataset file {name} not found in {data_dir}; {get} (--download does not fetch it)")
+
+
+def check_downloaded(download: bool, label: str, get: str) -> None:
+    if download:
+        raise UserError(f"--download does not fetch {label}; {get}")
