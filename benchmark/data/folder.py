@@ -52,7 +52,7 @@ def folder_photos(index: FolderIndex, label: str) -> PhotoSource:
     return PhotoSource(label, f"folder:{index.root.resolve()}", index.classes,
                        tuple(f for files in train for f in files), tuple(c for c, files in enumerate(train) for _ in files),
                        tuple(f for files in test for f in files), tuple(c for c, files in enumerate(test) for _ in files),
-                       index.fingerprint, index.train_ids())
+                       index.fingerprint, index.train_ids(), folder_fingerprint=index.fingerprint)
 
 
 def decoded_cache_path(index: FolderIndex, size: int) -> Path:
