@@ -20,6 +20,10 @@ GET = ("download https://data.caltech.edu/records/nyy15-4j048/files/256_ObjectCa
 
 def load_caltech256(data_dir: Path, download: bool) -> ImageSet:
     check_downloaded(download, "Caltech-256", GET)
+    return load_photos(source(data_dir), CALTECH_SIZE)
+
+
+def source(data_dir: Path) -> PhotoSource:
     root = next((data_dir / d for d in CALTECH_DIRS if (data_dir / d).is_dir()), None)
     if root is None:
         raise not_found(data_dir, f"{CALTECH_DIRS[0]}/ (or {CALTECH_DIRS[1]}/)", GET)
@@ -37,7 +41,6 @@ def load_caltech256(data_dir: Path, download: bool) -> ImageSet:
         test.append(files[TRAIN_PER_CLASS:])
     classes = tuple(c.split(".", 1)[-1] for c in categories)
     every = [f for files in (*train, *test) for f in files]
-    source = PhotoSource("Caltech-256", "caltech256", classes, tuple(f for files in train for f in files),
-                         tuple(c for c, files in enumerate(train) for _ in files), tuple(f for files in test for f in files),
-                         tuple(c for c, files in enumerate(test) for _ in files), files_fingerprint(data_dir, every))
-    return load_photos(source, CALTECH_SIZE)
+    return PhotoSource("Caltech-256", "caltech256", classes, tuple(f for files in train for f in files),
+                       tuple(c for c, files in enumerate(train) for _ in files), tuple(f for files in test for f in files),
+                       tuple(c for c, files in enumerate(test) for _ in files), files_fingerprint(data_dir, every))

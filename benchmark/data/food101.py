@@ -19,6 +19,10 @@ GET = ("download http://data.vision.ee.ethz.ch/cvl/food-101.tar.gz (MD5 85eeb15f
 
 def load_food101(data_dir: Path, download: bool) -> ImageSet:
     check_downloaded(download, "Food-101", GET)
+    return load_photos(source(data_dir), FOOD_SIZE)
+
+
+def source(data_dir: Path) -> PhotoSource:
     root = data_dir / FOOD_DIR
     splits = {split: read_split(data_dir, f"{FOOD_DIR}/meta/{split}.json") for split in ("train", "test")}
     classes = tuple(sorted(splits["train"]))
@@ -32,9 +36,8 @@ def load_food101(data_dir: Path, download: bool) -> ImageSet:
             if not f.is_file():
                 raise not_found(data_dir, f.relative_to(data_dir).as_posix(), GET)
     every = [root / "meta" / "train.json", root / "meta" / "test.json", *files["train"], *files["test"]]
-    source = PhotoSource("Food-101", "food101", classes, tuple(files["train"]), tuple(labels["train"]),
-                         tuple(files["test"]), tuple(labels["test"]), files_fingerprint(data_dir, every))
-    return load_photos(source, FOOD_SIZE)
+    return PhotoSource("Food-101", "food101", classes, tuple(files["train"]), tuple(labels["train"]),
+                       tuple(files["test"]), tuple(labels["test"]), files_fingerprint(data_dir, every))
 
 
 def read_split(data_dir: Path, name: str) -> dict[str, list[str]]:

@@ -22,6 +22,10 @@ LINE = re.compile(r"([A-Za-z0-9_-]+)_\d+ ([1-9]\d*) [12] \d+")
 
 def load_oxford_pet(data_dir: Path, download: bool) -> ImageSet:
     check_downloaded(download, "Oxford-IIIT Pet", GET)
+    return load_photos(source(data_dir), PET_SIZE)
+
+
+def source(data_dir: Path) -> PhotoSource:
     root = data_dir / PET_DIR
     splits = {split: read_split(data_dir, f"{PET_DIR}/annotations/{split}.txt") for split in ("trainval", "test")}
     names: dict[int, str] = {}
@@ -37,11 +41,9 @@ def load_oxford_pet(data_dir: Path, download: bool) -> ImageSet:
             raise not_found(data_dir, f.relative_to(data_dir).as_posix(), GET)
     every = [root / "annotations" / "trainval.txt", root / "annotations" / "test.txt", *files["trainval"],
              *files["test"]]
-    source = PhotoSource("Oxford-IIIT Pet", "oxford_pet", tuple(names[i] for i in range(len(names))),
-                         tuple(files["trainval"]), tuple(label for _, label in splits["trainval"]),
-                         tuple(files["test"]), tuple(label for _, label in splits["test"]),
-                         files_fingerprint(data_dir, every))
-    return load_photos(source, PET_SIZE)
+    return PhotoSource("Oxford-IIIT Pet", "oxford_pet", tuple(names[i] for i in range(len(names))),
+                       tuple(files["trainval"]), tuple(label for _, label in splits["trainval"]),
+                       tuple(files["test"]), tuple(label for _, label in splits["test"]), files_fingerprint(data_dir, every))
 
 
 def read_split(data_dir: Path, name: str) -> list[tuple[str, int]]:
