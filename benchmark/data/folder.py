@@ -22,8 +22,8 @@ from PIL import Image
 
 from benchmark.atomic import save_atomic
 from benchmark.data.folder_index import FolderIndex, scan_folder
+from benchmark.data.image_file import open_rgb
 from benchmark.data.imageset import ImageSet
-from benchmark.errors import UserError
 from benchmark.data.photos import PhotoSource, load_photos
 from benchmark.paths import cache_dir
 from benchmark.profiles import LARGE_FROM
@@ -79,19 +79,3 @@ def read_images(files_per_class: tuple[tuple[Path, ...], ...], size: int) -> tup
 def read_image(path: Path, size: int) -> np.ndarray:
     rgb = open_rgb(path).resize((size, size), Image.Resampling.BILINEAR)
     return np.asarray(rgb).transpose(2, 0, 1)  # [3, H, W]
-
-
-def open_rgb(path: Path) -> Image.Image:
-    """The image at `path`, decoded, as RGB (see the module's docstring); a UserError naming the file
-    if it cannot be read."""
-    try:
-        with Image.open(path) as image:
-            if image.mode == "F":
-                raise UserError(f"{path} is a floating-point image (mode F); save it with 8 or 16 bits per "
-                                "channel, or remove it")
-            if image.mode.startswith("I"):  # 16/32-bit integers: 65535 -> 255
-                wide = np.asarray(image, dtype=np.float64) / 257
-                image = Image.fromarray(np.clip(np.round(wide), 0, 255).astype(np.uint8), mode="L")
-            return image.convert("RGB")
-    except (OSError, ValueError, Image.DecompressionBombError) as e:
-        raise UserError(f"cannot read image {path} ({e}); fix or remove the file") from None

@@ -169,7 +169,7 @@ def read_images(data_dir: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """The images of the CSV files' rows in order, resized to 84x84, their labels and the classes."""
     from PIL import Image
 
-    from benchmark.data.folder import open_rgb
+    from benchmark.data.image_file import open_rgb
     rows = [row for name in CSVS for row in read_csv(data_dir / name)]
     classes = list(dict.fromkeys(label for _, label in rows))
     images = np.empty((len(rows), MINI_SIZE, MINI_SIZE, 3), dtype=np.uint8)

@@ -31,6 +31,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from benchmark.data.arrays import ArrayFile, ArrayWriter, open_array, write_array
+from benchmark.data.image_file import open_rgb
 from benchmark.data.imageset import ImageSet
 from benchmark.paths import cache_dir
 
@@ -138,7 +139,6 @@ def decode(job: tuple[Path, int, int, bool]) -> tuple[np.ndarray, tuple[int, int
     """(the stored pixels [3, side, side], the original (height, width)) of one image."""
     from torchvision.transforms import functional as TF
 
-    from benchmark.data.folder import open_rgb
     path, size, image_size, test = job
     image = open_rgb(path)
     if test:
