@@ -12,6 +12,7 @@ run the same images in the same order and draw the same random numbers, so the s
 from __future__ import annotations
 
 import os
+import signal
 from typing import TYPE_CHECKING, Iterator, Union
 
 import numpy as np
@@ -38,6 +39,14 @@ def stream_bytes() -> int:
         raise UserError(f"BENCHMARK_STREAM_BYTES={configured!r} is not a whole number of bytes; e.g. "
                         f"{STREAM_BYTES} (2 GiB, the default)")
     return int(configured)
+
+
+def ignore_stop_signals(worker: int) -> None:
+    """A loader process ignores the signals that stop a run (a terminal's Ctrl-C or a SIGTERM to the
+    process group, SLURM's time-limit signal): the run handles them, checkpoints and shuts its loader
+    processes down; a loader killed first would turn the stop into a failed run."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2):
+        signal.signal(sig, signal.SIG_IGN)
 
 
 class Rows(Dataset):
@@ -75,7 +84,8 @@ class StreamedImages:
         workers = min(LOADER_WORKERS, os.cpu_count() or 1)
         loader = DataLoader(Rows(self.file, reads), batch_size=None, num_workers=workers,
                             prefetch_factor=PREFETCH if workers else None, pin_memory=self.device.type == "cuda",
-                            generator=torch.Generator())  # its workers' seeds: the run's RNG is not drawn from
+                            generator=torch.Generator(),  # its workers' seeds: the run's RNG is not drawn from
+                            worker_init_fn=ignore_stop_signals)
         try:
             for positions, images in zip(batches, loader):
                 self.current = (positions, images.to(self.device, non_blocking=True))
