@@ -23,7 +23,7 @@ class Refused(pickle.UnpicklingError):
     """The pickle names a global outside ALLOWED."""
 
     def __init__(self, module: str, name: str):
-        super().__init__(f"it names {module}.{name}, which only numpy arrays and plain containers may")
+        super().__init__(f"it names {module}.{name}; only numpy arrays and plain containers are admitted")
         self.module, self.name = module, name
 
 
