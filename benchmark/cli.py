@@ -204,6 +204,8 @@ def cmd_perf(args: argparse.Namespace) -> int:
 
     if args.step_times:
         return measure_step_times(args)
+    if args.data_path is not None:
+        return measure_data_paths(args)
     if args.grid is not None:
         raise UserError("--grid only applies to --step-times")
     if args.steps < 1:
@@ -230,6 +232,23 @@ def cmd_perf(args: argparse.Namespace) -> int:
     if not regressions:
         print(f"perf check: no overhead above {REGRESSION_FACTOR:g}x {args.check}", file=sys.stderr)
     return 1 if regressions else 0
+
+
+def measure_data_paths(args: argparse.Namespace) -> int:
+    from benchmark.data import check_dataset_name, default_data_dir
+    from benchmark.output.perf_data import format_data_paths, measure_data_paths as measure
+    from benchmark.training.engine import default_device
+
+    check_dataset_name(args.data_path)
+    if args.batches < 1 or args.batch_size < 1:
+        raise UserError(f"--batches and --batch-size must be at least 1, got {args.batches} and {args.batch_size}")
+    rows = measure(args.data_path, args.data_dir or default_data_dir(), args.batches, args.batch_size, default_device())
+    if args.json:
+        import json
+        print(json.dumps(rows, indent=1))
+    else:
+        print(format_data_paths(rows))
+    return 0
 
 
 def measure_step_times(args: argparse.Namespace) -> int:

@@ -230,6 +230,15 @@ def build_parser() -> Parser:
                            "(results/perf/step_times.json) that the dry run's estimates read")
     perf.add_argument("--grid", default=None, metavar="G|FILE.toml",
                       help="with --step-times: only the steps of this grid (or grid file)")
+    perf.add_argument("--data-path", metavar="D",
+                      help="instead: images/s of the training batches of photo set D (food101, oxford_pet, caltech256, "
+                           "folder@SIZE:PATH from 160 px) from its array file with the batched device augmentation, "
+                           "beside decoding each JPEG with torchvision's transforms, with the same loader processes")
+    perf.add_argument("--batches", type=int, default=20, metavar="N",
+                      help="with --data-path: timed batches per path (default 20), after one warm-up batch")
+    perf.add_argument("--batch-size", type=int, default=128, metavar="B",
+                      help="with --data-path: images per batch (default 128, SynerMix's)")
+    add_data_dir(perf, " (with --data-path)")
 
     subsets = sub.add_parser("subsets", help="write the exact training subsets (file lists or indices) runs train on",
                              description="Write the training subset of each (shots, seed) of a dataset, the one every "

@@ -1,5 +1,5 @@
-"""Pickled dataset files (CIFAR's batches) read without running their code: an unpickler that builds
-numpy arrays and plain containers and nothing else.
+"""Pickled dataset files (CIFAR's batches, miniImageNet's caches) read without running their code: an
+unpickler that builds numpy arrays and plain containers and nothing else.
 
 A pickle names the callables that rebuild its objects; `find_class` admits only numpy's array
 reconstruction (an ndarray and its dtype) and the latin1 encoding Python 3 pickles bytes with at
@@ -18,9 +18,13 @@ import numpy as np
 ALLOWED = {  # numpy < 2 writes the numpy.core names; numpy 2 maps them to numpy._core
     ("numpy", "ndarray"), ("numpy", "dtype"),
     ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),  # numpy numbers
     ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),  # pickle protocol 5
+    # containers that pickle protocols below 4 name as globals (Python 2's module name too)
+    ("builtins", "set"), ("builtins", "frozenset"), ("builtins", "bytearray"),
+    ("__builtin__", "set"), ("__builtin__", "frozenset"),
 }
-PLAIN = (dict, list, tuple, str, bytes, int, float, bool, type(None))
+PLAIN = (dict, list, tuple, set, frozenset, str, bytes, bytearray, int, float, bool, type(None), np.number, np.bool_)
 
 
 class UnsafePickle(pickle.UnpicklingError):
@@ -65,7 +69,7 @@ def _check(value: Any) -> None:
         elif isinstance(item, dict):
             stack.extend(item.keys())
             stack.extend(item.values())
-        elif isinstance(item, (list, tuple)):
+        elif isinstance(item, (list, tuple, set, frozenset)):
             stack.extend(item)
-        elif type(item) not in PLAIN:
+        elif not isinstance(item, PLAIN):
             raise UnsafePickle(f"a {type(item).__name__}, not a numpy array or a plain container")

@@ -224,6 +224,15 @@ class Method:
         return mixed_cross_entropy(logits, batch.targets)
 
 
+def small_images_only(ctx: Context) -> str | None:
+    """Why a method made for the 32- and 96-px recipes (crops of the padded subset, stages trained at
+    those sizes) cannot run on images that take the 224-px recipes; None where it can."""
+    from benchmark.profiles import LARGE_FROM
+    if ctx.image_size >= LARGE_FROM:
+        return f"made for images below {LARGE_FROM} px (its crops, its stages); these are {ctx.image_size} px"
+    return None
+
+
 class BatchReplacement(Method, ABC):
     """A method that replaces the whole batch, with probability p_gen per step, by images it makes
     (ChimeraMix, HydraMix, GLICO). `perf` times both kinds of batch; the analyses draw made ones."""

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from methods.registry import register
 from benchmark.errors import UserError
+from benchmark.profiles import LARGE_FROM
 from methods.base import Context, HParam, Method
 
 if TYPE_CHECKING:
@@ -17,11 +18,15 @@ if TYPE_CHECKING:
 @register("cutout")
 class Cutout(Method):
     label = "Cutout"
-    summary = "one zeroed square per image (16 px on 32x32 10-class, 8 px on 100-class, 24 px on STL-10)"
+    summary = ("one zeroed square per image (16 px on 32x32 10-class, 8 px on 100-class, 24 px on STL-10, a quarter of "
+               "the side from 160 px)")
 
     @classmethod
     def hparams(cls, ctx: Context) -> dict[str, HParam]:
-        length = 24 if ctx.image_size >= 96 else 8 if ctx.num_classes >= 100 else 16
+        if ctx.image_size >= LARGE_FROM:
+            length = ctx.image_size // 4  # as STL-10's 24 of 96 (no paper runs Cutout at 224 px)
+        else:
+            length = 24 if ctx.image_size >= 96 else 8 if ctx.num_classes >= 100 else 16
         return {"length": HParam(length, low=1, high=ctx.image_size)}
 
     def augment(self, batch: Batch) -> Batch:
@@ -72,5 +77,5 @@ class RandomErasing(Method):
             box = self.box(u, size)
             if box is not None:
                 top, left, h, w = box
-                x[i, :, top:top + h, left:left + w].uniform_(-1, 1)  # U(0, 1) pixels, normalised
+                self.data.normalization.noise_(x[i, :, top:top + h, left:left + w])  # U(0, 1) pixels, normalised
         return dataclasses.replace(batch, x=x)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from benchmark.spec import StageSpec
-from methods.base import BatchReplacement, Context, HParam
+from methods.base import BatchReplacement, Context, HParam, small_images_only
 from methods.generator import GeneratorKind
 from methods.registry import register
 
@@ -45,7 +45,7 @@ class Composition(BatchReplacement, ABC):
     def unsuitable(cls, ctx: Context) -> str | None:
         if ctx.shots == 1:
             return "composes images of one class, and 1 shot per class gives it no two to compose"
-        return None
+        return small_images_only(ctx)
 
     @property
     def n_images(self) -> int:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from benchmark.spec import StageSpec
 from benchmark.training.recipes import Schedule
-from methods.base import BatchReplacement
+from methods.base import BatchReplacement, Context, small_images_only
 from methods.registry import register, register_stage_kind
 from methods.stage import StageKind
 
@@ -90,6 +90,10 @@ class Glico(BatchReplacement):
                "(ratio 0.1-0.4 per batch), decoded")
     figure = "benchmark.output.stage_samples:glico_figure"
     figure_caption = "training images, their decoded latents slerped towards a same-class image's latent, and that image"
+
+    @classmethod
+    def unsuitable(cls, ctx: Context) -> str | None:
+        return small_images_only(ctx)
 
     def requires(self) -> tuple[StageSpec, ...]:
         return (GlicoKind.spec(self.ctx),)

@@ -24,10 +24,13 @@ class Scattering(Method):
     summary = "hybrid network: a fixed scattering transform (J = 2, L = 8) replaces the first conv and group"
 
     @classmethod
-    def adapt_recipe(cls, recipe: Recipe, ctx: Context) -> Recipe:
+    def unsuitable(cls, ctx: Context) -> str | None:
         if ctx.image_size != SCATTERING_SIZE:
-            raise UserError(f"method scattering needs {SCATTERING_SIZE}x{SCATTERING_SIZE} images (J = 2 on 32x32, "
-                            f"as in Table 1); {ctx.dataset} has {ctx.image_size}x{ctx.image_size}")
+            return f"needs {SCATTERING_SIZE}x{SCATTERING_SIZE} images (J = 2 on 32x32, as in Table 1)"
+        return None
+
+    @classmethod
+    def adapt_recipe(cls, recipe: Recipe, ctx: Context) -> Recipe:
         if recipe.model not in SCATTERING_HYBRIDS:
             raise UserError(f"method scattering has no hybrid of model {recipe.model}; "
                             f"valid: {', '.join(SCATTERING_HYBRIDS)}")

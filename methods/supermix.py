@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from benchmark.profiles import recipe_for
 from benchmark.spec import StageSpec
 from benchmark.training.recipes import PAPER_32, PAPER_96, Schedule
-from methods.base import Method
+from methods.base import Context, Method, small_images_only
 from methods.registry import register, register_stage_kind
 from methods.stage import StageKind
 from methods.teacher import TeacherKind
@@ -90,6 +90,10 @@ class SuperMix(Method):
     figure = "benchmark.output.stage_samples:supermix_figure"
     figure_caption = ("pairs of training images, the masks fitted with the teacher (coloured by source), the mixes "
                       "with the teacher's top-2 classes, and images of the stored set")
+
+    @classmethod
+    def unsuitable(cls, ctx: Context) -> str | None:
+        return small_images_only(ctx)
 
     def requires(self) -> tuple[StageSpec, ...]:
         return (MixedSetKind.spec(self.ctx),)

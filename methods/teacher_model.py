@@ -4,7 +4,6 @@ for the stages that use it."""
 from __future__ import annotations
 
 import copy
-from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,7 +28,7 @@ def train(work: StageWork) -> dict:
     _, progress, resumed_from = train_classifier(trainer, work.stage.to_dict(), work.checkpoint,
                                                  work.checkpoint_every_s, work.on_epoch)
     write_teacher(trainer.model, work)
-    return {"recipe": asdict(trainer.recipe), "steps": trainer.total_steps, "train_seconds": progress.train_seconds,
+    return {"recipe": trainer.recipe.to_dict(), "steps": trainer.total_steps, "train_seconds": progress.train_seconds,
             "resumed_from_epoch": resumed_from, "curve": progress.curve_loss}
 
 

@@ -358,14 +358,16 @@ def test_cached_dataset_loads_once_per_name_and_directory(tmp_path: Path) -> Non
 
 
 def test_names_labels_and_data_dir(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert list(DATASETS) == ["cifair10", "cifair100", "cifar10", "cifar100", "stl10", "digits"]
+    assert list(DATASETS) == ["cifair10", "cifair100", "cifar10", "cifar100", "stl10", "digits", "food101", "oxford_pet",
+                             "caltech256", "miniimagenet"]
     assert dataset_names()[-1] == "folder:PATH"
     assert [dataset_label(name) for name in DATASETS] == [
-        "ciFAIR-10", "ciFAIR-100", "CIFAR-10", "CIFAR-100", "STL-10", "digits"
+        "ciFAIR-10", "ciFAIR-100", "CIFAR-10", "CIFAR-100", "STL-10", "digits", "Food-101", "Oxford-IIIT Pet",
+        "Caltech-256", "miniImageNet"
     ]
     assert dataset_label("folder:/x/y") == "folder:y" and dataset_label("folder:/x/y/") == "folder:y"
     check_dataset_name("folder:/anything")
-    valid = "cifair10, cifair100, cifar10, cifar100, stl10, digits, folder:PATH"
+    valid = "cifair10, cifair100, cifar10, cifar100, stl10, digits, food101, oxford_pet, caltech256, miniimagenet, folder:PATH"
     with pytest.raises(UserError, match=f"^unknown dataset 'imagenet'; valid: {valid}$"):
         check_dataset_name("imagenet")
     with pytest.raises(UserError, match="folder:PATH"):

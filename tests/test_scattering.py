@@ -52,7 +52,7 @@ def test_scattering_runs_train_the_hybrid_of_their_recipes_model():
     assert run_task("scattering", "cifair10", profile="paper").recipe.model == "scattering-wrn-16-8"
     assert run_task("scattering", "digits", profile="quick").recipe.model == "scattering-cnn"
     assert run_task("baseline", "cifair10", profile="paper").recipe.model == "wrn-16-8"
-    with pytest.raises(UserError, match="needs 32x32 images.*stl10 has 96x96"):
+    with pytest.raises(UserError, match="scattering on STL-10 at 5 shots: needs 32x32 images"):
         run_task("scattering", "stl10", profile="paper")
     with pytest.raises(UserError, match="no hybrid of model resnet18-cifar; valid: wrn-16-8, cnn"):
         run_task("scattering", "cifar100", profile="synermix")

@@ -3,7 +3,10 @@
 Every dataset loads to an ImageSet of uint8 tensors [N, 3, H, W]. The downloadable datasets
 (CIFAR, ciFAIR, STL-10) are read from a data directory, `default_data_dir()` unless one is given;
 their files are checked against the MD5 table in `benchmark.data.files`. `digits` ships with
-scikit-learn and `folder:PATH` reads the user's own images (see `benchmark.data.folder`).
+scikit-learn and `folder:PATH` reads the user's own images (see `benchmark.data.folder`). The
+SynerMix sets (Food-101, Oxford-IIIT Pet, Caltech-256, miniImageNet) are read from the data directory
+too and decoded once into array files in the cache directory, which their tensors map
+(benchmark.data.photos, benchmark.data.miniimagenet).
 """
 
 from __future__ import annotations
@@ -76,6 +79,14 @@ DATASETS: dict[str, DatasetInfo] = {
             "digits", "digits", 32, 10, 1297, "benchmark.data.digits:load_digits",
             "scikit-learn 8x8 digits upsampled to 32x32: 1,297 train, 500 test, no download",
         ),
+        DatasetInfo("food101", "Food-101", 224, 101, 75750, "benchmark.data.food101:load_food101",
+                    "Food-101: 75,750 train, 25,250 test photos, at 224 px"),
+        DatasetInfo("oxford_pet", "Oxford-IIIT Pet", 224, 37, 3680, "benchmark.data.oxford_pet:load_oxford_pet",
+                    "Oxford-IIIT Pet, 37 breeds: 3,680 trainval, 3,669 test photos, at 224 px"),
+        DatasetInfo("caltech256", "Caltech-256", 224, 257, 15420, "benchmark.data.caltech256:load_caltech256",
+                    "Caltech-256, 257 categories with clutter, SynerMix's split: 60 train / 20 test each, at 224 px"),
+        DatasetInfo("miniimagenet", "miniImageNet", 84, 100, 48000, "benchmark.data.miniimagenet:load_miniimagenet",
+                    "miniImageNet, 100 classes x 600 at 84 px, MLclf's random 80/20 split: 48,000 train, 12,000 test"),
     ]
 }
 

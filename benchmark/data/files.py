@@ -187,3 +187,13 @@ def _unpack(path: Path, archive: Archive, data_dir: Path, names: list[str]) -> N
 
 def _write(src: IO[bytes], dest: Path) -> None:
     replace_atomic(dest, lambda out: shutil.copyfileobj(src, out, 1 << 20))
+
+
+def not_found(data_dir: Path, name: str, get: str) -> UserError:
+    """A missing file of a dataset that `--download` does not fetch; `get`: how to get it."""
+    return UserError(f"dataset file {name} not found in {data_dir}; {get} (--download does not fetch it)")
+
+
+def check_downloaded(download: bool, label: str, get: str) -> None:
+    if download:
+        raise UserError(f"--download does not fetch {label}; {get}")

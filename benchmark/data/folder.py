@@ -1,5 +1,7 @@
 """`folder:PATH` and `folder@SIZE:PATH`: the user's own images, one subfolder per class (the layouts
-and the split: benchmark.data.folder_index).
+and the split: benchmark.data.folder_index). From 160 px (the 224-px recipes) the images are stored as
+the photo sets are (benchmark.data.photos: resized for RandomResizedCrop, tested on their center
+crop); below it:
 
 Every image is converted to RGB and resized to SIZE x SIZE (32 for `folder:PATH`; bilinear with
 antialiasing; the aspect ratio is not kept). Grey, palette, CMYK and alpha images convert as Pillow
@@ -23,15 +25,19 @@ from PIL import Image
 
 from benchmark.atomic import save_atomic
 from benchmark.data.folder_index import FolderIndex, scan_folder
+from benchmark.data.image_file import open_rgb
 from benchmark.data.imageset import ImageSet
-from benchmark.errors import UserError
+from benchmark.data.photos import PhotoSource, load_photos
 from benchmark.paths import cache_dir
+from benchmark.profiles import LARGE_FROM
 from benchmark.stored import NotRegular, open_regular, set_aside
 
 
 def load_folder(root: Path, label: str, size: int) -> ImageSet:
     index = scan_folder(root)
     train_files, test_files = index.split
+    if size >= LARGE_FROM:
+        return load_photos(folder_photos(index, label), size)
     cache = decoded_cache_path(index, size)
     tensors = read_cache(cache, index, size)
     if tensors is None:
@@ -43,6 +49,14 @@ def load_folder(root: Path, label: str, size: int) -> ImageSet:
     (train_x, train_y), (test_x, test_y) = tensors["train"], tensors["test"]
     return ImageSet(label, train_x, train_y, test_x, test_y, index.classes, train_ids=index.train_ids(),
                     fingerprint=index.fingerprint)
+
+
+def folder_photos(index: FolderIndex, label: str) -> PhotoSource:
+    train, test = index.split
+    return PhotoSource(label, f"folder:{index.root.resolve()}", index.classes,
+                       tuple(f for files in train for f in files), tuple(c for c, files in enumerate(train) for _ in files),
+                       tuple(f for files in test for f in files), tuple(c for c, files in enumerate(test) for _ in files),
+                       index.fingerprint, index.train_ids(), folder_fingerprint=index.fingerprint)
 
 
 def decoded_cache_path(index: FolderIndex, size: int) -> Path:
@@ -96,16 +110,5 @@ def read_images(files_per_class: tuple[tuple[Path, ...], ...], size: int) -> tup
 
 
 def read_image(path: Path, size: int) -> np.ndarray:
-    try:
-        with Image.open(path) as image:
-            if image.mode == "F":
-                raise UserError(f"{path} is a floating-point image (mode F); save it with 8 or 16 bits per "
-                                "channel, or remove it")
-            if image.mode.startswith("I"):  # 16/32-bit integers: 65535 -> 255
-                wide = np.asarray(image, dtype=np.float64) / 257
-                image = Image.fromarray(np.clip(np.round(wide), 0, 255).astype(np.uint8), mode="L")
-            rgb = image.convert("RGB").resize((size, size), Image.Resampling.BILINEAR)
-    except (OSError, ValueError, Image.DecompressionBombError) as e:
-        raise UserError(f"cannot read image {path} ({e}); fix or remove the file") from None
+    rgb = open_rgb(path).resize((size, size), Image.Resampling.BILINEAR)
     return np.asarray(rgb).transpose(2, 0, 1)  # [3, H, W]
-

@@ -14,7 +14,7 @@ from benchmark.arguments import parse_list, parse_methods, parse_seeds, parse_sh
 from benchmark.data import check_dataset_name, dataset_label, folder_of
 from benchmark.errors import UserError
 from benchmark.profiles import check_profile
-from benchmark.spec import AUGMENT_POLICIES, RunSpec, Shots
+from benchmark.spec import ALL_SHOTS, AUGMENT_POLICIES, RunSpec, Shots
 from methods import METHODS, get_method
 
 SHOTS = (5, 10, 20, 30, 50, 100)
@@ -55,6 +55,12 @@ SYNERMIX_SETTINGS: tuple[tuple[str, tuple[tuple[str, float], ...]], ...] = (
     ("baseline", ()), ("synermix_intra", ()), ("mixup", ()), ("manifold_mixup", (("alpha", 1.0),)),
     ("synermix_mixup", ()), ("synermix_manifold", ()))
 SYNERMIX_POOL = 500  # shots = every training image of CIFAR-100 (500 per class): the whole pool
+# The SynerMix code's datasets besides CIFAR-100, each trained on its whole training pool
+SYNERMIX_DATASETS = ("miniimagenet", "food101", "oxford_pet", "caltech256")
+# The few-shot question on fine-grained photos: the six settings and the Table 1 rows that apply at 224 px
+SYNERMIX_FEWSHOT_EXTRA = (("cutout", ()), ("random_erasing", ()))
+SYNERMIX_FEWSHOT_DATASETS = ("oxford_pet", "caltech256")
+SYNERMIX_FEWSHOT_SHOTS = (5, 10, 20, 50)
 SYNERMIX_SMALL_DATASETS = ("cifair10", "cifair100")
 DEMO_EXTRA = ("hydramix", "manifold_mixup", "synermix_intra", "synermix_mixup", "synermix_manifold")
 FOLDER_CPU_PROFILE = "medium"  # folder datasets without --profile on a machine without a GPU
@@ -89,6 +95,16 @@ def pgen() -> list[RunSpec]:
 def synermix() -> list[RunSpec]:
     return [RunSpec(m, "cifar100", SYNERMIX_POOL, k, profile="synermix", overrides=o) for m, o in SYNERMIX_SETTINGS
             for k in SEEDS]
+
+
+def synermix_datasets() -> list[RunSpec]:
+    return [*synermix(), *(RunSpec(m, d, ALL_SHOTS, k, profile="synermix", overrides=o) for m, o in SYNERMIX_SETTINGS
+                           for d in SYNERMIX_DATASETS for k in SEEDS)]
+
+
+def synermix_fewshot() -> list[RunSpec]:
+    return [RunSpec(m, d, s, k, profile="synermix", overrides=o) for m, o in (*SYNERMIX_SETTINGS, *SYNERMIX_FEWSHOT_EXTRA)
+            for d in SYNERMIX_FEWSHOT_DATASETS for s in SYNERMIX_FEWSHOT_SHOTS for k in SEEDS]
 
 
 def synermix_small() -> list[RunSpec]:
@@ -127,6 +143,11 @@ GRIDS: dict[str, Grid] = {
     "pgen": Grid(pgen, "HydraMix Fig. 5: HydraMix at 5 shots with p_gen 0, 0.1, 0.25, 0.5, 0.75, 0.9"),
     "synermix": Grid(synermix, "SynerMix README's six settings (plain, intra, MixUp, Manifold MixUp, intra + MixUp, "
                                "intra + Manifold MixUp) on all of CIFAR-100 with its ResNet-18 recipe, 5 seeds"),
+    "synermix_datasets": Grid(synermix_datasets, "the six SynerMix settings on its five datasets (CIFAR-100, miniImageNet, "
+                                                 "Food-101, Oxford-IIIT Pet, Caltech-256), whole training sets, its "
+                                                 "recipes, 5 seeds"),
+    "synermix_fewshot": Grid(synermix_fewshot, "the six SynerMix settings, Cutout and Random Erasing on Oxford-IIIT Pet "
+                                               "and Caltech-256 at 5-50 shots, SynerMix's 224-px recipe, 5 seeds"),
     "synermix_small": Grid(synermix_small, "the six SynerMix settings on ciFAIR-10 and ciFAIR-100 at 5-100 shots under "
                                            "the ChimeraMix recipe, 5 seeds", (TABLE1_CSV,)),  # its Baseline and MixUp rows
     "demo": Grid(demo, "Table 1 methods, HydraMix, Manifold MixUp and SynerMix on the bundled digits set, quick profile, "

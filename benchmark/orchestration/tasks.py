@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from benchmark.data import dataset_label
 from benchmark.errors import UserError
 from benchmark.profiles import recipe_for
-from benchmark.training.recipes import GPU_STEP_S, Recipe, classifier_step_key
+from benchmark.training.recipes import Recipe, classifier_step_key, gpu_step_seconds
 from benchmark.spec import AUGMENT_POLICIES, RunSpec, StageSpec
 from methods import PLUGINS, STAGE_KINDS, Context, Method, StageKind, StageWork, get_method
 
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from benchmark.data import ImageSet
     from benchmark.orchestration.store import Store
     from benchmark.training.recipes import Schedule
+    from benchmark.training.stream import Images
 
 CLASSIFIER_SECTION = "classifier"  # the SLURM profile table of classifier runs
 EpochCallback = Callable[[int, int], None]
@@ -176,7 +177,7 @@ class RunTask(Node):
 
     @property
     def gpu_step_s(self) -> float:
-        return GPU_STEP_S[self.recipe.model]
+        return gpu_step_seconds(self.recipe, self.context.image_size)
 
     def measure_step(self, device: torch.device) -> float:
         from benchmark.training.timing import measure_classifier_step
@@ -190,12 +191,13 @@ class RunTask(Node):
         record = store.load_record(self.id)
         return f"accuracy {record.accuracy:.2f} % ({record.timing.get('train_seconds', 0):.0f} s of training)"
 
-    def trainer(self, images: torch.Tensor, labels: torch.Tensor, device: torch.device, inputs: dict[str, Path],
-                compile_model: bool = False, recipe: Recipe | None = None):
+    def trainer(self, images: Images, labels: torch.Tensor, device: torch.device, inputs: dict[str, Path],
+                compile_model: bool = False, recipe: Recipe | None = None, sizes: torch.Tensor | None = None):
         """The engine's Trainer of this run on a subset (`recipe` replaces the run's, e.g. for `perf`): it
         trains a copy of the run's method, which its `setup` fills for this training alone."""
         from benchmark.training.engine import Trainer
-        return Trainer(copy.copy(self.method), recipe or self.recipe, images, labels, device, inputs, compile_model)
+        return Trainer(copy.copy(self.method), recipe or self.recipe, images, labels, device, inputs, compile_model,
+                       sizes)
 
     def train(self, data: ImageSet, idx: torch.Tensor, inputs: dict[str, Path], store: Store, device: torch.device,
               checkpoint_every_s: float, compile_model: bool, on_epoch: EpochCallback | None) -> None:
@@ -204,15 +206,18 @@ class RunTask(Node):
         from benchmark.data.subsets import subset_hash
         from benchmark.orchestration.record import RunRecord, environment
         from benchmark.training.engine import train
-        trainer = self.trainer(data.train_x[idx], data.train_y[idx], device, inputs, compile_model)
+        from benchmark.training.stream import test_images, training_images
+        sizes = None if data.train_sizes is None else data.train_sizes[idx]
+        trainer = self.trainer(training_images(data, idx, device), data.train_y[idx], device, inputs, compile_model,
+                               sizes=sizes)
         t0 = time.perf_counter()
         metrics, progress, resumed_from = train(trainer, self.to_dict(), store.checkpoint_path(self.id),
                                                 checkpoint_every_s, on_epoch,
-                                                test=(data.test_x.to(device), data.test_y.to(device)))
+                                                test=(test_images(data, device), data.test_y.to(device)))
         record = RunRecord(
             run_id=self.id, spec=self.spec, dataset_label=data.name, method_label=self.method.label, metrics=metrics,
             curve={"train_loss": progress.curve_loss, "test_accuracy": progress.curve_acc},
-            recipe=dataclasses.asdict(self.recipe), hparams=self.hparams,
+            recipe=self.recipe.to_dict(), hparams=self.hparams,
             stages=[{"stage_id": s.id, **(store.stage_record(s.id) or {})} for s in self.requires],
             timing={"train_seconds": progress.train_seconds, "wall_seconds_this_attempt": time.perf_counter() - t0,
                     "steps": trainer.total_steps, "resumed_from_epoch": resumed_from},

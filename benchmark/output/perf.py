@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from benchmark.data import DATASETS, check_dataset_name
+from benchmark.data.photos import stored_size
 from benchmark.errors import UserError
 from benchmark.arguments import parse_list
 from benchmark.orchestration.plan import Plan, resolve
@@ -40,7 +41,7 @@ from benchmark.orchestration.tasks import RunTask, StageTask, Task
 from benchmark.training.engine import default_device
 from benchmark.training.engine import Trainer
 from benchmark.training.models import bf16_autocast, cpu_computes_bf16
-from benchmark.profiles import recipe_for
+from benchmark.profiles import LARGE_FROM, recipe_for
 from benchmark.spec import RunSpec
 from benchmark.training.timing import interleaved_medians
 from methods import METHODS, get_method
@@ -88,7 +89,10 @@ class Bench:
         self.num_classes = info.num_classes
         gen = torch.Generator().manual_seed(0)
         n = PERF_SHOTS * info.num_classes
-        self.images = torch.randint(0, 256, (n, 3, info.image_size, info.image_size), dtype=torch.uint8, generator=gen)
+        # a photo set's images are stored larger than they are trained (benchmark.data.photos)
+        side = stored_size(info.image_size) if info.image_size >= LARGE_FROM else info.image_size
+        self.images = torch.randint(0, 256, (n, 3, side, side), dtype=torch.uint8, generator=gen)
+        self.sizes = torch.full((n, 2), side) if side != info.image_size else None
         self.labels = torch.arange(info.num_classes).repeat_interleave(PERF_SHOTS)
 
     def task(self, method: str, overrides: dict[str, Any]) -> RunTask:
@@ -111,7 +115,7 @@ class Bench:
         its mean images per step."""
         recipe = task.recipe if model is None else dataclasses.replace(task.recipe, model=model)
         trainer = task.trainer(self.images, self.labels, self.device, self.inputs(task),
-                               self.compile_model and model is None, recipe)
+                               self.compile_model and model is None, recipe, self.sizes)
         return time_trainer(trainer, rounds, self.device, with_bare)
 
 

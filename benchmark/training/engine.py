@@ -1,7 +1,8 @@
 """The training engine: a method, its run's context and recipe, and the subset in; a trained
 classifier and its test metrics out.
 
-The subset and the test set live on the device; an epoch is the subset repeated
+The subset and the test set live on the device (or, too large for it, stream from disk:
+benchmark.training.stream); an epoch is the subset repeated
 max(repeats_base // shots, 1) times in random order (shots: the mean per class of the whole pool
 for a run on all of it), cut into batches by the recipe's sampler; SGD with momentum (Nesterov in the
 ChimeraMix recipe) and the recipe's schedule (cosine, or StepLR) stepped per iteration; the top-1
@@ -18,11 +19,13 @@ from typing import TYPE_CHECKING, Any, Callable
 import torch
 
 from benchmark.training.models import bf16_autocast, build_model
-from benchmark.training.pipeline import TrainData, normalize
+from benchmark.training.pipeline import NORMALIZATIONS, TrainData
 from benchmark.training.policies import BatchPolicy
 from benchmark.training.recipes import Recipe
+from benchmark.training.resized_crop import ResizedCropData
 from benchmark.training.resumable import InvalidProgress, check_curve, check_progress, is_number, train_epochs
 from benchmark.training.samplers import SAMPLERS
+from benchmark.training.stream import Images, in_chunks
 from benchmark.spec import per_class
 
 if TYPE_CHECKING:
@@ -60,10 +63,12 @@ class Progress:
 
 class Trainer:
     """A run's training on its subset: `method` is the run's resolved method (a fresh copy: its
-    `setup` fills it for this training), `recipe` its recipe."""
+    `setup` fills it for this training), `recipe` its recipe; `images` held (a tensor) or streamed,
+    and for the 224-px recipes the originals' sizes (`sizes`, benchmark.data.photos)."""
 
-    def __init__(self, method: Method, recipe: Recipe, images: torch.Tensor, labels: torch.Tensor,
-                 device: torch.device, artifacts: dict[str, Path], compile_model: bool = False):
+    def __init__(self, method: Method, recipe: Recipe, images: Images, labels: torch.Tensor,
+                 device: torch.device, artifacts: dict[str, Path], compile_model: bool = False,
+                 sizes: torch.Tensor | None = None):
         ctx = method.ctx
         self.recipe = recipe
         self.device = device
@@ -77,8 +82,9 @@ class Trainer:
             model = model.to(memory_format=torch.channels_last)
         self.model = model
         self.forward = torch.compile(model) if compile_model else model
-        self.data = TrainData(images.to(device), labels.to(device), self.recipe.pad,
-                              None if policy == "none" else BatchPolicy(policy, size), recipe.cutout)
+        held = images.to(device) if isinstance(images, torch.Tensor) else images
+        self.data = training_data(recipe, held, labels.to(device), None if policy == "none" else BatchPolicy(policy, size),
+                                  sizes, ctx.image_size)
         self.method.setup(self.data, artifacts)
         r = recipe
         self.optimizer = torch.optim.SGD(model.parameters(), lr=r.lr, momentum=r.momentum,
@@ -115,16 +121,16 @@ class Trainer:
     def train_epoch(self) -> float:
         self.model.train()
         total = torch.zeros((), device=self.device)
-        for idx in self.epoch_batches():
+        for idx in self.data.loaded(self.epoch_batches()):
             total += self.step(idx)
         return float(total) / self.steps_per_epoch
 
     @torch.inference_mode()
-    def evaluate(self, test_x: torch.Tensor, test_y: torch.Tensor, chunk: int = 500) -> dict[str, float]:
+    def evaluate(self, test_x: Images, test_y: torch.Tensor, chunk: int = 500) -> dict[str, float]:
         self.model.eval()
         logits = []
-        for i in range(0, len(test_x), chunk):
-            x = self.layout(normalize(test_x[i:i + chunk]))
+        for images in in_chunks(test_x, chunk):
+            x = self.layout(self.data.normalization(images))
             with bf16_autocast(self.device):
                 logits.append(self.model(x).float())
         return classification_metrics(torch.cat(logits), test_y)
@@ -132,6 +138,17 @@ class Trainer:
     def parts(self) -> dict[str, Any]:
         """What a checkpoint holds (benchmark.training.resumable.Job)."""
         return {"model": self.model, "optimizer": self.optimizer, "scheduler": self.scheduler}
+
+
+def training_data(recipe: Recipe, images: Images, labels: torch.Tensor, policy: BatchPolicy | None,
+                  sizes: torch.Tensor | None, image_size: int) -> TrainData | ResizedCropData:
+    """The subset's batches as the recipe crops them."""
+    normalization = NORMALIZATIONS[recipe.normalization]
+    if recipe.crop == "resized":
+        if sizes is None:
+            raise ValueError("the resized crops of a 224-px recipe need the originals' sizes")
+        return ResizedCropData(images, labels, sizes.to(labels.device), image_size, normalization, policy, recipe.cutout)
+    return TrainData(images, labels, recipe.pad, policy, recipe.cutout, normalization)
 
 
 def classification_metrics(logits: torch.Tensor, y: torch.Tensor) -> dict[str, float]:

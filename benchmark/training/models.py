@@ -125,6 +125,18 @@ class ResNet18CIFAR(Classifier):
         self.head = net.fc
 
 
+class ResNet18(Classifier):
+    """torchvision ResNet-18 without weights, with its ImageNet stem (7x7 stride-2 conv, max pooling):
+    SynerMix's model of the 224-px sets. Mixing points: the input, after layer1, layer2, layer3."""
+
+    def __init__(self, num_classes: int):
+        super().__init__()
+        net = torchvision.models.resnet18(weights=None, num_classes=num_classes)
+        self.blocks = nn.ModuleList([nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool, net.layer1), net.layer2,
+                                     net.layer3, net.layer4])
+        self.head = net.fc
+
+
 class ResNet50(Classifier):
     """torchvision ResNet-50 without pretrained weights (STL-10, 96x96). Mixing points: the input,
     after layer1, layer2, layer3."""
@@ -172,6 +184,7 @@ MODELS: dict[str, Callable[[int], Classifier]] = {
     "wrn-16-1": lambda c: WideResNet(16, 1, c, dropout=0.3),
     "resnet50": ResNet50,
     "resnet18-cifar": ResNet18CIFAR,
+    "resnet18": ResNet18,
     "cnn": SmallCNN,
     "tiny": TinyNet,
     "scattering-wrn-16-8": lambda c: WideResNet(16, 8, c, dropout=0.3, scattering=True),

@@ -1,8 +1,11 @@
 """The training subset held on the device, its batches, and batched augmentation as tensor ops.
 
-Images are normalised with mean = std = 0.5 (both papers' code), reflect-padded once, and every
-batch is cut out of the padded subset by one gather that applies the random crop and the
-horizontal flip of all samples at once (and, where the recipe says so, a black Cutout square).
+Images are normalised with mean = std = 0.5 (both papers' code; ImageNet's mean and std where the
+recipe says so), reflect-padded once, and every batch is cut out of the padded subset by one gather
+that applies the random crop and the horizontal flip of all samples at once (and, where the recipe
+says so, a black Cutout square). A subset streamed from disk (benchmark.training.stream) is padded
+batch by batch instead, which gives the same batches. The 224-px recipes' batches are made by
+benchmark.training.resized_crop.
 
 A batch carries soft targets as a convex combination of hard labels (`targets`: (weight, labels)
 pairs; one pair of weight 1 for a plain batch), which is exact for every mixing method here and
@@ -18,11 +21,50 @@ import torch
 import torch.nn.functional as F
 
 from benchmark.training.policies import BatchPolicy
+from benchmark.training.stream import Images, gather
 
 
 def normalize(images: torch.Tensor) -> torch.Tensor:
     """uint8 [0, 255] -> float [-1, 1], i.e. (x/255 - 0.5) / 0.5."""
     return images.float().div_(127.5).sub_(1.0)
+
+
+@dataclass(frozen=True)
+class Normalization:
+    """A recipe's normalisation of pixels in [0, 255] (uint8, or float: then in place)."""
+
+    name: str
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+
+    def stats(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        return (torch.tensor(self.mean, device=device)[:, None, None],
+                torch.tensor(self.std, device=device)[:, None, None])
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        if self.name == "half":
+            return normalize(images)
+        mean, std = self.stats(images.device)
+        return images.float().div_(255).sub_(mean).div_(std)
+
+    def blacken(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """x [B, C, H, W] with the pixels of `mask` [B, 1, H, W] black."""
+        if self.name == "half":
+            return x.masked_fill(mask, -1.0)
+        mean, std = self.stats(x.device)
+        return torch.where(mask, -mean / std, x)
+
+    def noise_(self, region: torch.Tensor) -> torch.Tensor:
+        """Fill `region` [C, h, w] with uniform noise pixels U(0, 1), normalised."""
+        if self.name == "half":
+            return region.uniform_(-1, 1)
+        mean, std = self.stats(region.device)
+        return region.uniform_(0, 1).sub_(mean).div_(std)
+
+
+NORMALIZATIONS = {n.name: n for n in [Normalization("half", (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)),
+                                      Normalization("imagenet", (0.485, 0.456, 0.406), (0.229, 0.224, 0.225))]}
+HALF = NORMALIZATIONS["half"]
 
 
 def reflect_pad(x: torch.Tensor, pad: int) -> torch.Tensor:
@@ -101,18 +143,31 @@ def random_squares(x: torch.Tensor, length: int) -> torch.Tensor:
 
 
 class TrainData:
-    def __init__(self, images: torch.Tensor, labels: torch.Tensor, pad: int, policy: BatchPolicy | None = None,
-                 cutout: int = 0):
-        self.images = images  # uint8 [N, 3, H, W], on the device
+    """The training subset: its images (uint8 [N, 3, H, W], held on the device or streamed) and labels."""
+
+    def __init__(self, images: Images, labels: torch.Tensor, pad: int, policy: BatchPolicy | None = None,
+                 cutout: int = 0, normalization: Normalization = HALF):
+        self.source = images
         self.labels = labels
         self.pad = pad
         self.policy = policy
         self.cutout = cutout  # side of a black square cut out of every image of a batch (0: none)
+        self.normalization = normalization
         self.size = images.shape[-1]
-        self.padded = self.pad_for_crop(normalize(images))
+        self.held = isinstance(images, torch.Tensor)
+        self.padded = self.pad_for_crop(normalization(images)) if self.held else None
 
     def __len__(self) -> int:
         return len(self.labels)
+
+    @property
+    def images(self) -> torch.Tensor:
+        """The held subset; a streamed one has none (stream.StreamedImages says why)."""
+        return self.source if self.held else self.source.held()
+
+    def loaded(self, batches: list[torch.Tensor]):
+        """The batches, each once its images are on the device (at once where the subset is held)."""
+        return batches if self.held else self.source.loaded(batches)
 
     def pad_for_crop(self, t: torch.Tensor) -> torch.Tensor:
         """Reflect-pad [N, C, H, W] and store channels-last, ready for `crop_flip`."""
@@ -148,18 +203,20 @@ class TrainData:
     def batch(self, idx: torch.Tensor) -> Batch:
         top, left, flip = self.geometry(len(idx))
         rows, cols = self.index_grid(top, left, flip)
-        if self.policy is None:
+        if self.policy is None and self.held:
             x = self.crop_flip(self.padded, idx, rows, cols)
         else:
-            augmented = self.pad_for_crop(normalize(self.policy(self.images[idx])))
-            x = self.crop_flip(augmented, torch.arange(len(idx), device=idx.device), rows, cols)
+            images = gather(self.source, idx)
+            images = images if self.policy is None else self.policy(images)
+            x = self.crop_flip(self.pad_for_crop(self.normalization(images)), torch.arange(len(idx), device=idx.device),
+                               rows, cols)
         if self.cutout:
-            x = x.masked_fill(random_squares(x, self.cutout), -1.0)  # black, as Cutout before normalisation
+            x = self.normalization.blacken(x, random_squares(x, self.cutout))  # as Cutout before normalisation
         return Batch(x=x.contiguous(), y=self.labels[idx], idx=idx, top=top, left=left, flip=flip)
 
     def originals(self, idx: torch.Tensor) -> torch.Tensor:
         """The images at `idx` as they are, normalised: no crop, flip, policy or Cutout."""
-        return normalize(self.images[idx])
+        return self.normalization(gather(self.source, idx))
 
 
 def denormalize(x: torch.Tensor) -> torch.Tensor:

@@ -4,14 +4,16 @@ methods/generator.py; the profiles that name them: benchmark/profiles.py).
 The `paper` recipes are the published ChimeraMix recipe (reference/chimeramix.md 7.1, 7.2, 7.6);
 `quick` is the same code with a tiny model and few epochs, for tests and the CPU demo; `medium` lies
 between them: the quick CNN trained four times as long, for comparisons on a CPU (the default of
-folder datasets there); `synermix` is the SynerMix code's recipe (reference/methods.md 1.2), for
-32x32 sets only. A method may adapt its run's recipe (`Method.adapt_recipe`: another model,
-balanced batches).
+folder datasets there); `synermix` is the SynerMix code's recipe (reference/methods.md 1.2) for
+CIFAR-100, miniImageNet and the 224-px sets. A method may adapt its run's recipe
+(`Method.adapt_recipe`: another model, balanced batches).
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
+from typing import Any
 from typing import TYPE_CHECKING
 
 from benchmark.spec import ALL_SHOTS, Shots, per_class
@@ -61,6 +63,20 @@ class Recipe(Schedule):
     lr_decay: StepDecay | None = None  # None: cosine annealing to 0 over the whole training
     cutout: int = 0  # side of the black square cut out of every training image after crop and flip (0: none)
     sampler: str = "shuffle"  # how an epoch's order is cut into batches (benchmark.training.samplers)
+    # "pad": reflect padding `pad` + a random crop of the image size; "resized": torchvision's
+    # RandomResizedCrop of the original image to the image size, tested on Resize + CenterCrop
+    # (benchmark.training.resized_crop)
+    crop: str = "pad"
+    normalization: str = "half"  # "half": mean = std = 0.5; "imagenet": ImageNet's mean and std
+
+    def to_dict(self) -> dict[str, Any]:
+        """The recipe as a record stores it. The fields added after records existed are left out at
+        their defaults, so that an earlier run's recipe reads as it always did."""
+        d = dataclasses.asdict(self)
+        for name in ADDED_FIELDS:
+            if d[name] == Recipe.__dataclass_fields__[name].default:
+                del d[name]
+        return d
 
     def lr_scheduler(self, optimizer: torch.optim.Optimizer, steps_per_epoch: int) -> LRScheduler:
         """The schedule, stepped after every training step."""
@@ -70,6 +86,8 @@ class Recipe(Schedule):
         return torch.optim.lr_scheduler.StepLR(optimizer, step_size=self.lr_decay.epochs * steps_per_epoch,
                                                gamma=self.lr_decay.gamma)
 
+
+ADDED_FIELDS = ("crop", "normalization")
 
 # ciFAIR/CIFAR (and every 32x32 set: digits, user folders): WRN-16-8, GEM's tuned values.
 PAPER_32 = Recipe(model="wrn-16-8", batch_size=10, lr=4.6e-3, weight_decay=5.3e-3, epochs=200, repeats_base=500, pad=4)
@@ -82,11 +100,26 @@ QUICK_96 = Recipe(model="cnn", batch_size=16, lr=0.02, weight_decay=5e-4, epochs
 # 120 epochs, Cutout 16, balanced batches, the subset once per epoch (its grid trains on all of CIFAR-100).
 SYNERMIX_32 = Recipe(model="resnet18-cifar", batch_size=128, lr=0.1, weight_decay=5e-4, epochs=120, repeats_base=1,
                      pad=4, nesterov=False, lr_decay=StepDecay(epochs=10, gamma=0.5), cutout=16, sampler="balanced")
+# miniImageNet (84 px, the 96-px recipe size): the same with RandomCrop(84, padding 12) and Cutout 32.
+SYNERMIX_96 = dataclasses.replace(SYNERMIX_32, pad=12, cutout=32)
+# Food-101, Oxford-IIIT Pet, Caltech-256 (and folder@SIZE from 160 px): torchvision's ResNet-18 with its
+# ImageNet stem, RandomResizedCrop + flip, ImageNet normalisation. An epoch is the subset repeated up to
+# 60 images per class (Caltech-256's training split): the whole sets go through once per epoch, as in
+# the SynerMix code, and the few-shot subsets of the synermix_fewshot grid as often as Caltech-256's.
+SYNERMIX_224 = Recipe(model="resnet18", batch_size=128, lr=0.1, weight_decay=5e-4, epochs=120, repeats_base=60,
+                      pad=0, nesterov=False, lr_decay=StepDecay(epochs=10, gamma=0.5), sampler="balanced",
+                      crop="resized", normalization="imagenet")
+# paper at 224 px (folder@SIZE from 160 px on a GPU): the SynerMix recipe with the plain batches of the
+# other paper recipes (the SynerMix methods balance their own).
+PAPER_224 = dataclasses.replace(SYNERMIX_224, sampler="shuffle")
+QUICK_224 = Recipe(model="cnn", batch_size=16, lr=0.02, weight_decay=5e-4, epochs=12, repeats_base=12, pad=0,
+                   crop="resized", normalization="imagenet")
 # medium: the quick CNN trained 4x as long (48 epochs): the cheapest schedule under which the
 # papers' order (baseline < MixUp, baseline < ChimeraMix+Seg) came back on real 32-px images (issue
 # 13); a WRN-16-2 costs ~30x the CNN's step on a CPU, beyond an hour for a 5-seed comparison.
 MEDIUM_32 = Recipe(model="cnn", batch_size=10, lr=0.02, weight_decay=5e-4, epochs=48, repeats_base=50, pad=4)
 MEDIUM_96 = Recipe(model="cnn", batch_size=16, lr=0.02, weight_decay=5e-4, epochs=48, repeats_base=12, pad=12)
+MEDIUM_224 = dataclasses.replace(QUICK_224, epochs=48)
 
 
 # Assumed seconds per training step on a data-centre GPU at each model's usual batch size (the models: benchmark/training/models.py) (10 or 16
@@ -94,7 +127,16 @@ MEDIUM_96 = Recipe(model="cnn", batch_size=16, lr=0.02, weight_decay=5e-4, epoch
 # are rough figures for estimates, not measurements (no GPU was at hand).
 GPU_STEP_S: dict[str, float] = {"wrn-16-8": 0.010, "wrn-16-4": 0.008, "wrn-16-2": 0.006, "wrn-16-1": 0.005,
                                 "resnet50": 0.015, "resnet18-cifar": 0.020, "cnn": 0.002, "tiny": 0.001,
-                                "scattering-wrn-16-8": 0.010, "scattering-cnn": 0.003}
+                                "scattering-wrn-16-8": 0.010, "scattering-cnn": 0.003, "resnet18": 0.030}
+# A model whose step at some image size is far from its usual one: ResNet-18 with the CIFAR stem on
+# miniImageNet's 84-px images computes 6.9x its 32-px step (3.9 GFLOPs per image, twice the ImageNet
+# stem's at 224 px).
+GPU_STEP_S_AT: dict[tuple[str, int], float] = {("resnet18-cifar", 84): 0.060}
+
+
+def gpu_step_seconds(recipe: Recipe, image_size: int) -> float:
+    """The assumed GPU seconds of one step of the recipe's model on images of `image_size`."""
+    return GPU_STEP_S_AT.get((recipe.model, image_size), GPU_STEP_S[recipe.model])
 
 
 def classifier_step_key(recipe: Recipe, image_size: int, num_classes: int) -> str:
