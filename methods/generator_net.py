@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from benchmark.atomic import save_atomic
+from benchmark.training.artifacts import fields_problem, weights_problem
 from benchmark.training.models import bf16_autocast
 from benchmark.training.resumable import curve_summary, mean_losses_epoch, train_curve
 from benchmark.training.timing import median_batch_seconds, random_subset
@@ -203,6 +204,13 @@ def resize_uint8(images: torch.Tensor, size: int) -> torch.Tensor:
 def write_artifact(generator: Generator, stage: StageSpec, path: Path) -> None:
     save_atomic({"stage": stage.to_dict(), "features": generator.features, "image_size": generator.image_size,
                  "generator": generator.state_dict()}, path)
+
+
+def artifact_problem(state: Any, stage: StageSpec, recipe: GeneratorRecipe) -> str:
+    return (fields_problem(state, stage, {"features": int, "image_size": int, "generator": dict})
+            or ("" if (state["features"], state["image_size"]) == (recipe.features, recipe.image_size)
+                else "another recipe's generator")
+            or weights_problem(state["generator"], lambda: Generator(recipe.features, recipe.image_size)))
 
 
 def load_generator(path: Path, device: torch.device) -> Generator:

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from benchmark.atomic import save_atomic
+from benchmark.training.artifacts import fields_problem, tensor_problem, weights_problem
 from benchmark.training.models import bf16_autocast
 from benchmark.training.pipeline import normalize
 from benchmark.training.resumable import curve_summary, mean_losses_epoch, train_curve
@@ -97,6 +98,17 @@ def write_artifact(generator: LatentGenerator, latents: torch.Tensor, labels: to
     save_atomic({"stage": stage.to_dict(), "image_size": generator.image_size, "hidden": generator.hidden,
                  "channels": generator.channels, "generator": generator.state_dict(),
                  "latents": latents.detach().cpu(), "labels": labels.cpu()}, path)
+
+
+def artifact_problem(state: Any, stage: StageSpec, recipe: GlicoRecipe) -> str:
+    r = recipe
+    problem = (fields_problem(state, stage, {"image_size": int, "hidden": int, "channels": int, "generator": dict,
+                                             "latents": torch.Tensor, "labels": torch.Tensor})
+               or ("" if (state["image_size"], state["hidden"], state["channels"]) == (r.image_size, r.hidden, r.channels)
+                   else "another recipe's generator")
+               or weights_problem(state["generator"], lambda: LatentGenerator(r.image_size, r.hidden, r.channels))
+               or tensor_problem("labels", state["labels"], torch.int64, (None,)))
+    return problem or tensor_problem("latents", state["latents"], torch.float32, (len(state["labels"]), LATENT_DIM))
 
 
 def load_glico(path: Path, device: torch.device) -> tuple[LatentGenerator, torch.Tensor, torch.Tensor]:

@@ -17,6 +17,9 @@ these into the hooks orchestration calls. The conventions a new kind follows:
     stand_in(work: StageWork) -> None        write an untrained artifact that costs what a trained one
                                              costs to use (for `perf` and the tests)
     measure_step(stage, recipe, image_size, num_classes, device) -> float   one step's seconds
+    artifact_problem(state, stage, recipe) -> str   what in a loaded artifact (a results directory is
+                                             not trusted) is not what `train` writes for this stage:
+                                             keys, tensor shapes, the stage it names; "" if nothing
 - Training is resumable by epochs: benchmark.training.resumable's `train_epochs` (or `train_curve`)
   checkpoints to work.checkpoint and restores the RNG, so a killed stage ends as an uninterrupted one.
 - Artifacts are keyed by kind: a run (or a stage) receives the artifacts of the stages it requires
@@ -119,3 +122,6 @@ class StageKind(ABC):
     def measure_step(self, stage: StageSpec, recipe: Schedule, image_size: int, num_classes: int,
                      device: torch.device) -> float:
         return self.module.measure_step(stage, recipe, image_size, num_classes, device)
+
+    def artifact_problem(self, state: Any, stage: StageSpec, recipe: Schedule) -> str:
+        return self.module.artifact_problem(state, stage, recipe)

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from benchmark.atomic import save_atomic
+from benchmark.training.artifacts import fields_problem, tensor_problem
 from benchmark.training.models import build_model
 from benchmark.training.pipeline import TrainData, denormalize, normalize
 from benchmark.profiles import recipe_for
@@ -170,6 +171,12 @@ class SetMaking:
 
 def write_set(images: torch.Tensor, labels: torch.Tensor, stage: StageSpec, path: Path) -> None:
     save_atomic({"stage": stage.to_dict(), "images": images.cpu(), "labels": labels.cpu()}, path)
+
+
+def artifact_problem(state: Any, stage: StageSpec, recipe: MixRecipe) -> str:
+    problem = (fields_problem(state, stage, {"images": torch.Tensor, "labels": torch.Tensor})
+               or tensor_problem("images", state["images"], torch.uint8, (None, 3, None, None)))
+    return problem or tensor_problem("labels", state["labels"], torch.int64, (len(state["images"]),))
 
 
 def load_set(path: Path, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
 from benchmark.atomic import save_atomic
+from benchmark.errors import UserError
 from benchmark.spec import StageSpec
+from benchmark.training.artifacts import fields_problem, weights_problem
 from benchmark.training.engine import train as train_classifier
 from benchmark.training.models import build_model
 from benchmark.training.timing import measure_classifier_step
@@ -48,14 +50,31 @@ def write_teacher(model: nn.Module, work: StageWork) -> None:
                  "model": model.state_dict()}, work.artifact)
 
 
+def artifact_problem(state: Any, stage: StageSpec, recipe: Recipe) -> str:
+    problem = fields_problem(state, stage, {"num_classes": int, "image_size": int, "model_name": str, "method": str,
+                                            "hparams": dict, "model": dict})
+    if problem:
+        return problem
+    if state["model_name"] != recipe.model:
+        return f"a {state['model_name']}, not the recipe's {recipe.model}"
+    try:
+        return weights_problem(state["model"], lambda: teacher_model(state))
+    except UserError as exc:  # a method or hyperparameter of the artifact that does not resolve
+        return str(exc)
+
+
+def teacher_model(state: dict) -> nn.Module:
+    """The classifier of a teacher artifact as it trained: the recipe's model, wrapped by its method."""
+    stage = StageSpec.from_dict(state["stage"])
+    ctx = Context(stage.dataset, state["num_classes"], state["image_size"], stage.shots, stage.seed, stage.profile,
+                  overrides=state["hparams"])
+    return get_method(state["method"])(ctx).wrap_model(build_model(state["model_name"], state["num_classes"]))
+
+
 def load_teacher(path: Path, device: torch.device) -> nn.Module:
     """The trained teacher of an artifact (its classifier as it trained: the recipe's model, wrapped
     by its method), in eval mode and without gradients."""
     state = torch.load(path, map_location="cpu", weights_only=True)
-    stage = StageSpec.from_dict(state["stage"])
-    ctx = Context(stage.dataset, state["num_classes"], state["image_size"], stage.shots, stage.seed, stage.profile,
-                  overrides=state["hparams"])
-    method = get_method(state["method"])(ctx)
-    model = method.wrap_model(build_model(state["model_name"], state["num_classes"]))
+    model = teacher_model(state)
     model.load_state_dict(state["model"])
     return model.to(device).eval().requires_grad_(False)

@@ -13,7 +13,9 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
+from benchmark.atomic import save_atomic
 from benchmark.cli import main
 from benchmark.orchestration.grids import grid_specs, select
 from benchmark.orchestration.plan import resolve
@@ -64,7 +66,7 @@ def test_files_of_the_wrong_shape_are_absent_and_set_aside(tmp_path, capsys, no_
         assert not path.exists() and path.with_name(path.name + ".invalid").read_text() == content
         assert any(str(path) in w and "treated as absent" in w for w in warnings)
     total = next(line for line in out.splitlines() if line.startswith("total")).split()
-    assert total[1:3] == ["0", "2"] and not store.stage_done(GENERATOR.id)  # done, missing
+    assert total[1:3] == ["0", "2"] and not GENERATOR.done(store)  # done, missing
 
 
 def test_progress_and_step_time_files_of_the_wrong_shape(tmp_path, capsys):
@@ -110,27 +112,60 @@ def test_a_damaged_stage_artifact_means_the_stage_is_not_done(tmp_path, capsys):
     store = Store(tmp_path / "results")
     add_untrained_stages(store, "chimeramix_grid")
     artifact = store.artifact_path(GENERATOR.id)
-    assert store.stage_done(GENERATOR.id) and PLAN.waves(store) == [list(PLAN.runs)]
+    assert GENERATOR.done(store) and PLAN.waves(store) == [list(PLAN.runs)]
     data = artifact.read_bytes()
     for damaged in (data[: len(data) // 2], b"garbage" * 100):
         artifact.write_bytes(damaged)
-        assert not store.stage_done(GENERATOR.id)
+        assert not GENERATOR.done(store)
         assert not artifact.exists() and artifact.with_name(artifact.name + ".invalid").read_bytes() == damaged
         assert PLAN.waves(store)[0] == [GENERATOR]  # trained again
         artifact.write_bytes(data)
-    assert store.stage_done(GENERATOR.id)
+    assert GENERATOR.done(store)
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and all(str(artifact) in line and "trained again" in line for line in err)
 
 
+def wrong_shapes(state: dict) -> dict:
+    """The artifact with its first weight of another shape."""
+    weights = dict(state["generator"])
+    first = next(iter(weights))
+    weights[first] = torch.zeros(3, *weights[first].shape)
+    return {**state, "generator": weights}
+
+
+ARTIFACT_DAMAGES = {
+    "truncated": lambda path: path.write_bytes(path.read_bytes()[:100]),
+    "empty dict": lambda path: save_atomic({}, path),
+    "wrong shapes": lambda path: save_atomic(wrong_shapes(torch.load(path, weights_only=True)), path),
+}
+
+
+@pytest.mark.parametrize("method", ["chimeramix_grid", "glico", "supermix"])
+def test_an_artifact_that_loads_but_is_not_what_its_kind_writes_is_set_aside(method, tmp_path, capsys):
+    """`{}`, an artifact of another stage or with other fields: each kind checks its artifacts."""
+    store = Store(tmp_path / "results")
+    add_untrained_stages(store, method)
+    for stage in resolve([CHIMERAMIX.spec.__class__(method, "digits", 5, 0, profile="quick")]).stages:
+        artifact = store.artifact_path(stage.id)
+        state = torch.load(artifact, weights_only=True)
+        other = {**state, "stage": {**state["stage"], "seed": 7}}
+        for planted, why in (({}, "no stage"), ({"stage": state["stage"]}, "no "), (other, "made for another stage")):
+            save_atomic(planted, artifact)
+            assert not stage.done(store)
+            assert why in capsys.readouterr().err and artifact.with_name(artifact.name + ".invalid").exists()
+            save_atomic(state, artifact)
+            assert stage.done(store)
+
+
 @pytest.mark.slow
-def test_a_truncated_artifact_is_retrained_by_the_next_run(tmp_path, capsys):
+@pytest.mark.parametrize("damage", ARTIFACT_DAMAGES)
+def test_a_damaged_artifact_is_retrained_by_the_next_run(tmp_path, capsys, damage):
     results = tmp_path / "results"
     argv = ["run", *SELECTION, "--executor", "debug", "--quiet", "--results-dir", str(results)]
     store = Store(results)
     add_untrained_stages(store, "chimeramix_grid")
     artifact = store.artifact_path(GENERATOR.id)
-    artifact.write_bytes(artifact.read_bytes()[:100])
+    ARTIFACT_DAMAGES[damage](artifact)
     assert main(argv) == 0
     out, err = capsys.readouterr()
     assert "1 stages trained, 2 runs finished" in out and f"warning: {artifact} is not a valid stage artifact" in err
@@ -627,3 +662,19 @@ def test_subset_files_quote_class_and_file_names(tmp_path, capsys, monkeypatch):
         rows = list(csv.reader(f, delimiter="\t"))
     assert len(rows) == 6 and all(len(row) == 2 and row[1].startswith(row[0] + "/") for row in rows)
     assert sum(row[0] == "two\nlines" and "/a\t" in row[1] for row in rows) == 3
+
+
+@pytest.mark.parametrize("damage", ["empty dict", "wrong shapes"])
+def test_samples_and_fid_on_a_wrong_artifact_are_one_line(tmp_path, capsys, damage):
+    store = Store(tmp_path / "results")
+    add_untrained_stages(store, "chimeramix_grid")
+    ARTIFACT_DAMAGES[damage](store.artifact_path(GENERATOR.id))
+    common = ["--dataset", "digits", "--shots", "5", "--seed", "0", "--profile", "quick", "--results-dir", str(store.root)]
+    for argv in (["samples", "--method", "chimeramix_grid", *common, "--out", str(tmp_path / "s.png")],
+                 ["analyze", "fid", "--sets", "chimeramix_grid", "--k", "10", *common]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 2 and err[0].startswith("warning:") and "trained again" in err[0], err
+        assert err[1].startswith("error: no trained generator for chimeramix_grid digits shots=5") and "Traceback" not in err[1]
+        save_atomic(torch.load(store.artifact_path(GENERATOR.id).with_name(f"{GENERATOR.id}.pt.invalid"),
+                               weights_only=True), store.artifact_path(GENERATOR.id))

@@ -316,7 +316,7 @@ def test_a_chain_of_stages_becomes_dependencies_level_by_level(cluster, toy, cap
     assert "teacher stages of the unfinished runs:" in midway
     wait_until(lambda: toy_run.done(store) and baseline.done(store), "both records", every=2)
     assert store.load_record(toy_run.id).stages[0]["stage_id"] == label_set.id
-    assert store.stage_done(teacher.id)
+    assert teacher.done(store)
 
 
 # --- interruptions: a run long enough to interrupt (a folder dataset of 100 classes, quick profile) ---

@@ -23,7 +23,7 @@ import os
 import re
 import stat
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from benchmark.atomic import write_json_atomic, write_text_atomic
 from benchmark.errors import UserError
@@ -105,13 +105,14 @@ class Store:
     def stage_record(self, stage_id: str) -> dict[str, Any] | None:
         return read_json(self.root / "artifacts" / f"{stage_id}.json", _stage_record(stage_id), "stage record")
 
-    def stage_done(self, stage_id: str) -> bool:
-        """A valid record and an artifact that loads: a stage whose artifact does not load is not done."""
-        return self.stage_record(stage_id) is not None and self.artifact_loads(stage_id)
+    def stage_done(self, stage_id: str, problem: Callable[[Any], str]) -> bool:
+        """A valid record and an artifact that loads and that `problem` finds nothing wrong with (its
+        stage kind's check): a stage whose artifact does not is not done."""
+        return self.stage_record(stage_id) is not None and self.artifact_loads(stage_id, problem)
 
-    def artifact_loads(self, stage_id: str) -> bool:
+    def artifact_loads(self, stage_id: str, problem: Callable[[Any], str]) -> bool:
         """Whether the stage's artifact loads with torch's weights-only loader (memory-mapped: its
-        structure is read, not its tensors); one that does not is moved aside."""
+        structure is read, not its tensors) into what its kind writes; one that does not is moved aside."""
         path = self.artifact_path(stage_id)
         try:
             st = path.lstat()
@@ -125,9 +126,13 @@ class Store:
             return True
         import torch
         try:
-            torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+            state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
         except Exception as exc:  # noqa: BLE001  a damaged file fails anywhere in the loader
             set_aside(path, "stage artifact", f"does not load: {type(exc).__name__}; the stage is trained again")
+            return False
+        wrong = problem(state)
+        if wrong:
+            set_aside(path, "stage artifact", f"{wrong}; the stage is trained again")
             return False
         _loadable.add(key)
         return True

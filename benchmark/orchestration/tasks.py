@@ -121,7 +121,7 @@ class StageTask(Node):
                          checkpoint_every_s, on_epoch, self.classifier)
 
     def done(self, store: Store) -> bool:
-        return store.stage_done(self.id)
+        return store.stage_done(self.id, lambda state: self.kind.artifact_problem(state, self.spec, self.recipe))
 
     def result(self, store: Store) -> str:
         """A finished stage in a few words."""
