@@ -160,10 +160,10 @@ def default_profile(dataset: str) -> str:
 
 def product(datasets: list[str], methods: list[str], shots: list[Shots], seeds: list[int], profile: str | None,
             augments: list[str] = ("none",), overrides: dict[str, dict[str, list[Any]]] | None = None,
-            ) -> tuple[list[RunSpec], list[str]]:
+            recipe: dict[str, list[Any]] | None = None) -> tuple[list[RunSpec], list[str]]:
     """Every combination, with one RunSpec per value of each swept parameter (`overrides`: method ->
-    parameter -> values); (the specs, the notes: the profile chosen, the runs left out because their
-    method does not apply there, and why)."""
+    parameter -> values; `recipe`: recipe value -> values, for every method); (the specs, the notes:
+    the profile chosen, the runs left out because their method does not apply there, and why)."""
     from benchmark.orchestration.plan import dataset_shape
     from benchmark.orchestration.tasks import NotApplicable, Resolver
     if profile is not None:
@@ -177,8 +177,11 @@ def product(datasets: list[str], methods: list[str], shots: list[Shots], seeds: 
                          "machine without a GPU (--profile paper for the published recipe)")
         for name, s, augment in itertools.product(methods, shots, augments):
             swept = (overrides or {}).get(name, {})
-            for values in itertools.product(*swept.values()):
-                runs = [RunSpec(name, dataset, s, k, augment, chosen, tuple(zip(swept, values))) for k in seeds]
+            recipe_swept = recipe or {}
+            for values, recipe_values in itertools.product(itertools.product(*swept.values()),
+                                                           itertools.product(*recipe_swept.values())):
+                runs = [RunSpec(name, dataset, s, k, augment, chosen, tuple(zip(swept, values)),
+                                tuple(zip(recipe_swept, recipe_values))) for k in seeds]
                 try:
                     resolver.run(runs[0])
                 except NotApplicable as exc:

@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from benchmark.hparams import HParam
 from benchmark.spec import ALL_SHOTS, Shots, per_class
 
 if TYPE_CHECKING:  # the planning commands read recipes without torch
@@ -69,6 +70,20 @@ class Recipe(Schedule):
             return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=self.epochs * steps_per_epoch)
         return torch.optim.lr_scheduler.StepLR(optimizer, step_size=self.lr_decay.epochs * steps_per_epoch,
                                                gamma=self.lr_decay.gamma)
+
+
+def recipe_params(recipe: Recipe) -> dict[str, HParam]:
+    """The recipe values a run may set (RunSpec.recipe), declared as the methods' hyperparameters
+    are: the default (the recipe's own value), the valid range, and the range `tune` searches: the
+    learning rate and the weight decay log-uniformly over a decade either side of the recipe's value
+    (DEIC/GEM tune these two)."""
+    def decade(value: float) -> tuple[float, float] | None:
+        return (value / 10, value * 10) if value > 0 else None
+
+    return {"lr": HParam(recipe.lr, low=0.0, high=10.0, above=True, search=decade(recipe.lr), log=True),
+            "weight_decay": HParam(recipe.weight_decay, low=0.0, high=1.0, search=decade(recipe.weight_decay), log=True),
+            "epochs": HParam(recipe.epochs, low=1, high=10_000),
+            "batch_size": HParam(recipe.batch_size, low=1, high=4096)}
 
 
 # ciFAIR/CIFAR (and every 32x32 set: digits, user folders): WRN-16-8, GEM's tuned values.
