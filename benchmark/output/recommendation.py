@@ -133,17 +133,15 @@ def seeds_needed(mean: float, sd: float, tests: int = 1) -> int | None:
     return None
 
 
-def column(group: pd.DataFrame, name: str, default: Any) -> pd.Series:
-    """A column of the results frame, or `default` for every row where the frame has none."""
-    return group[name] if name in group else pd.Series([default] * len(group), index=group.index)
-
-
 def comparisons(group: pd.DataFrame) -> Group | None:
     """Every method of a group (rows of the results frame with accuracy) against its reference,
     best mean accuracy first, the family Holm-adjusted; None when the group has no Baseline runs."""
     baseline = (group["method_name"] == BASELINE) & (group["augment"] == "none") & (group["overrides"].map(len) == 0)
-    tuned = column(group, "tune", None).map(lambda c: c is not None)
-    plain = group[baseline & ~tuned & (column(group, "recipe", {}).map(len) == 0)]
+    tuned = group["tune"].map(lambda c: c is not None)
+    untuned = group[baseline & ~tuned]
+    # the Baseline with the recipe's values; where every run sets recipe values (a grid file's [recipe]), the first
+    plain = untuned[untuned["method"] == untuned.sort_values("recipe", key=lambda r: r.map(len), kind="stable")
+                    ["method"].iloc[0]] if not untuned.empty else untuned
     is_tuned = bool((baseline & tuned).any())
     reference_rows = group[baseline & tuned] if is_tuned else plain
     if reference_rows.empty:
