@@ -27,10 +27,11 @@ def selected(args: argparse.Namespace, log=print):
     return selection
 
 
-def selected_plan(args: argparse.Namespace, log=print):
-    """The selection of the command line, resolved into the task graph."""
+def with_tuned(specs: list, store):
+    """These runs and the tuned runs `tune` chose for them (in `store`), resolved into the task graph."""
     from benchmark.orchestration.plan import resolve
-    return resolve(selected(args, log).specs)
+    from benchmark.orchestration.tuning import tuned_runs
+    return resolve([*specs, *tuned_runs(specs, store)])
 
 
 def has_selection(args: argparse.Namespace) -> bool:
@@ -184,8 +185,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     from benchmark.orchestration.status import status_lines
     from benchmark.orchestration.store import Store
 
-    plan = selected_plan(args)
+    specs = selected(args).specs
     store = Store(results_dir(args.results_dir, must_exist=True))
+    plan = with_tuned(specs, store)
     table, details = status_lines(store, plan)  # the store, and the scheduler for SLURM runs
     print("\n".join([*table, *details]))
     return 0
@@ -214,9 +216,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     from benchmark.orchestration.store import Store
     from benchmark.output.export import write_csv
 
-    records = list(Store(results_dir(args.results_dir, must_exist=True)).records())
-    if has_selection(args):
-        wanted = {run.id for run in selected_plan(args, log=lambda note: print(note, file=sys.stderr)).runs}
+    specs = selected(args, log=lambda note: print(note, file=sys.stderr)).specs if has_selection(args) else None
+    store = Store(results_dir(args.results_dir, must_exist=True))
+    records = list(store.records())
+    if specs is not None:
+        wanted = {run.id for run in with_tuned(specs, store).runs}
         records = [r for r in records if r.run_id in wanted]
     if args.out is None:
         write_csv(records, sys.stdout)

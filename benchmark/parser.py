@@ -12,7 +12,7 @@ from benchmark.profiles import PROFILES
 
 
 DESCRIPTION = ("Image classification from very small datasets: every method of the field over datasets x shots x "
-               "seeds, and the papers' tables. Commands: run, status, report, export, list, perf, samples, subsets, "
+               "seeds, and the papers' tables. Commands: run, tune, status, report, export, list, perf, samples, subsets, "
                "analyze; `<command> --help` gives each one's options.")
 EXECUTORS = ("local", "debug", "slurm")
 DEFAULT_TRIALS = 20
@@ -159,7 +159,7 @@ def build_parser() -> Parser:
                             description="Write one long-form CSV row per finished run (or only the grid's or "
                                         "selection's, as for `run`): run id, method, dataset, shots, seed, the hash "
                                         "of its training subset, a folder's fingerprint, augment policy, profile, "
-                                        "overrides and every hyperparameter as JSON, accuracy, balanced and top-5 accuracy, training time, steps, device, "
+                                        "overrides, recipe values and every hyperparameter as JSON, accuracy, balanced and top-5 accuracy, training time, steps, device, "
                                         "threads, versions, host, commit; e.g. for pandas.read_csv.")
     add_selection(export)
     add_results_dir(export)
