@@ -114,6 +114,17 @@ def test_the_dry_run_shows_the_searches_trials_and_cost(tmp_path, capsys) -> Non
     assert "--trials and --once apply with --tune" in capsys.readouterr().err
 
 
+def test_a_damaged_study_journal_is_set_aside(tmp_path, capsys) -> None:
+    [search] = searches(resolve([RunSpec("baseline", "digits", 5, 0, profile="quick")]), 1, once=True)
+    store = Store(tmp_path)
+    path = store.study_path(search.trials[0].spec.study_id)
+    path.parent.mkdir(parents=True)
+    path.write_text('{"op_code": 0, "worker_id": "x", "study_name": 3}\nnot json\n')
+    study = open_study(store, search.trials[0].spec)
+    assert study.trials == [] and path.with_name(path.name + ".invalid").exists()
+    assert "is not a valid study journal" in capsys.readouterr().err
+
+
 def grid_file(tmp_path, seeds: str = "0-1") -> str:
     """A selection whose runs train for 2 epochs: trials of seconds."""
     path = tmp_path / "tiny.toml"
@@ -148,6 +159,10 @@ def test_tune_trains_trials_then_the_tuned_runs_and_never_redoes_a_trial(tmp_pat
     assert main(["report", "--grid", grid_file(tmp_path), "--results-dir", str(results), "--out",
                  str(tmp_path / "reports"), "--no-figures"]) == 0
     assert "Baseline (epochs=2) (tuned)" in (tmp_path / "reports" / "tiny" / "tables.md").read_text()
+    capsys.readouterr()
+    assert main(["export", "--grid", grid_file(tmp_path), "--results-dir", str(results)]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines()[1:] if line]
+    assert len(rows) == 2 and all('""lr"": ' in row for row in rows)  # only the tuned runs have records
 
 
 @pytest.mark.slow

@@ -100,7 +100,7 @@ def open_study(store: Store, spec: TrialSpec) -> optuna.Study:
     try:
         return study()
     except Exception as exc:  # noqa: BLE001  a damaged journal fails anywhere in its replay
-        set_aside(path, "study journal", f"{type(exc).__name__}; the search goes on from the trial records alone")
+        set_aside(path, "study journal", f"{type(exc).__name__}; a new study starts, finished trials keep their records")
         return study()
 
 
