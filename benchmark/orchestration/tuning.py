@@ -54,6 +54,9 @@ def searches(plan: Plan, trials: int, once: bool) -> list[Search]:
     """The searches of the plan's runs; a run that cannot be tuned is a UserError (one line)."""
     if trials < 1:
         raise UserError(f"--trials must be at least 1, got {trials}")
+    if not plan.runs:
+        raise UserError("tune: the selection has no run of a method to tune (run --tune tunes the Baseline, a grid "
+                        "file's [tune] its methods)")
     groups: dict[tuple, list[RunTask]] = defaultdict(list)
     for run in plan.runs:
         check_tunable(run)
