@@ -132,7 +132,7 @@ def test_seeds_needed_use_the_corrected_level() -> None:
     noisy = {"baseline": BASE, "cosine": [b + d for b, d in zip(BASE, [1.0, -1.0, 2.0, 0.5, 0.0])],
              "cutout": [b + d for b, d in zip(BASE, [0.0, 1.0, -1.0, 0.5, 0.5])]}
     text = " ".join(b.text for b in recommendation_section(frame(noisy), None) if isinstance(b, Text))
-    assert "t(1 − 0.05/(2·2), n − 1), the Bonferroni level at which Holm rejects" in text
+    assert "t(1 − 0.05/(2·2), n − 1) · sd / √n ≤ |Δ|: the Bonferroni level 0.05/2, at which Holm rejects" in text
 
 
 @pytest.mark.parametrize("once", [True, False])

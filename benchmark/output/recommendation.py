@@ -283,10 +283,12 @@ def seeds_note(group: Group) -> list[Block]:
         else:
             needed.append(f"{c.label} {n}" if n else f"{c.label} more than {MAX_SEEDS}")
     seeds = max((c.n for c in others), default=0)
-    level = "t(0.975, n − 1)" if m == 1 else f"t(1 − 0.05/(2·{m}), n − 1), the Bonferroni level at which Holm rejects"
+    level = ("t(0.975, n − 1) · sd / √n ≤ |Δ|" if m == 1 else
+             f"t(1 − 0.05/(2·{m}), n − 1) · sd / √n ≤ |Δ|: the Bonferroni level 0.05/{m}, at which Holm rejects "
+             "whatever the other methods show")
     return [Text(f"No corrected test tells a method from the Baseline: {seeds} seed{'s' if seeds != 1 else ''} "
                  f"cannot tell these methods from the Baseline. Seeds that would be needed to tell each observed "
-                 f"difference from 0 if its spread stays as observed (the smallest n with {level} · sd / √n ≤ |Δ|): "
+                 f"difference from 0 if its spread stays as observed (the smallest n with {level}): "
                  + "; ".join(needed) + ".")]
 
 
