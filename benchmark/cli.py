@@ -1,4 +1,4 @@
-"""Command line: python -m benchmark (or smalldata-benchmark) run | status | report | export | list | perf |
+"""Command line: python -m benchmark (or smalldata-benchmark) run | tune | status | report | export | list | perf |
 samples | subsets | analyze. Parsing imports nothing heavy: --help, list, status and the dry run answer without
 torch; each command imports what it computes with."""
 from __future__ import annotations
@@ -12,6 +12,7 @@ from pathlib import Path
 from benchmark.arguments import results_dir, writable_dir
 from benchmark.atomic import write_text_atomic
 from benchmark.errors import UserError, disk_full, os_error_line
+from benchmark.stored import printable
 from benchmark.parser import build_parser
 
 
@@ -29,10 +30,11 @@ def selected(args: argparse.Namespace, log=print):
     return selection
 
 
-def selected_plan(args: argparse.Namespace, log=print):
-    """The selection of the command line, resolved into the task graph."""
+def with_tuned(specs: list, store):
+    """These runs and the tuned runs `tune` chose for them (in `store`), resolved into the task graph."""
     from benchmark.orchestration.plan import resolve
-    return resolve(selected(args, log).specs)
+    from benchmark.orchestration.tuning import tuned_runs
+    return resolve([*specs, *tuned_runs(specs, store)])
 
 
 def has_selection(args: argparse.Namespace) -> bool:
@@ -42,56 +44,154 @@ def has_selection(args: argparse.Namespace) -> bool:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from benchmark.data import default_data_dir
+    from benchmark.orchestration.plan import resolve
     from benchmark.orchestration.slurm.options import slurm_options_from_args
     from benchmark.orchestration.store import Store
-    from benchmark.stored import printable
 
     if args.workers is not None and args.workers < 1:
         raise UserError(f"--workers must be at least 1, got {args.workers}")
     slurm_options = slurm_options_from_args(args)
     data_dir = args.data_dir or default_data_dir()
-    plan = selected_plan(args)
+    selection = selected(args)
+    plan = resolve(selection.specs)
+    found = []
+    if selection.tune is not None:
+        from benchmark.orchestration.tuning import searches
+        tune = selection.tune
+        found = searches(resolve([s for s in selection.specs if s.method in tune.methods]), tune.trials, tune.once)
     store = Store(writable_dir(results_dir(args.results_dir, must_exist=False), "results directory"))
     if args.dry_run:
-        from benchmark.orchestration.cost import CostModel, local_device_kind
-        from benchmark.orchestration.plan import describe_plan
-        device = slurm_options.device_kind(plan) if slurm_options else local_device_kind()
-        print(describe_plan(plan, store, CostModel.for_device(device)))
-        if slurm_options:
-            from benchmark.orchestration.slurm.scheduler import scheduler_for
-            from benchmark.orchestration.slurm.submit import plan_submission
-            scheduler = scheduler_for(required=False)[0]
-            print("\n".join(plan_submission(plan, store, slurm_options, scheduler).dry_run(slurm_options.profile)))
+        if found:
+            print(tuning_dry_run(found, store, args, slurm_options) + "\n")
+        print(dry_run(plan, store, slurm_options))
         return 0
     from benchmark.orchestration.folders import check_folders
     from benchmark.orchestration.plan import validate_data
-    from benchmark.orchestration.worker import JobOptions
     validate_data(plan, data_dir, args.download)
     check_folders(plan, store)
-    options = JobOptions(checkpoint_every_s=args.checkpoint_every, compile_model=args.compile)
+    if found:
+        from benchmark.orchestration.tuning import tuned_runs
+        status = run_searches(found, store, data_dir, args, slurm_options)
+        if status is not None:
+            return status
+        plan = resolve([*selection.specs, *tuned_runs(selection.specs, store)])
+    return train_runs(plan, store, data_dir, args, slurm_options)
+
+
+def dry_run(plan, store, slurm_options) -> str:
+    from benchmark.orchestration.cost import CostModel, local_device_kind
+    from benchmark.orchestration.plan import describe_plan
+    device = slurm_options.device_kind(plan) if slurm_options else local_device_kind()
+    lines = [describe_plan(plan, store, CostModel.for_device(device))]
+    if slurm_options:
+        from benchmark.orchestration.slurm.scheduler import scheduler_for
+        from benchmark.orchestration.slurm.submit import plan_submission
+        scheduler = scheduler_for(required=False)[0]
+        lines += plan_submission(plan, store, slurm_options, scheduler).dry_run(slurm_options.profile)
+    return "\n".join(lines)
+
+
+def job_options(args: argparse.Namespace):
+    from benchmark.orchestration.worker import JobOptions
+    return JobOptions(checkpoint_every_s=args.checkpoint_every, compile_model=args.compile)
+
+
+def train_runs(plan, store, data_dir: Path, args: argparse.Namespace, slurm_options) -> int:
+    """Train (or submit) the plan's unfinished runs and say how it went."""
     if slurm_options:
         from benchmark.orchestration.slurm.submit import submit
-        print("\n".join(submit(plan, store, data_dir, slurm_options, options).summary(store.slurm_jobs_dir)))
+        print("\n".join(submit(plan, store, data_dir, slurm_options, job_options(args)).summary(store.slurm_jobs_dir)))
         return 0
     from benchmark.orchestration.local import launch
-    outcome = launch(plan, args.executor, store, data_dir, args.workers, options, not args.quiet)
+    outcome = launch(plan, args.executor, store, data_dir, args.workers, job_options(args), not args.quiet)
     stages = f"{outcome.stages_trained} stages trained, " if outcome.stages_trained else ""
     left = f", {len(outcome.left)} left to another process" if outcome.left else ""
     print(f"{stages}{len(outcome.done)} runs finished, {outcome.skipped} already done, {len(outcome.failed)} failed"
           f"{left}; records in {store.root / 'runs'}")
-    for task in outcome.failed[:10]:
+    print_failures(store, outcome.failed)
+    return 1 if outcome.failed else 0
+
+
+def print_failures(store, failed: list) -> None:
+    for task in failed[:10]:
         failure = store.load_failure(task.id) or {}
         print(f"  failed: {task.describe()}: {printable(failure.get('error', 'no record written'))} "
               f"(log: {printable(str(failure.get('log')))})")
-    return 1 if outcome.failed else 0
+
+
+def tuning_dry_run(found, store, args: argparse.Namespace, slurm_options) -> str:
+    from benchmark.orchestration.cost import CostModel, local_device_kind
+    from benchmark.orchestration.tuning import describe_tuning, trial_plan
+    device = slurm_options.device_kind(trial_plan(found)) if slurm_options else local_device_kind()
+    return describe_tuning(found, store, CostModel.for_device(device))
+
+
+def run_searches(found, store, data_dir: Path, args: argparse.Namespace, slurm_options) -> int | None:
+    """Train (or submit) the searches' unfinished trials, then choose each search's values; None
+    when every search has chosen (its tuned runs can train), else the exit status."""
+    from benchmark.orchestration.tuning import choose, describe_choice, trial_plan
+    trials = trial_plan(found)
+    if slurm_options:
+        from benchmark.orchestration.slurm.submit import submit
+        print("\n".join(submit(trials, store, data_dir, slurm_options, job_options(args)).summary(store.slurm_jobs_dir)))
+        if not all(t.done(store) for t in trials.runs):
+            print("the tuned runs need the trials' results: run the same command again once the trials have finished "
+                  "(`status` does not show trials; their records are in <results>/tune/trials/)")
+            return 0
+    else:
+        from benchmark.orchestration.local import launch
+        outcome = launch(trials, args.executor, store, data_dir, args.workers, job_options(args), not args.quiet)
+        left = f", {len(outcome.left)} left to another process" if outcome.left else ""
+        print(f"{len(outcome.done)} trials finished, {outcome.skipped} already done, {len(outcome.failed)} failed{left}; "
+              f"records in {store.root / 'tune' / 'trials'}")
+        print_failures(store, outcome.failed)
+        if outcome.failed or outcome.left:
+            print("no tuned run is trained before every trial has finished: run the same command again to resume")
+            return 1 if outcome.failed else 0
+    for search in found:
+        choices = choose(search, store)
+        print(describe_choice(search, choices[0] if choices else None))
+        if not choices:
+            return 1
+    return None
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    from benchmark.data import default_data_dir
+    from benchmark.orchestration.plan import resolve
+    from benchmark.orchestration.slurm.options import slurm_options_from_args
+    from benchmark.orchestration.store import Store
+    from benchmark.orchestration.tuning import searches, tuned_runs
+    from benchmark.parser import DEFAULT_TRIALS
+
+    if args.workers is not None and args.workers < 1:
+        raise UserError(f"--workers must be at least 1, got {args.workers}")
+    slurm_options = slurm_options_from_args(args)
+    data_dir = args.data_dir or default_data_dir()
+    selection = selected(args)
+    plan = resolve(selection.specs)
+    found = searches(plan, DEFAULT_TRIALS if args.trials is None else args.trials, args.once)
+    store = Store(writable_dir(results_dir(args.results_dir, must_exist=False), "results directory"))
+    if args.dry_run:
+        print(tuning_dry_run(found, store, args, slurm_options))
+        return 0
+    from benchmark.orchestration.folders import check_folders
+    from benchmark.orchestration.plan import validate_data
+    validate_data(plan, data_dir, args.download)
+    check_folders(plan, store)
+    status = run_searches(found, store, data_dir, args, slurm_options)
+    if status is not None:
+        return status
+    return train_runs(resolve(tuned_runs(selection.specs, store)), store, data_dir, args, slurm_options)
 
 
 def cmd_status(args: argparse.Namespace) -> int:
     from benchmark.orchestration.status import status_lines
     from benchmark.orchestration.store import Store
 
-    plan = selected_plan(args)
+    specs = selected(args).specs
     store = Store(results_dir(args.results_dir, must_exist=True))
+    plan = with_tuned(specs, store)
     table, details = status_lines(store, plan)  # the store, and the scheduler for SLURM runs
     print("\n".join([*table, *details]))
     return 0
@@ -120,9 +220,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     from benchmark.orchestration.store import Store
     from benchmark.output.export import write_csv
 
-    records = list(Store(results_dir(args.results_dir, must_exist=True)).records())
-    if has_selection(args):
-        wanted = {run.id for run in selected_plan(args, log=lambda note: print(note, file=sys.stderr)).runs}
+    specs = selected(args, log=lambda note: print(note, file=sys.stderr)).specs if has_selection(args) else None
+    store = Store(results_dir(args.results_dir, must_exist=True))
+    records = list(store.records())
+    if specs is not None:
+        wanted = {run.id for run in with_tuned(specs, store).runs}
         records = [r for r in records if r.run_id in wanted]
     if args.out is None:
         write_csv(records, sys.stdout)
@@ -304,7 +406,7 @@ def cmd_samples(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "status": cmd_status, "report": cmd_report, "export": cmd_export, "list": cmd_list,
+COMMANDS = {"run": cmd_run, "tune": cmd_tune, "status": cmd_status, "report": cmd_report, "export": cmd_export, "list": cmd_list,
             "perf": cmd_perf, "samples": cmd_samples, "subsets": cmd_subsets, "analyze": cmd_analyze}
 
 

@@ -12,9 +12,10 @@ from benchmark.profiles import PROFILES
 
 
 DESCRIPTION = ("Image classification from very small datasets: every method of the field over datasets x shots x "
-               "seeds, and the papers' tables. Commands: run, status, report, export, list, perf, samples, subsets, "
+               "seeds, and the papers' tables. Commands: run, tune, status, report, export, list, perf, samples, subsets, "
                "analyze; `<command> --help` gives each one's options.")
 EXECUTORS = ("local", "debug", "slurm")
+DEFAULT_TRIALS = 20
 
 
 def program() -> str:
@@ -62,6 +63,36 @@ def add_data_dir(p: argparse.ArgumentParser, what_for: str = "") -> None:
                         "~/.cache/smalldata-benchmark/data)")
 
 
+def add_launch(p: argparse.ArgumentParser, what: str) -> None:
+    """Where and how `run` and `tune` train."""
+    add_results_dir(p)
+    add_data_dir(p)
+    p.add_argument("--download", action="store_true", help="download missing dataset files (needs internet)")
+    p.add_argument("--executor", default="local", choices=EXECUTORS,
+                   help="local (parallel local processes, default), debug (in this process) or slurm (job arrays on "
+                        "a SLURM cluster; returns once they are submitted, see the SLURM options below)")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="parallel local processes (default: one per GPU, else one per CPU core up to 8)")
+    p.add_argument("--compile", action="store_true",
+                   help="torch.compile the classifier (opt-in: worth it on GPUs for long runs; the first steps compile)")
+    p.add_argument("--checkpoint-every", type=seconds, default=60.0, metavar="SECONDS",
+                   help="write a checkpoint at the first epoch end after this many seconds (default 60)")
+    p.add_argument("--dry-run", action="store_true",
+                   help=f"print the plan ({what} and stages, what is left to do, training steps, the estimated time on "
+                        "the device they would use, from the step-time table: nothing is measured) and exit")
+    p.add_argument("--quiet", action="store_true", help="no progress output, only the closing summary")
+    from benchmark.orchestration.slurm.options import add_slurm_arguments
+    add_slurm_arguments(p)
+
+
+def add_tuning(p: argparse.ArgumentParser, prefix: str = "") -> None:
+    p.add_argument("--trials", type=int, default=None, metavar="N",
+                   help=f"{prefix}trials per search (default {DEFAULT_TRIALS}; GEM ran 100 to 250 on a GPU)")
+    p.add_argument("--once", action="store_true",
+                   help=f"{prefix}search once, on the first seed's subset, and use its values for every seed "
+                        "(cheaper; default: every seed is searched on its own subset and uses its own values)")
+
+
 def build_parser() -> Parser:
     p = Parser(prog=program(), description=DESCRIPTION)
     p.add_argument("--version", action="version", version=f"%(prog)s {version()}")
@@ -72,24 +103,28 @@ def build_parser() -> Parser:
                                      "x --seeds) that has no record yet. Finished runs are skipped; interrupted runs "
                                      "resume from their checkpoint.")
     add_selection(run)
-    add_results_dir(run)
-    add_data_dir(run)
-    run.add_argument("--download", action="store_true", help="download missing dataset files (needs internet)")
-    run.add_argument("--executor", default="local", choices=EXECUTORS,
-                     help="local (parallel local processes, default), debug (in this process) or slurm (job arrays on "
-                          "a SLURM cluster; returns once they are submitted, see the SLURM options below)")
-    run.add_argument("--workers", type=int, default=None, metavar="N",
-                     help="parallel local processes (default: one per GPU, else one per CPU core up to 8)")
-    run.add_argument("--compile", action="store_true",
-                     help="torch.compile the classifier (opt-in: worth it on GPUs for long runs; the first steps compile)")
-    run.add_argument("--checkpoint-every", type=seconds, default=60.0, metavar="SECONDS",
-                     help="write a checkpoint at the first epoch end after this many seconds (default 60)")
-    run.add_argument("--dry-run", action="store_true",
-                     help="print the plan (runs and stages, what is left to do, training steps, the estimated time on "
-                          "the device the runs would use, from the step-time table: nothing is measured) and exit")
-    run.add_argument("--quiet", action="store_true", help="no progress output, only the closing summary")
-    from benchmark.orchestration.slurm.options import add_slurm_arguments
-    add_slurm_arguments(run)
+    add_launch(run, "runs")
+    add_tuning(run, "--tune: ")
+    run.add_argument("--tune", action="store_true",
+                     help="also tune the Baseline of every (dataset, shots) of the selection (as `tune --methods "
+                          "baseline`: k-fold validation inside each training subset, --trials trials) and train its "
+                          "tuned runs; the recommendation then compares every method with the tuned Baseline")
+
+    tune = sub.add_parser("tune", help="search lr, weight decay and the method's own hyperparameters on the training "
+                                       "subsets (k-fold validation), then train the tuned runs",
+                          description="The DEIC/GEM protocol on the training subset only (no test image is seen): for "
+                                      "each (dataset, shots, method) of the selection and each seed's subset (or, with "
+                                      "--once, the first seed's), --trials trials of Optuna's TPE sampler over the "
+                                      "recipe's lr and weight decay (log-uniform, a decade either side of the recipe's "
+                                      "value) and the method's hyperparameters that declare a search range, each scored "
+                                      "by k-fold cross-validation inside the subset (k = min(shots, 5), stratified) and "
+                                      "pruned by successive halving on its folds; then the run of every seed with the "
+                                      "best values (the tuned run). Trials are tasks like runs: claimed, resumable, "
+                                      "recorded under <results>/tune/. Methods with a stage (a generator, a teacher) "
+                                      "cannot be tuned, nor 1 shot (nothing to hold out).")
+    add_selection(tune)
+    add_tuning(tune)
+    add_launch(tune, "searches, trials")
 
     status = sub.add_parser("status", help="done / missing / failed / pending / running runs of a grid",
                             description="Count the done, missing, failed, pending and running runs of a grid, per "
@@ -124,7 +159,7 @@ def build_parser() -> Parser:
                             description="Write one long-form CSV row per finished run (or only the grid's or "
                                         "selection's, as for `run`): run id, method, dataset, shots, seed, the hash "
                                         "of its training subset, a folder's fingerprint, augment policy, profile, "
-                                        "overrides and every hyperparameter as JSON, accuracy, balanced and top-5 accuracy, training time, steps, device, "
+                                        "overrides, recipe values and every hyperparameter as JSON, accuracy, balanced and top-5 accuracy, training time, steps, device, "
                                         "threads, versions, host, commit; e.g. for pandas.read_csv.")
     add_selection(export)
     add_results_dir(export)

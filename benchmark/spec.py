@@ -1,7 +1,9 @@
 """RunSpec: one classifier training run, and StageSpec: a stage that runs need trained first; each
-identified by a stable hash of its JSON. A RunSpec's overrides are canonical once the plan has
-resolved it (orchestration.tasks): only the hyperparameters that differ from the method's
-defaults, as the defaults' types, so that the same run always has the same id."""
+identified by a stable hash of its JSON. A RunSpec's overrides (of its method's hyperparameters)
+and recipe (values of its recipe: lr, weight decay, epochs, batch size) are canonical once the plan
+has resolved it (orchestration.tasks): only the values that differ from the defaults, as the
+defaults' types, so that the same run always has the same id. A run without recipe values has no
+`recipe` key in its JSON: the ids of runs from before it existed stay the same."""
 from __future__ import annotations
 
 import hashlib
@@ -32,20 +34,26 @@ def stable_id(payload: dict[str, Any]) -> str:
 
 
 class Spec:
-    """A frozen dataclass whose last field holds (name, value) pairs, kept sorted; its JSON form
-    holds them as a dict, and its id is the hash of that JSON."""
+    """A frozen dataclass whose fields named in PAIRS hold (name, value) pairs, kept sorted; its
+    JSON form holds them as dicts (a field of OMITTED_EMPTY not at all when it is empty), and its id
+    is the hash of that JSON."""
 
-    PAIRS: ClassVar[str]
+    PAIRS: ClassVar[tuple[str, ...]]
+    OMITTED_EMPTY: ClassVar[tuple[str, ...]] = ()
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        d[self.PAIRS] = dict(getattr(self, self.PAIRS))
+        for name in self.PAIRS:
+            d[name] = dict(getattr(self, name))
+            if name in self.OMITTED_EMPTY and not d[name]:
+                del d[name]
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]):
         d = dict(d)
-        d[cls.PAIRS] = tuple(sorted(d.get(cls.PAIRS, {}).items()))
+        for name in cls.PAIRS:
+            d[name] = tuple(sorted(d.get(name, {}).items()))
         return cls(**d)
 
     @property
@@ -55,7 +63,8 @@ class Spec:
 
 @dataclass(frozen=True)
 class RunSpec(Spec):
-    PAIRS = "overrides"
+    PAIRS = ("overrides", "recipe")
+    OMITTED_EMPTY = ("recipe",)  # added after the first records: a run without recipe values keeps its id
 
     method: str
     dataset: str
@@ -64,10 +73,11 @@ class RunSpec(Spec):
     augment: str = "none"
     profile: str = "paper"
     overrides: tuple[tuple[str, Any], ...] = field(default=())
+    recipe: tuple[tuple[str, Any], ...] = field(default=())  # recipe values other than the profile's (lr, ...)
 
     def describe(self) -> str:
         extra = "" if self.augment == "none" else f"+{self.augment}"
-        over = "".join(f" {k}={v}" for k, v in self.overrides)
+        over = "".join(f" {k}={v}" for k, v in (*self.overrides, *self.recipe))
         return f"{self.method}{extra} {self.dataset} shots={self.shots} seed={self.seed} [{self.profile}]{over}"
 
 
@@ -76,7 +86,7 @@ class StageSpec(Spec):
     """A stage that classifier runs depend on (e.g. a generator), trained once and cached.
     Every RunSpec that names the same StageSpec reuses its artifact."""
 
-    PAIRS = "params"
+    PAIRS = ("params",)
 
     kind: str
     dataset: str
@@ -88,3 +98,36 @@ class StageSpec(Spec):
     def describe(self) -> str:
         params = " ".join(f"{k}={v}" for k, v in self.params)
         return f"{self.kind} {self.dataset} shots={self.shots} seed={self.seed} [{self.profile}] {params}".strip()
+
+
+@dataclass(frozen=True)
+class TrialSpec(Spec):
+    """Trial number `trial` of the hyperparameter search (`tune`) of a run's method and recipe on
+    its training subset (method, dataset, shots, seed, augment, profile, and the method overrides
+    and recipe values it keeps fixed), validated by `folds`-fold cross-validation inside the subset. The trials of one search
+    share every field but `trial`: their study."""
+
+    PAIRS = ("overrides", "recipe")
+
+    method: str
+    dataset: str
+    shots: int
+    seed: int
+    folds: int
+    trial: int
+    augment: str = "none"
+    profile: str = "paper"
+    overrides: tuple[tuple[str, Any], ...] = field(default=())
+    recipe: tuple[tuple[str, Any], ...] = field(default=())
+
+    @property
+    def study_id(self) -> str:
+        d = self.to_dict()
+        del d["trial"]
+        return stable_id(d)
+
+    def describe(self) -> str:
+        extra = "" if self.augment == "none" else f"+{self.augment}"
+        over = "".join(f" {k}={v}" for k, v in (*self.overrides, *self.recipe))
+        return (f"trial {self.trial} of {self.method}{extra} {self.dataset} shots={self.shots} seed={self.seed} "
+                f"[{self.profile}]{over}")

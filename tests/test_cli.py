@@ -165,7 +165,8 @@ HEAVY = ("torch", "torchvision", "sklearn", "skimage", "pandas", "matplotlib", "
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["run", "--help"], ["list"], ["status", "--grid", "demo"],
-                                  ["run", "--grid", "table1", "--dry-run"]])
+                                  ["run", "--grid", "table1", "--dry-run"],
+                                  ["tune", "--grid", "table1", "--methods", "baseline", "--dry-run"]])
 def test_help_list_status_and_the_dry_run_import_no_torch(argv, tmp_path):
     """They answer at once, even on a loaded machine: torch, numpy and the rest load only to compute."""
     code = ("import sys\nfrom benchmark.cli import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"

@@ -14,6 +14,14 @@ methods, shots, seeds and augment policies under one profile, with parameter ove
     [overrides.hydramix]
     p_gen = [0.25, 0.5]
 
+    [recipe]                                        # optional: recipe values of every run
+    lr = 0.01                                       # (lr, weight_decay, epochs, batch_size; a list sweeps)
+
+    [tune]                                          # optional: as `run --tune`
+    trials = 20
+    methods = ["baseline"]                          # optional: ["baseline"]
+    once = false                                    # optional: false
+
 The file is checked whole: every mistake is one line naming the key, the bad value and the valid
 choices, and all of them are reported at once.
 """
@@ -29,12 +37,14 @@ from benchmark.errors import UserError
 from benchmark.orchestration.grids import GRIDS, default_profile, product
 from benchmark.orchestration.plan import dataset_shape
 from benchmark.orchestration.tasks import Resolver
+from benchmark.orchestration.tuning import TuneOptions
 from benchmark.profiles import PROFILES
 from benchmark.spec import AUGMENT_POLICIES, RunSpec
 from methods import METHODS, get_method
 
 REQUIRED = ("datasets", "methods", "shots", "seeds")
-OPTIONAL = ("profile", "augment", "compare_with", "overrides")
+OPTIONAL = ("profile", "augment", "compare_with", "overrides", "recipe", "tune")
+TUNE_KEYS = ("trials", "methods", "once")
 
 
 @dataclass(frozen=True)
@@ -43,6 +53,7 @@ class GridFile:
     specs: list[RunSpec]
     notes: list[str]
     compare: str = ""  # compare_with
+    tune: TuneOptions | None = None
 
 
 def read_grid_file(path: Path) -> GridFile:
@@ -68,17 +79,19 @@ def read_grid_file(path: Path) -> GridFile:
         mistakes.append(f"profile: unknown profile {profile!r}; valid: {', '.join(PROFILES)}")
     augments = items_of(data, "augment", check_augment, mistakes) if "augment" in data else ["none"]
     overrides = check_overrides(data.get("overrides", {}), methods, datasets, profile, mistakes)
+    recipe = check_recipe(data.get("recipe", {}), methods, datasets, profile, mistakes)
+    tune = check_tune(data["tune"], methods, mistakes) if "tune" in data else None
     compare = data.get("compare_with", "")
     with_tables = [name for name, grid in GRIDS.items() if grid.published]
     if compare and compare not in with_tables:
         mistakes.append(f"compare_with: {compare!r} is not a grid with published numbers; valid: {', '.join(with_tables)}")
     if mistakes:
         raise UserError("\n".join(f"{path}: {m}" for m in dict.fromkeys(mistakes)))
-    specs, notes = product(datasets, methods, shots, seeds, profile, augments, overrides)
+    specs, notes = product(datasets, methods, shots, seeds, profile, augments, overrides, recipe)
     if not specs:
         raise UserError(f"{path}: plans no runs ({'; '.join(notes) or 'nothing applies'}); give methods that apply "
                         "to its datasets and shots")
-    return GridFile(path.stem, specs, notes, compare)
+    return GridFile(path.stem, specs, notes, compare, tune)
 
 
 def items_of(data: dict[str, Any], key: str, check: Callable[[Any], Any], mistakes: list[str]) -> list[Any]:
@@ -148,3 +161,46 @@ def check_overrides(table: Any, methods: list[str], datasets: list[str], profile
                         mistakes.append(f"{key}.{parameter}: {exc}")
         overrides[method_name] = swept
     return overrides
+
+
+def check_recipe(table: Any, methods: list[str], datasets: list[str], profile: str | None,
+                 mistakes: list[str]) -> dict[str, list[Any]]:
+    """{recipe value: values}; each value checked by the plan's resolver, as a run of the grid's
+    first method on each dataset with it."""
+    if not isinstance(table, dict):
+        mistakes.append(f"recipe: {table!r} is not a table; write [recipe] with name = value (e.g. lr = 0.01)")
+        return {}
+    resolver = Resolver(dataset_shape)
+    swept = {name: v if isinstance(v, list) else [v] for name, v in table.items()}
+    for dataset in datasets if methods else []:
+        for name, values in swept.items():
+            for value in values:
+                run = RunSpec(methods[0], dataset, 5, 0, profile=profile or default_profile(dataset),
+                              recipe=((name, value),))
+                try:
+                    resolver.run(run)
+                except UserError as exc:
+                    mistakes.append(f"recipe.{name}: {exc}")
+    return swept
+
+
+def check_tune(table: Any, methods: list[str], mistakes: list[str]) -> TuneOptions | None:
+    """The [tune] table: trials (required), methods (default ["baseline"], among the grid's), once (default false)."""
+    if not isinstance(table, dict):
+        mistakes.append(f"tune: {table!r} is not a table; write [tune] with trials = N")
+        return None
+    for key in table:
+        if key not in TUNE_KEYS:
+            mistakes.append(f"tune: unknown key '{key}'; valid: {', '.join(TUNE_KEYS)}")
+    trials = table.get("trials")
+    if not isinstance(trials, int) or isinstance(trials, bool) or trials < 1:
+        mistakes.append(f"tune.trials: {trials!r} is not allowed; give a positive whole number")
+    tuned = table.get("methods", ["baseline"])
+    tuned = tuned if isinstance(tuned, list) else [tuned]
+    for name in tuned:
+        if name not in methods:
+            mistakes.append(f"tune.methods: method {name!r} is not among the grid's methods; valid: {', '.join(methods)}")
+    once = table.get("once", False)
+    if not isinstance(once, bool):
+        mistakes.append(f"tune.once: {once!r} is not true or false")
+    return TuneOptions(tuple(map(str, tuned)), trials, once) if isinstance(trials, int) else None

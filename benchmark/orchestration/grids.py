@@ -194,15 +194,16 @@ def default_profile(dataset: str) -> str:
 
 def product(datasets: list[str], methods: list[str], shots: list[Shots], seeds: list[int], profile: str | None,
             augments: list[str] = ("none",), overrides: dict[str, dict[str, list[Any]]] | None = None,
-            ) -> tuple[list[RunSpec], list[str]]:
+            recipe: dict[str, list[Any]] | None = None) -> tuple[list[RunSpec], list[str]]:
     """Every combination, with one RunSpec per value of each swept parameter (`overrides`: method ->
-    parameter -> values); (the specs, the notes: the profile chosen, the runs left out because their
-    method does not apply there, and why)."""
+    parameter -> values; `recipe`: recipe value -> values, for every method); (the specs, the notes:
+    the profile chosen, the runs left out because their method does not apply there, and why)."""
     from benchmark.orchestration.plan import dataset_shape
     from benchmark.orchestration.tasks import NotApplicable, Resolver
     if profile is not None:
         check_profile(profile)
     swept = [len(values) for parameters in (overrides or {}).values() for values in parameters.values()]
+    swept += [len(values) for values in (recipe or {}).values()]
     runs = math.prod([len(datasets), len(methods), len(shots), len(seeds), len(augments), *swept])
     if runs > MAX_RUNS:
         raise UserError(f"the selection is {runs} runs ({len(datasets)} datasets x {len(methods)} methods x "
@@ -217,8 +218,11 @@ def product(datasets: list[str], methods: list[str], shots: list[Shots], seeds: 
                          "machine without a GPU (--profile paper for the published recipe)")
         for name, s, augment in itertools.product(methods, shots, augments):
             swept = (overrides or {}).get(name, {})
-            for values in itertools.product(*swept.values()):
-                runs = [RunSpec(name, dataset, s, k, augment, chosen, tuple(zip(swept, values))) for k in seeds]
+            recipe_swept = recipe or {}
+            for values, recipe_values in itertools.product(itertools.product(*swept.values()),
+                                                           itertools.product(*recipe_swept.values())):
+                runs = [RunSpec(name, dataset, s, k, augment, chosen, tuple(zip(swept, values)),
+                                tuple(zip(recipe_swept, recipe_values))) for k in seeds]
                 try:
                     resolver.run(runs[0])
                 except NotApplicable as exc:

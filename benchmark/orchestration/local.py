@@ -117,7 +117,7 @@ def opening(plan: Plan, store: Store) -> str:
     todo = plan.unfinished(store)
     resuming = sum(store.checkpoint_path(t.id).exists() for t in [*todo.runs, *todo.stages])
     stages_done = sum(s.done(store) for s in todo.stages)
-    line = f"{len(plan.runs)} runs: {len(plan.runs) - len(todo.runs)} already done, {len(todo.runs)} to train"
+    line = f"{len(plan.runs)} {plan.what}s: {len(plan.runs) - len(todo.runs)} already done, {len(todo.runs)} to train"
     if todo.stages:
         line += f"; {len(todo.stages)} stages needed: {stages_done} already trained, {len(todo.stages) - stages_done} to train"
     if resuming:

@@ -16,7 +16,8 @@ from benchmark.spec import RunSpec, shots_order
 
 @dataclass(frozen=True)
 class Plan:
-    runs: tuple[RunTask, ...]
+    runs: tuple[RunTask, ...]  # or the trials of `tune` (benchmark.orchestration.trials), with `what` "trial"
+    what: str = "run"
 
     @cached_property
     def stages(self) -> tuple[StageTask, ...]:
@@ -36,7 +37,7 @@ class Plan:
 
     def unfinished(self, store: Store) -> Plan:
         """The runs without a record (and so the stages they need)."""
-        return Plan(tuple(r for r in self.runs if not r.done(store)))
+        return Plan(tuple(r for r in self.runs if not r.done(store)), self.what)
 
     def waves(self, store: Store) -> list[list[Task]]:
         """What is left to train, in the order it can be trained: the untrained stages of the

@@ -11,6 +11,9 @@ Layout under the results directory:
   jobs/                      submitit job folders and logs, and each job's end note (<job id>_end.json)
   slurm/<id>.json            the SLURM job a run or stage was last submitted to (--executor slurm)
   datasets/<hash>.json       the contents of a folder dataset the results were trained on (its manifest)
+  tune/studies/<study_id>.journal  a search's Optuna study (its journal file; the sampler's memory)
+  tune/trials/<trial_id>.json      a finished trial of `tune`: its values, fold accuracies, state
+  tune/choices/<run_id>.json       the values `tune` chose for a run, and the tuned run that uses them
 
 Every file read back is validated (benchmark.stored): an invalid one is treated as absent and moved
 aside with a warning. Nothing here is unpickled: records and notes are JSON, and checkpoints and
@@ -30,7 +33,7 @@ from benchmark.errors import UserError
 from benchmark.orchestration.record import RunRecord
 from benchmark.stored import (MANIFEST_BYTES, NOTE_BYTES, PROGRESS_BYTES, NotRegular, fields, read_json,
                               read_regular, set_aside)
-from benchmark.spec import StageSpec
+from benchmark.spec import RunSpec, StageSpec, TrialSpec
 
 JOB_ID = re.compile(r"\d+(_\d+)?")  # a SLURM job (123) or array element (123_4), a local job (its pid)
 SHA1 = re.compile(r"[0-9a-f]{40}")
@@ -77,6 +80,37 @@ def _stage_record(stage_id: str):
     def parse(payload: Any) -> dict[str, Any] | None:
         record = fields(payload, {"stage": dict, "summary": dict})
         return record if record is not None and StageSpec.from_dict(record["stage"]).id == stage_id else None
+    return parse
+
+
+TRIAL_STATES = ("complete", "pruned")
+
+
+def _numbers(payload: Any) -> bool:
+    return isinstance(payload, dict) and all(isinstance(k, str) and isinstance(v, (int, float))
+                                             and not isinstance(v, bool) for k, v in payload.items())
+
+
+def _trial_record(trial_id: str):
+    def parse(payload: Any) -> dict[str, Any] | None:
+        record = fields(payload, {"trial": dict, "state": str, "values": dict, "folds": list, "number": int})
+        if record is None or TrialSpec.from_dict(record["trial"]).id != trial_id or record["state"] not in TRIAL_STATES:
+            return None
+        value = record.get("value")
+        ok = (_numbers(record["values"]) and all(isinstance(a, (int, float)) for a in record["folds"])
+              and (isinstance(value, (int, float)) if record["state"] == "complete" else value is None))
+        return record if ok else None
+    return parse
+
+
+def _choice(run_id: str):
+    def parse(payload: Any) -> dict[str, Any] | None:
+        choice = fields(payload, {"run": dict, "tuned": dict, "mode": str, "study": str, "trials": int,
+                                  "values": dict, "defaults": dict, "validation_accuracy": float})
+        if choice is None or RunSpec.from_dict(choice["run"]).id != run_id:
+            return None
+        RunSpec.from_dict(choice["tuned"])  # a tuned spec that does not parse: no choice
+        return choice if _numbers(choice["values"]) and _numbers(choice["defaults"]) else None
     return parse
 
 
@@ -223,6 +257,33 @@ class Store:
                 return epoch, epochs
         set_aside(path, "progress file", "not '<epoch> <epochs>'")
         return 0, 1
+
+    def study_path(self, study_id: str) -> Path:
+        return self.root / "tune" / "studies" / f"{study_id}.journal"
+
+    def trial_record_path(self, trial_id: str) -> Path:
+        return self.root / "tune" / "trials" / f"{trial_id}.json"
+
+    def trial_record(self, trial_id: str) -> dict[str, Any] | None:
+        """A finished trial: "trial" (its spec), "number" (in its study), "state" (complete or
+        pruned), "values" (what it tried), "folds" (the accuracy of each validation fold it
+        trained), "value" (their mean; None when pruned)."""
+        return read_json(self.trial_record_path(trial_id), _trial_record(trial_id), "trial record")
+
+    def write_trial_record(self, trial_id: str, record: dict[str, Any]) -> None:
+        write_json_atomic(self.trial_record_path(trial_id), record)
+        for leftover in (self.failure_path(trial_id), self.progress_path(trial_id)):
+            leftover.unlink(missing_ok=True)
+
+    def choice_path(self, run_id: str) -> Path:
+        return self.root / "tune" / "choices" / f"{run_id}.json"
+
+    def choice(self, run_id: str) -> dict[str, Any] | None:
+        """What `tune` chose for a run (benchmark.orchestration.tuning.choose)."""
+        return read_json(self.choice_path(run_id), _choice(run_id), "tune choice")
+
+    def write_choice(self, run_id: str, choice: dict[str, Any]) -> None:
+        write_json_atomic(self.choice_path(run_id), choice)
 
     def records(self) -> Iterable[RunRecord]:
         for path in sorted((self.root / "runs").glob("*.json")):

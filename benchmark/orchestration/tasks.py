@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from benchmark.data import dataset_label
 from benchmark.errors import UserError
 from benchmark.profiles import recipe_for
-from benchmark.training.recipes import Recipe, classifier_step_key, gpu_step_seconds
+from benchmark.training.recipes import Recipe, classifier_step_key, gpu_step_seconds, recipe_params
 from benchmark.spec import AUGMENT_POLICIES, RunSpec, StageSpec
 from methods import PLUGINS, STAGE_KINDS, Context, Method, StageKind, StageWork, get_method
 
@@ -236,8 +236,8 @@ Task = RunTask | StageTask
 
 
 def run_label(label: str, spec: RunSpec) -> str:
-    if spec.overrides:
-        label += " (" + ", ".join(f"{k}={v}" for k, v in spec.overrides) + ")"
+    if spec.overrides or spec.recipe:
+        label += " (" + ", ".join(f"{k}={v}" for k, v in (*spec.overrides, *spec.recipe)) + ")"
     if spec.augment != "none":
         label += f" + {AUGMENT_POLICIES[spec.augment]}"
     return label
@@ -250,6 +250,18 @@ class NotApplicable(UserError):
     def __init__(self, method: str, where: str, reason: str):
         super().__init__(f"{method} {where}: {reason}")
         self.where, self.reason = where, reason
+
+
+def resolve_recipe(recipe: Recipe, values: dict[str, Any]) -> tuple[Recipe, tuple[tuple[str, Any], ...]]:
+    """The recipe with a run's recipe values, each checked against its range; and those values in
+    canonical form: only the ones that differ from the recipe's, as its types, sorted."""
+    declared = recipe_params(recipe)
+    unknown = sorted(set(values) - set(declared))
+    if unknown:
+        raise UserError(f"unknown recipe parameter '{unknown[0]}'; valid: {', '.join(declared)}")
+    checked = {name: declared[name].check(name, value) for name, value in values.items()}
+    canonical = tuple(sorted((k, v) for k, v in checked.items() if v != declared[k].default))
+    return dataclasses.replace(recipe, **dict(canonical)), canonical
 
 
 class Resolver:
@@ -275,11 +287,12 @@ class Resolver:
         reason = method.unsuitable(ctx)
         if reason:
             raise NotApplicable(spec.method, f"on {dataset_label(spec.dataset)} at {spec.shots} shots", reason)
-        recipe = method.adapt_recipe(recipe_for(spec.profile, shape.image_size), ctx)
+        recipe, recipe_values = resolve_recipe(method.adapt_recipe(recipe_for(spec.profile, shape.image_size), ctx),
+                                               dict(spec.recipe))
         hp = method.resolve(ctx)
         defaults = method.defaults(ctx)
         overrides = tuple(sorted((k, v) for k, v in hp.items() if v != defaults[k]))
-        spec = dataclasses.replace(spec, overrides=overrides)
+        spec = dataclasses.replace(spec, overrides=overrides, recipe=recipe_values)
         instance = method(dataclasses.replace(ctx, overrides=dict(overrides)))
         requires = tuple(self.stage(s) for s in instance.requires())
         return RunTask(spec, requires, instance, recipe, shape)

@@ -9,7 +9,7 @@ from typing import IO, Iterable
 from benchmark.orchestration.record import RunRecord
 
 COLUMNS = ["run_id", "method", "method_label", "dataset", "dataset_label", "shots", "seed", "subset",
-           "dataset_fingerprint", "augment", "profile", "overrides", "hparams", "accuracy", "balanced_accuracy", "top5_accuracy", "train_seconds", "steps",
+           "dataset_fingerprint", "augment", "profile", "overrides", "recipe", "hparams", "accuracy", "balanced_accuracy", "top5_accuracy", "train_seconds", "steps",
            "resumed_from_epoch", "device", "threads", "compiled", "torch", "python", "host", "commit"]
 
 
@@ -18,7 +18,7 @@ def row(record: RunRecord) -> dict[str, object]:
     return {"run_id": record.run_id, "method": spec.method, "method_label": record.method_label,
             "dataset": spec.dataset, "dataset_label": record.dataset_label, "shots": spec.shots, "seed": spec.seed,
             "subset": record.subset, "dataset_fingerprint": record.dataset_fingerprint, "augment": spec.augment,
-            "profile": spec.profile, "overrides": json.dumps(dict(spec.overrides)),
+            "profile": spec.profile, "overrides": json.dumps(dict(spec.overrides)), "recipe": json.dumps(dict(spec.recipe)),
             "hparams": json.dumps(record.hparams, sort_keys=True), **{k: record.metrics.get(k) for k in
                                                                         ("accuracy", "balanced_accuracy", "top5_accuracy")},
             **{k: record.timing.get(k) for k in ("train_seconds", "steps", "resumed_from_epoch")},

@@ -28,29 +28,38 @@ from benchmark.orchestration.plan import Plan, resolve
 from benchmark.orchestration.record import RunRecord
 from benchmark.orchestration.selection import Selection
 from benchmark.orchestration.store import Store
+from benchmark.orchestration.tuning import tuned_specs
 from benchmark.output.document import Block, Heading, Text, Verbatim, to_latex, to_markdown
 from benchmark.output.recommendation import recommendation_section
 from benchmark.output.reproduction import reproduction_section
 from benchmark.output.tables import MISSING, build_table, latex_table, markdown_table
+from benchmark.spec import RunSpec
 
 COLUMNS = ["dataset", "dataset_name", "method", "method_name", "method_label", "augment", "shots", "seed", "profile",
-           "hparams", "overrides", "defaults", "accuracy", "balanced_accuracy", "task"]
+           "hparams", "overrides", "recipe", "defaults", "accuracy", "balanced_accuracy", "task", "tune"]
 
 
-def results_frame(plan: Plan, records: dict[str, RunRecord]) -> pd.DataFrame:
+def results_frame(plan: Plan, records: dict[str, RunRecord], tuned: dict[str, dict] | None = None) -> pd.DataFrame:
     """One row per planned run: its labels, hyperparameters and the accuracy of its record (NaN
-    where it has none)."""
+    where it has none); a tuned run (`tuned`: run id -> the choice of `tune` that made it) is
+    labelled as its default run plus " (tuned)", whatever values each seed's search chose, and
+    carries its choice in the column "tune"."""
     from benchmark.data import dataset_label
+    from benchmark.orchestration.tasks import run_label
+    from benchmark.spec import RunSpec
+    tuned = tuned or {}
     rows = []
     for run in plan.runs:
         record = records.get(run.id)
-        rows.append({"dataset": dataset_label(run.dataset), "dataset_name": run.dataset, "method": run.label,
+        choice = tuned.get(run.id)
+        label = run.label if choice is None else run_label(run.method.label, RunSpec.from_dict(choice["run"])) + " (tuned)"
+        rows.append({"dataset": dataset_label(run.dataset), "dataset_name": run.dataset, "method": label,
                      "method_name": run.spec.method, "method_label": run.method.label, "augment": run.spec.augment,
                      "shots": run.spec.shots, "seed": run.spec.seed, "profile": run.spec.profile,
-                     "hparams": run.hparams, "overrides": dict(run.spec.overrides),
+                     "hparams": run.hparams, "overrides": dict(run.spec.overrides), "recipe": dict(run.spec.recipe),
                      "defaults": run.method.defaults(run.context), "accuracy": record.accuracy if record else math.nan,
                      "balanced_accuracy": record.metrics.get("balanced_accuracy", math.nan) if record else math.nan,
-                     "task": run})
+                     "task": run, "tune": choice})
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
@@ -152,7 +161,7 @@ def write_report(store: Store, out: Path, only: str | Selection | None = None, f
     if only is not None:
         selection = only if isinstance(only, Selection) else Selection(
             only, GRIDS[only].summary if only in GRIDS else "", grid_specs(only))
-        frame = results_frame(resolve(selection.specs), records)
+        frame = with_tuned(selection.specs, store, records)
         if frame["accuracy"].isna().all():
             log(f"no finished runs of '{selection.name}' in {store.root}")
             return []
@@ -161,9 +170,8 @@ def write_report(store: Store, out: Path, only: str | Selection | None = None, f
         return [write_section_report(store, out, section, frame, figures, data_dir, log)]
     written, in_grids = [], set()
     for grid in GRIDS:
-        plan = resolve(grid_specs(grid))
-        in_grids |= {run.id for run in plan.runs}
-        frame = results_frame(plan, records)
+        frame = with_tuned(grid_specs(grid), store, records)
+        in_grids |= {run.id for run in frame["task"]}
         if frame["accuracy"].isna().all():
             continue
         section = Section(grid, f"Grid `{grid}`", GRIDS[grid].summary)
@@ -177,6 +185,12 @@ def write_report(store: Store, out: Path, only: str | Selection | None = None, f
     if not written:
         log(f"no finished runs in {store.root}")
     return written
+
+
+def with_tuned(specs: list[RunSpec], store: Store, records: dict[str, RunRecord]) -> pd.DataFrame:
+    """The results frame of these runs and of the tuned runs `tune` chose for them."""
+    tuned = tuned_specs(specs, store)
+    return results_frame(resolve([*specs, *(RunSpec.from_dict(c["tuned"]) for c in tuned.values())]), records, tuned)
 
 
 def resolvable(records: list[RunRecord], log: Callable[[str], None]) -> Plan:

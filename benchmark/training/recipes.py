@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 from typing import TYPE_CHECKING
 
+from benchmark.hparams import HParam
 from benchmark.spec import ALL_SHOTS, Shots, per_class
 
 if TYPE_CHECKING:  # the planning commands read recipes without torch
@@ -88,6 +89,21 @@ class Recipe(Schedule):
 
 
 ADDED_FIELDS = ("crop", "normalization")
+
+
+def recipe_params(recipe: Recipe) -> dict[str, HParam]:
+    """The recipe values a run may set (RunSpec.recipe), declared as the methods' hyperparameters
+    are: the default (the recipe's own value), the valid range, and the range `tune` searches: the
+    learning rate and the weight decay log-uniformly over a decade either side of the recipe's value
+    (DEIC/GEM tune these two)."""
+    def decade(value: float) -> tuple[float, float] | None:
+        return (value / 10, value * 10) if value > 0 else None
+
+    return {"lr": HParam(recipe.lr, low=0.0, high=10.0, above=True, search=decade(recipe.lr), log=True),
+            "weight_decay": HParam(recipe.weight_decay, low=0.0, high=1.0, search=decade(recipe.weight_decay), log=True),
+            "epochs": HParam(recipe.epochs, low=1, high=10_000),
+            "batch_size": HParam(recipe.batch_size, low=1, high=4096)}
+
 
 # ciFAIR/CIFAR (and every 32x32 set: digits, user folders): WRN-16-8, GEM's tuned values.
 PAPER_32 = Recipe(model="wrn-16-8", batch_size=10, lr=4.6e-3, weight_decay=5.3e-3, epochs=200, repeats_base=500, pad=4)
