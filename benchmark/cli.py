@@ -292,7 +292,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         for name, info in DATASETS.items():
             print(f"  {name:<18} {info.label:<16} {info.description}")
         print(f"  {'folder:PATH':<18} {'(yours)':<16} your images, one subfolder per class, at 32x32 "
-              "(folder@SIZE:PATH at SIZE x SIZE; see README)")
+              "(folder@SIZE:PATH at SIZE x SIZE; see README.md)")
     if args.what in ("all", "grids"):
         print("grids:")
         for name, grid in GRIDS.items():

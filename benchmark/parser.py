@@ -39,7 +39,7 @@ class Parser(argparse.ArgumentParser):
 
 def add_selection(p: argparse.ArgumentParser) -> None:
     p.add_argument("--grid", metavar="G|FILE.toml",
-                   help="a grid (`list grids` shows them) or a grid file (.toml, see README); without it, the "
+                   help="a grid (`list grids` shows them) or a grid file (.toml, see docs/commands.md); without it, the "
                         "cartesian product of --datasets, --methods, --shots and --seeds")
     p.add_argument("--datasets", metavar="D1,D2", help="datasets, e.g. digits or folder:PATH (folder@96:PATH at 96 px)")
     p.add_argument("--methods", metavar="M1,M2|all", help="methods (all: every registered one)")

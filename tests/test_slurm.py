@@ -110,10 +110,10 @@ def test_a_bad_slurm_option_fails_before_the_plan_is_printed(capsys, tmp_path):
     assert out == "" and err.strip().splitlines() == ["error: command line: gpus must be an integer >= 0, got 'x'"]
 
 
-def test_every_slurm_option_is_in_help_and_readme():
+def test_every_slurm_option_is_in_help_and_the_slurm_docs():
     help_text = subprocess.run([sys.executable, "-m", "benchmark", "run", "--help"], capture_output=True, text=True,
                                cwd=REPO, env={**os.environ, "COLUMNS": "200"}).stdout
-    readme = (REPO / "README.md").read_text()
+    readme = (REPO / "docs" / "slurm.md").read_text()
     for option in ["--slurm-profile", "--retry-failed", *(slurm_options.option(f) for f, *_ in slurm_options.CLI_OVERRIDES)]:
         assert option in help_text, option
         assert f"`{option}" in readme, option
