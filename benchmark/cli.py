@@ -42,16 +42,34 @@ def has_selection(args: argparse.Namespace) -> bool:
                                                                  "profile"))
 
 
-def cmd_run(args: argparse.Namespace) -> int:
+def launch_options(args: argparse.Namespace):
+    """What `run` and `tune` check before they select: --workers, the SLURM options (None to train
+    here) and the data directory."""
     from benchmark.data import default_data_dir
-    from benchmark.orchestration.plan import resolve
     from benchmark.orchestration.slurm.options import slurm_options_from_args
-    from benchmark.orchestration.store import Store
 
     if args.workers is not None and args.workers < 1:
         raise UserError(f"--workers must be at least 1, got {args.workers}")
-    slurm_options = slurm_options_from_args(args)
-    data_dir = args.data_dir or default_data_dir()
+    return slurm_options_from_args(args), args.data_dir or default_data_dir()
+
+
+def results_store(args: argparse.Namespace):
+    from benchmark.orchestration.store import Store
+    return Store(writable_dir(results_dir(args.results_dir, must_exist=False), "results directory"))
+
+
+def check_data(plan, store, data_dir: Path, args: argparse.Namespace) -> None:
+    """Every dataset of the plan is there (or downloaded with --download) and every folder is sound."""
+    from benchmark.orchestration.folders import check_folders
+    from benchmark.orchestration.plan import validate_data
+    validate_data(plan, data_dir, args.download)
+    check_folders(plan, store)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from benchmark.orchestration.plan import resolve
+
+    slurm_options, data_dir = launch_options(args)
     selection = selected(args)
     plan = resolve(selection.specs)
     found = []
@@ -59,22 +77,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         from benchmark.orchestration.tuning import searches
         tune = selection.tune
         found = searches(resolve([s for s in selection.specs if s.method in tune.methods]), tune.trials, tune.once)
-    store = Store(writable_dir(results_dir(args.results_dir, must_exist=False), "results directory"))
+    store = results_store(args)
     if args.dry_run:
         if found:
             print(tuning_dry_run(found, store, args, slurm_options) + "\n")
         print(dry_run(plan, store, slurm_options))
         return 0
-    from benchmark.orchestration.folders import check_folders
-    from benchmark.orchestration.plan import validate_data
-    validate_data(plan, data_dir, args.download)
-    check_folders(plan, store)
+    check_data(plan, store, data_dir, args)
     if found:
-        from benchmark.orchestration.tuning import tuned_runs
         status = run_searches(found, store, data_dir, args, slurm_options)
         if status is not None:
             return status
-        plan = resolve([*selection.specs, *tuned_runs(selection.specs, store)])
+        plan = with_tuned(selection.specs, store)
     return train_runs(plan, store, data_dir, args, slurm_options)
 
 
@@ -157,28 +171,19 @@ def run_searches(found, store, data_dir: Path, args: argparse.Namespace, slurm_o
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
-    from benchmark.data import default_data_dir
     from benchmark.orchestration.plan import resolve
-    from benchmark.orchestration.slurm.options import slurm_options_from_args
-    from benchmark.orchestration.store import Store
     from benchmark.orchestration.tuning import searches, tuned_runs
     from benchmark.parser import DEFAULT_TRIALS
 
-    if args.workers is not None and args.workers < 1:
-        raise UserError(f"--workers must be at least 1, got {args.workers}")
-    slurm_options = slurm_options_from_args(args)
-    data_dir = args.data_dir or default_data_dir()
+    slurm_options, data_dir = launch_options(args)
     selection = selected(args)
     plan = resolve(selection.specs)
     found = searches(plan, DEFAULT_TRIALS if args.trials is None else args.trials, args.once)
-    store = Store(writable_dir(results_dir(args.results_dir, must_exist=False), "results directory"))
+    store = results_store(args)
     if args.dry_run:
         print(tuning_dry_run(found, store, args, slurm_options))
         return 0
-    from benchmark.orchestration.folders import check_folders
-    from benchmark.orchestration.plan import validate_data
-    validate_data(plan, data_dir, args.download)
-    check_folders(plan, store)
+    check_data(plan, store, data_dir, args)
     status = run_searches(found, store, data_dir, args, slurm_options)
     if status is not None:
         return status
