@@ -148,3 +148,26 @@ def test_two_identical_runs_each_announce_only_what_they_trained(tmp_path):
         finished, left = int(summary[1]), int(summary[2] or 0)
         assert err.count("] finished run: ") == finished, (out, err)
         assert err.count("] run left to another process: ") <= left, (out, err)
+
+
+def test_a_record_of_another_process_is_not_announced_before_a_job_passes_it(tmp_path):
+    """Another process's record can appear before the job that leaves the task to it gets there (the
+    race a concurrent launch hit): it is announced only once a job of this launch has passed the task,
+    and then as left to the other process."""
+    import io
+    from benchmark.orchestration.local import Feedback
+    from helpers import fake_record, run_task
+    store = Store(tmp_path / "results")
+    ours, theirs = run_task("baseline", seed=0), run_task("baseline", seed=1)
+    out = io.StringIO()
+    feedback = Feedback(store, [ours, theirs], True, out)
+    store.write_record(fake_record(theirs, 70.0))
+    feedback.poll()
+    assert "finished" not in out.getvalue()
+    store.write_record(fake_record(ours, 71.0))
+    feedback.passed.add(ours.id)
+    feedback.left.add(theirs.id)
+    feedback.poll()
+    lines = out.getvalue().splitlines()
+    assert lines == [f"[1/2] finished run: {ours.describe()}: {ours.result(store)}",
+                     f"[2/2] run left to another process: {theirs.describe()}, which finished it: {theirs.result(store)}"]

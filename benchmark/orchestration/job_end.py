@@ -1,7 +1,8 @@
 """How a submitted job ended, in its own words: a small JSON note beside its logs
 (`<job id>_end.json`: "outcome" success or error, the error's last line, the tasks it left to other
 processes, the warnings it gave), written by the job and read by `run` and `status`; and while it
-runs, the tasks it has left to other processes so far (`<job id>_left.json`), for `run`'s lines.
+runs, the tasks it has passed so far (`<job id>_passed.json`: trained, failed, left to other
+processes), for `run`'s lines.
 They never read submitit's result pickle: unpickling a file of a (shared) results directory would
 run whatever code it holds."""
 from __future__ import annotations
@@ -43,23 +44,27 @@ def _note(payload: Any) -> dict[str, Any] | None:
     return note
 
 
-def left_note_path(folder: Path, job_id: str) -> Path:
-    return end_note_path(folder, job_id).with_name(f"{job_id}_left.json")
+PASSED = ("done", "failed", "skipped")  # trained, failed, left to another process
 
 
-def write_left_note(path: Path, skipped: list[str]) -> None:
+def passed_note_path(folder: Path, job_id: str) -> Path:
+    return end_note_path(folder, job_id).with_name(f"{job_id}_passed.json")
+
+
+def write_passed_note(path: Path, passed: dict[str, list[str]]) -> None:
     try:
-        write_json_atomic(path, skipped)
-    except OSError as exc:  # the launcher then learns it from the end note
-        print(f"could not write the job's note of the tasks it left {path}: {exc}", file=sys.stderr)
+        write_json_atomic(path, passed)
+    except OSError as exc:  # the launcher then learns it from the end note and the store
+        print(f"could not write the job's note of the tasks it passed {path}: {exc}", file=sys.stderr)
 
 
-def read_left_note(folder: Path, job_id: str) -> set[str]:
-    """The tasks the job has left to other processes so far."""
-    found = read_json(left_note_path(folder, job_id),
-                      lambda ids: ids if isinstance(ids, list) and all(isinstance(i, str) for i in ids) else None,
-                      "job's note of the tasks it left", NOTE_BYTES)
-    return set(found or [])
+def read_passed_note(folder: Path, job_id: str) -> dict[str, set[str]]:
+    """The tasks the job has passed so far, by how (PASSED); empty sets before the first."""
+    def valid(note: Any) -> dict[str, list[str]] | None:
+        note = fields(note, dict.fromkeys(PASSED, list))
+        return note if note is not None and all(isinstance(i, str) for ids in note.values() for i in ids) else None
+    found = read_json(passed_note_path(folder, job_id), valid, "job's note of the tasks it passed", NOTE_BYTES)
+    return {how: set((found or {}).get(how, [])) for how in PASSED}
 
 
 def read_end_note(folder: Path, job_id: str) -> dict[str, Any] | None:

@@ -14,7 +14,7 @@ from typing import IO, Iterator
 
 from benchmark.orchestration.claims import leave_claimed
 from benchmark.orchestration.cost import deal
-from benchmark.orchestration.job_end import SUCCESS, log_tail, read_end_note, read_left_note
+from benchmark.orchestration.job_end import SUCCESS, log_tail, read_end_note, read_passed_note
 from benchmark.orchestration.plan import Plan
 from benchmark.orchestration.store import Store
 from benchmark.orchestration.tasks import RunTask, Task
@@ -49,13 +49,16 @@ def is_finished(store: Store, task: Task) -> bool:
 class Feedback:
     """What the user sees while a launch trains: a bar of finished tasks with the running ones beside
     it (on a terminal), and a line for every task that starts, finishes or fails (on a terminal
-    above the bar; elsewhere, e.g. in a log file, these lines alone). A task another process
-    trained is said to be left to it (`left`: what the launch knows it left to others)."""
+    above the bar; elsewhere, e.g. in a log file, these lines alone). A finished task is announced
+    once one of the launch's jobs has passed it (`passed`: trained or failed; `left`: left to
+    another process, which trained it or is training it): another process's record can appear
+    before the job that leaves the task to it gets there."""
 
     def __init__(self, store: Store, tasks: list[Task], enabled: bool, stream: IO[str] | None = None):
         self.store, self.tasks, self.enabled, self.stream = store, tasks, enabled, stream or sys.stderr
         self.started: set[str] = set()
         self.finished: set[str] = set()
+        self.passed: set[str] = set()
         self.left: set[str] = set()
         self.bar = None
         if enabled and self.stream.isatty():
@@ -72,12 +75,14 @@ class Feedback:
         else:
             print(line, file=self.stream, flush=True)
 
-    def poll(self) -> None:
+    def poll(self, settled: bool = False) -> None:
+        """Announce what started and finished since the last poll; `settled`: the jobs have ended, so
+        every finished task is announced (a job that died wrote no note of what it passed)."""
         running = []
         for task in self.tasks:
             if task.id in self.finished:
                 continue
-            if is_finished(self.store, task):
+            if (settled or task.id in self.passed or task.id in self.left) and is_finished(self.store, task):
                 self.finished.add(task.id)
                 self.say(f"[{len(self.finished)}/{len(self.tasks)}] {self.ending(task)}")
             elif task.id in self.left:
@@ -157,11 +162,12 @@ def launch(plan: Plan, executor: str, store: Store, data_dir: Path, workers: int
 
 
 def run_in_process(wave: list[Task], store: Store, data_dir: Path, options: JobOptions, feedback: Feedback) -> None:
-    """The tasks of the wave in this process; those it left to other processes go to `feedback.left`."""
+    """The tasks of the wave in this process, `feedback` told what each one passed."""
     import submitit
     executor = submitit.DebugExecutor(folder=store.jobs_dir / "debug")
     for task in wave:
         result = executor.submit(run_batch, [task], str(store.root), str(data_dir), options).result()
+        feedback.passed |= {*result["done"], *result["failed"]}
         feedback.left |= set(result["skipped"])
         feedback.poll()
 
@@ -241,8 +247,8 @@ def alive(pid: int) -> bool:
 
 def run_local(wave: list[Task], store: Store, data_dir: Path, workers: int, options: JobOptions,
               feedback: Feedback) -> None:
-    """The tasks of the wave in local processes; those they left to other processes go to
-    `feedback.left` (as they leave them: the jobs' notes of the tasks they left)."""
+    """The tasks of the wave in local processes; `feedback` learns what they passed as they pass it
+    (the jobs' notes of the tasks they passed)."""
     import submitit
     batches = deal(wave, min(workers, len(wave)))
     executor = submitit.LocalExecutor(folder=store.jobs_dir / "local")
@@ -252,7 +258,9 @@ def run_local(wave: list[Task], store: Store, data_dir: Path, workers: int, opti
     try:
         while not all(job.done() for job in jobs):
             for job in jobs:
-                feedback.left |= read_left_note(job.paths.folder, job.job_id)
+                passed = read_passed_note(job.paths.folder, job.job_id)
+                feedback.passed |= passed["done"] | passed["failed"]
+                feedback.left |= passed["skipped"]
             feedback.poll()
             time.sleep(POLL_S)
     except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (the CLI turns it into one): stop every worker
@@ -269,4 +277,4 @@ def run_local(wave: list[Task], store: Store, data_dir: Path, workers: int, opti
         for task in batch:
             if not is_finished(store, task):
                 store.write_failure(task.id, task.to_dict(), f"job {job.job_id} died: {last_line}", str(job.paths.stderr))
-    feedback.poll()
+    feedback.poll(settled=True)

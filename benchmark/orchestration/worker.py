@@ -13,8 +13,8 @@ from typing import Callable
 from benchmark import stored
 from benchmark.errors import os_error_line
 from benchmark.orchestration.claims import Busy, claimed, holder
-from benchmark.orchestration.job_end import (ERROR, SUCCESS, end_note_path, left_note_path, write_end_note,
-                                             write_left_note)
+from benchmark.orchestration.job_end import (ERROR, SUCCESS, end_note_path, passed_note_path, write_end_note,
+                                             write_passed_note)
 from benchmark.orchestration.store import Store
 from benchmark.orchestration.tasks import EpochCallback, Task
 
@@ -71,36 +71,35 @@ def execute(task: Task, store: Store, data_dir: Path, options: JobOptions = JobO
 
 
 def run_batch(tasks: list[Task], results_dir: str, data_dir: str, options: JobOptions = JobOptions(),
-              on_skip: Callable[[list[str]], None] | None = None) -> dict[str, list[str]]:
+              on_pass: Callable[[dict[str, list[str]]], None] | None = None) -> dict[str, list[str]]:
     """A job's body: every task in turn; a failing task is noted and the next one starts; a task
     that another process is training (or that needs a stage it is training), or has finished since
-    the job was planned, is skipped (`on_skip` gets the skipped ones each time one is added)."""
+    the job was planned, is skipped. `on_pass` gets the tasks passed so far (done, failed, skipped)
+    after each one."""
     reproducible_torch()
     store = Store(Path(results_dir))
-    done, failed, skipped = [], [], []
+    passed = {"done": [], "failed": [], "skipped": []}
     for task in tasks:
         try:
             with claimed(store.root, task.id) as busy:
                 if busy is not None:
                     raise Busy(task.describe(), busy)
                 if task.done(store):  # by another process (or an earlier attempt of this job) meanwhile
-                    skipped.append(task.id)
-                    if on_skip:
-                        on_skip(skipped)
-                    continue
-                if not store.progress_path(task.id).exists():
-                    store.write_progress(task.id, 0, 1)  # "started" for `status` (the engine writes epochs)
-                execute(task, store, Path(data_dir), options)
-                done.append(task.id)
+                    passed["skipped"].append(task.id)
+                else:
+                    if not store.progress_path(task.id).exists():
+                        store.write_progress(task.id, 0, 1)  # "started" for `status` (the engine writes epochs)
+                    execute(task, store, Path(data_dir), options)
+                    passed["done"].append(task.id)
         except Busy as exc:
             print(f"skipped {task.describe()}: {exc}", file=sys.stderr, flush=True)
-            skipped.append(task.id)
-            if on_skip:
-                on_skip(skipped)
+            passed["skipped"].append(task.id)
         except Exception as exc:  # noqa: BLE001  one bad task must not stop the others
-            failed.append(task.id)
+            passed["failed"].append(task.id)
             note_failure(store, task, exc)
-    return {"done": done, "failed": failed, "skipped": skipped}
+        if on_pass:
+            on_pass(passed)
+    return passed
 
 
 def note_failure(store: Store, task: Task, exc: Exception) -> None:
@@ -123,9 +122,9 @@ def run_job(tasks: list[Task], results_dir: str, data_dir: str, options: JobOpti
     note = end_note_path(env.paths.folder, env.job_id)
     note.unlink(missing_ok=True)  # an earlier attempt of a requeued job
     first_warning = len(stored.said)
-    left = left_note_path(env.paths.folder, env.job_id)
+    passed = passed_note_path(env.paths.folder, env.job_id)
     try:
-        result = run_batch(tasks, results_dir, data_dir, options, lambda skipped: write_left_note(left, skipped))
+        result = run_batch(tasks, results_dir, data_dir, options, lambda so_far: write_passed_note(passed, so_far))
     except Exception as exc:
         write_end_note(note, ERROR, error_line(exc), warnings=stored.said[first_warning:])
         raise
