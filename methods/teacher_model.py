@@ -12,6 +12,7 @@ from torch import nn
 
 from benchmark.atomic import save_atomic
 from benchmark.errors import UserError
+from benchmark.profiles import recipe_for
 from benchmark.spec import StageSpec
 from benchmark.training.artifacts import fields_problem, weights_problem
 from benchmark.training.engine import train as train_classifier
@@ -50,7 +51,23 @@ def write_teacher(model: nn.Module, work: StageWork) -> None:
                  "model": model.state_dict()}, work.artifact)
 
 
+def with_names(state: Any) -> Any:
+    """A teacher artifact as written now. Those written before 2026-12-06 do not name their classifier
+    (model_name, method, hparams): it was then the stage's method at its defaults on the profile's
+    model, and they get those names, so that finished teachers are not trained again."""
+    if not isinstance(state, dict) or {"model_name", "method", "hparams"} & state.keys():
+        return state
+    try:
+        stage = StageSpec.from_dict(state["stage"])
+        names = {"method": str(dict(stage.params)["method"]), "hparams": {},
+                 "model_name": recipe_for(stage.profile, state["image_size"]).model}
+    except (KeyError, TypeError, ValueError, UserError):
+        return state  # no stage or image size: fields_problem names what is missing
+    return {**state, **names}
+
+
 def artifact_problem(state: Any, stage: StageSpec, recipe: Recipe) -> str:
+    state = with_names(state)
     problem = fields_problem(state, stage, {"num_classes": int, "image_size": int, "model_name": str, "method": str,
                                             "hparams": dict, "model": dict})
     if problem:
@@ -74,7 +91,7 @@ def teacher_model(state: dict) -> nn.Module:
 def load_teacher(path: Path, device: torch.device) -> nn.Module:
     """The trained teacher of an artifact (its classifier as it trained: the recipe's model, wrapped
     by its method), in eval mode and without gradients."""
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = with_names(torch.load(path, map_location="cpu", weights_only=True))
     model = teacher_model(state)
     model.load_state_dict(state["model"])
     return model.to(device).eval().requires_grad_(False)

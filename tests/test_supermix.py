@@ -178,3 +178,23 @@ def test_supermix_trains_end_to_end_in_the_quick_profile(tmp_path: Path, capsys:
     with torch.no_grad():
         assert torch.equal(teacher(normalize(images)).argmax(1), stored)
 
+
+
+def test_a_teacher_written_before_it_named_its_classifier_is_done_and_loads(tmp_path: Path, capsys):
+    """Teacher artifacts of earlier versions have no model_name, method or hparams: they are the
+    stage's method at its defaults on the profile's model, so the stage stays done (not trained
+    again) and the teacher loads with the same weights."""
+    from benchmark.atomic import save_atomic
+    from helpers import add_untrained_stages
+    store = Store(tmp_path / "results")
+    add_untrained_stages(store, "supermix")
+    (mixed_set,) = run_task("supermix").requires
+    (teacher,) = mixed_set.requires
+    artifact = store.artifact_path(teacher.id)
+    state = torch.load(artifact, weights_only=True)
+    save_atomic({k: v for k, v in state.items() if k not in ("model_name", "method", "hparams")}, artifact)
+    assert teacher.done(store) and "warning" not in capsys.readouterr().err
+    images = torch.rand(4, 3, 32, 32)
+    loaded = load_teacher(artifact, CPU)
+    save_atomic(state, artifact)
+    assert torch.equal(loaded(images), load_teacher(artifact, CPU)(images))
