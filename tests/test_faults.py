@@ -323,6 +323,22 @@ def ended_jobs(monkeypatch):
     monkeypatch.setattr(scheduler, "accounting", lambda job_ids: {j: "" for j in job_ids})
 
 
+@pytest.mark.parametrize("folder", ["runs", "jobs/local", "tune/trials", "analysis/fid"])
+def test_a_folder_of_the_results_directory_planted_as_a_link_is_refused(tmp_path, capsys, folder):
+    """`runs/` (or any folder of the store) as a link to a directory elsewhere would send the records
+    there: every command refuses the store with one line, and nothing is written through the link."""
+    results, elsewhere = tmp_path / "results", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (results / folder).parent.mkdir(parents=True, exist_ok=True)
+    (results / folder).symlink_to(elsewhere, target_is_directory=True)
+    for argv in (["run", *BASELINE_ONLY, "--executor", "debug", "--quiet"], ["status", *BASELINE_ONLY], ["report"]):
+        assert main([*argv, "--results-dir", str(results)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err == [f"error: {results / folder} is a symbolic link: the results directory's own folders must be "
+                       "folders in it (move it away; to keep results elsewhere, give that place as --results-dir)"]
+    assert not any(elsewhere.iterdir())
+
+
 @pytest.mark.parametrize("kind", ["fifo", "zero"])
 @bounded
 def test_status_and_report_read_only_regular_files(tmp_path, capsys, ended_jobs, kind):

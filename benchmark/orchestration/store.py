@@ -116,10 +116,30 @@ def _choice(run_id: str):
 
 _loadable: set[tuple[Path, int, int]] = set()  # artifacts found loadable in this process: (path, mtime, size)
 
+# The results directory's own folders: one planted as a link would send what is written there (and
+# read from there) to another place, so a store with such a folder is refused.
+FOLDERS = ("runs", "failed", "checkpoints", "artifacts", "progress", "claims", "slurm", "datasets", "jobs", "jobs/local",
+           "jobs/slurm", "jobs/debug", "tune", "tune/studies", "tune/trials", "tune/choices", "analysis", "analysis/fid",
+           "analysis/fid/features", "analysis/cse")
+
+
+def check_own_folders(root: Path) -> None:
+    for name in FOLDERS:
+        path = root / name
+        try:
+            mode = os.lstat(path).st_mode
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        if not stat.S_ISDIR(mode):
+            what = "a symbolic link" if stat.S_ISLNK(mode) else "not a folder"
+            raise UserError(f"{path} is {what}: the results directory's own folders must be folders in it (move it "
+                            "away; to keep results elsewhere, give that place as --results-dir)")
+
 
 class Store:
     def __init__(self, root: Path):
         self.root = Path(root)
+        check_own_folders(self.root)
 
     def record_path(self, run_id: str) -> Path:
         return self.root / "runs" / f"{run_id}.json"
