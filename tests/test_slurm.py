@@ -421,6 +421,33 @@ def test_preempted_job_checkpoints_requeues_itself_and_resumes(cluster, long_run
 
 
 @pytest.mark.slow
+def test_tune_submits_its_trials_then_the_tuned_runs(cluster, capsys, tmp_path):
+    """`tune --executor slurm`: the trials go to the cluster as an array; run again once they have
+    finished, it chooses the values and submits the tuned runs; a third time there is nothing to do."""
+    grid = tmp_path / "tiny.toml"
+    grid.write_text('datasets = ["digits"]\nmethods = ["baseline"]\nshots = 3\nseeds = "0-1"\nprofile = "quick"\n'
+                    '[recipe]\nepochs = 2\n')
+    results = tmp_path / "results"
+    argv = ["tune", "--grid", str(grid), "--trials", "2", "--once", *ON_TEST_CLUSTER, "--results-dir", str(results)]
+    store = Store(results)
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    show(capsys, "tune:\n" + out)
+    assert "submitted 2 trial(s) as 2 job(s) in 1 array(s); 0 trial(s) already done" in out
+    assert "run the same command again once the trials have finished" in out
+    wait_until(lambda: len(list((results / "tune" / "trials").glob("*.json"))) == 2, "both trials' records", every=2)
+    wait_until(lambda: not any(in_queue(j) for j in slurm_scheduler.Scheduler().queue()), "the trials' jobs to end")
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    show(capsys, "tune again:\n" + out)
+    assert "tuned on seed 0's subset for seeds 0,1: 2 trials" in out and "submitted 2 run(s)" in out
+    tuned = [RunSpec.from_dict(store.choice(p.stem)["tuned"]) for p in (results / "tune" / "choices").glob("*.json")]
+    wait_until(lambda: all(store.is_done(s.id) for s in tuned), "the tuned runs' records", every=2)
+    assert main(argv) == 0
+    assert "nothing to submit: 2 run(s) already done" in capsys.readouterr().out
+
+
+@pytest.mark.slow
 def test_failed_run_is_left_out_until_retry_failed(cluster, capsys, tmp_path):
     """A run whose job fails shows its error and log in `status`; `run` leaves it out and says why;
     --retry-failed resubmits it."""

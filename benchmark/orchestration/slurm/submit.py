@@ -99,15 +99,16 @@ class Submission:
     """What `run --executor slurm` submits (or, in a dry run, would), and what it leaves alone."""
 
     arrays: list[Array]
-    done: int = 0  # runs with a record
-    queued: int = 0  # runs already pending or running
+    done: int = 0  # runs (or trials) with a record
+    queued: int = 0  # runs (or trials) already pending or running
+    what: str = "run"  # the plan's: run, or trial for `tune`
     stage_jobs: dict[str, str] = field(default_factory=dict)  # stage id -> the job that trains it
     stages_queued: int = 0
     left_out: list[tuple[Task, str]] = field(default_factory=list)  # (task, why)
     retried: list[Task] = field(default_factory=list)  # failed tasks submitted again (--retry-failed)
 
     def counts(self) -> str:
-        counts = f"{self.done} run(s) already done, {self.queued} already queued"
+        counts = f"{self.done} {self.what}(s) already done, {self.queued} already queued"
         return counts + (f" ({self.stages_queued} stage(s) queued)" if self.stages_queued else "")
 
     def left_out_lines(self, verb: str) -> list[str]:
@@ -138,7 +139,7 @@ def plan_submission(plan: Plan, store: Store, options: SlurmOptions, scheduler: 
     profile = options.resources()
     todo_plan = plan.unfinished(store)
     states = task_states(store, [*todo_plan.stages, *todo_plan.runs], scheduler)
-    sub = Submission([], done=len(plan.runs) - len(todo_plan.runs))
+    sub = Submission([], done=len(plan.runs) - len(todo_plan.runs), what=plan.what)
     blocked: set[str] = set()
     todo: list[Task] = []
     for task in [*todo_plan.stages, *todo_plan.runs]:
