@@ -150,7 +150,7 @@ def run_searches(found, store, data_dir: Path, args: argparse.Namespace, slurm_o
         print("\n".join(submit(trials, store, data_dir, slurm_options, job_options(args)).summary(store.slurm_jobs_dir)))
         if not all(t.done(store) for t in trials.runs):
             print("the tuned runs need the trials' results: run the same command again once the trials have finished "
-                  "(`status` does not show trials; their records are in <results>/tune/trials/)")
+                  "(`status` with the same selection counts them)")
             return 0
     else:
         from benchmark.orchestration.local import launch
@@ -191,14 +191,14 @@ def cmd_tune(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from benchmark.orchestration.status import status_lines
+    from benchmark.orchestration.status import status_lines, trial_lines
     from benchmark.orchestration.store import Store
 
     specs = selected(args).specs
     store = Store(results_dir(args.results_dir, must_exist=True))
     plan = with_tuned(specs, store)
     table, details = status_lines(store, plan)  # the store, and the scheduler for SLURM runs
-    print("\n".join([*table, *details]))
+    print("\n".join([*table, *details, *trial_lines(store, plan)]))
     return 0
 
 

@@ -153,6 +153,10 @@ def test_tune_trains_trials_then_the_tuned_runs_and_never_redoes_a_trial(tmp_pat
         assert set(record["values"]) == {"lr", "weight_decay"}
     out = capsys.readouterr().out
     assert "tuned on seed 0's subset for seeds 0,1: 2 trials" in out
+    assert main(["status", "--grid", grid_file(tmp_path), "--results-dir", str(results)]) == 0
+    complete = sum(json.loads(p.read_text())["state"] == "complete" for p in trials)
+    assert (f"tune: baseline digits shots=3 [quick] on seed 0's subset: 2 trials finished ({complete} complete, "
+            f"{2 - complete} pruned); values chosen") in capsys.readouterr().out
     assert main([*argv, "--trials", "3", "--once"]) == 0  # one more trial: the first two are not trained again
     assert "1 trials finished, 2 already done" in capsys.readouterr().out
     assert all(p.stat().st_mtime_ns == t for p, t in written.items())

@@ -1,5 +1,6 @@
 """`status`: the runs of a selection as done / missing / failed / pending / running, per method and
-dataset, from the store and, for tasks submitted to SLURM, from the scheduler."""
+dataset, from the store and, for tasks submitted to SLURM, from the scheduler; and the trials of
+`tune` that have finished for them."""
 from __future__ import annotations
 
 from collections import Counter
@@ -8,6 +9,7 @@ from benchmark.orchestration.plan import Plan
 from benchmark.orchestration.slurm.scheduler import RUNNING_STATES, scheduler_for
 from benchmark.orchestration.slurm.states import task_states
 from benchmark.orchestration.store import Store
+from benchmark.spec import TrialSpec
 from benchmark.stored import printable
 
 COLUMNS = ("done", "missing", "failed", "pending", "running")
@@ -66,3 +68,33 @@ def status_lines(store: Store, plan: Plan) -> tuple[list[str], list[str]]:
         details.append("`run ... --executor slurm --retry-failed` resubmits the failed tasks")
     return table, details
 
+
+
+def trial_lines(store: Store, plan: Plan) -> list[str]:
+    """A line per search of `tune` on the plan's runs with finished trials in the store: how many
+    finished (complete, pruned), and whether `tune` has chosen its values."""
+    folder = store.root / "tune" / "trials"
+    if not folder.is_dir():
+        return []
+    runs = {searched(r.spec): r for r in plan.runs}
+    studies: dict[str, tuple[TrialSpec, Counter]] = {}
+    for path in sorted(folder.glob("*.json")):
+        record = store.trial_record(path.stem)
+        if record is None:
+            continue
+        t = TrialSpec.from_dict(record["trial"])
+        if searched(t) in runs:
+            studies.setdefault(t.study_id, (t, Counter()))[1][record["state"]] += 1
+    lines = []
+    for t, states in studies.values():
+        run = runs[searched(t)]
+        chosen = "values chosen" if store.choice(run.id) is not None else "no values chosen yet"
+        lines.append(f"tune: {t.method} {t.dataset} shots={t.shots} [{t.profile}] on seed {t.seed}'s subset: "
+                     f"{sum(states.values())} trials finished ({states['complete']} complete, {states['pruned']} "
+                     f"pruned); {chosen}")
+    return lines
+
+
+def searched(spec) -> tuple:
+    """What a trial and the run whose values it searches have in common."""
+    return spec.method, spec.dataset, spec.shots, spec.seed, spec.augment, spec.profile, spec.overrides, spec.recipe
