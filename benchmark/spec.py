@@ -120,6 +120,17 @@ class TrialSpec(Spec):
     overrides: tuple[tuple[str, Any], ...] = field(default=())
     recipe: tuple[tuple[str, Any], ...] = field(default=())
 
+    @classmethod
+    def of(cls, run: RunSpec, folds: int, trial: int) -> TrialSpec:
+        return cls(run.method, run.dataset, run.shots, run.seed, folds, trial, run.augment, run.profile, run.overrides,
+                   run.recipe)
+
+    @property
+    def run(self) -> RunSpec:
+        """The run whose values the trial searches (its seed's run with the recipe's values)."""
+        return RunSpec(self.method, self.dataset, self.shots, self.seed, self.augment, self.profile, self.overrides,
+                       self.recipe)
+
     @property
     def study_id(self) -> str:
         d = self.to_dict()
@@ -127,7 +138,4 @@ class TrialSpec(Spec):
         return stable_id(d)
 
     def describe(self) -> str:
-        extra = "" if self.augment == "none" else f"+{self.augment}"
-        over = "".join(f" {k}={v}" for k, v in (*self.overrides, *self.recipe))
-        return (f"trial {self.trial} of {self.method}{extra} {self.dataset} shots={self.shots} seed={self.seed} "
-                f"[{self.profile}]{over}")
+        return f"trial {self.trial} of {self.run.describe()}"

@@ -45,3 +45,14 @@ def toy(monkeypatch):
     monkeypatch.setitem(GRIDS, TOY_GRID, Grid(lambda: specs, "toy: a run that needs teacher -> label set (tests)"))
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]))
     return specs
+
+
+@pytest.fixture
+def ended_jobs(monkeypatch):
+    """A scheduler that answers and no longer knows any job (ended beyond MinJobAge, no accounting),
+    so `status` reads the jobs' end notes and logs."""
+    from benchmark.orchestration.slurm import scheduler as slurm_scheduler
+    scheduler = slurm_scheduler.Scheduler()
+    scheduler._queue = {}
+    monkeypatch.setattr("benchmark.orchestration.status.scheduler_for", lambda required: (scheduler, None))
+    monkeypatch.setattr(scheduler, "accounting", lambda job_ids: {j: "" for j in job_ids})

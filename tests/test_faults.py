@@ -313,16 +313,6 @@ def plant_special(path: Path, kind: str) -> None:
         path.symlink_to("/dev/zero")
 
 
-@pytest.fixture
-def ended_jobs(monkeypatch):
-    """A scheduler that answers and no longer knows any job (so `status` reads the jobs' logs)."""
-    from benchmark.orchestration.slurm import scheduler as slurm_scheduler
-    scheduler = slurm_scheduler.Scheduler()
-    scheduler._queue = {}
-    monkeypatch.setattr("benchmark.orchestration.status.scheduler_for", lambda required: (scheduler, None))
-    monkeypatch.setattr(scheduler, "accounting", lambda job_ids: {j: "" for j in job_ids})
-
-
 @pytest.mark.parametrize("folder", ["runs", "jobs/local", "tune/trials", "analysis/fid"])
 def test_a_folder_of_the_results_directory_planted_as_a_link_is_refused(tmp_path, capsys, folder):
     """`runs/` (or any folder of the store) as a link to a directory elsewhere would send the records

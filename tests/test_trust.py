@@ -41,16 +41,7 @@ def no_unpickling(monkeypatch):
     monkeypatch.setattr(submitit.core.utils, "pickle_load", refuse)
 
 
-@pytest.fixture
-def queue_without(monkeypatch):
-    """A scheduler that answers and no longer knows any job (ended beyond MinJobAge, no accounting)."""
-    scheduler = slurm_scheduler.Scheduler()
-    scheduler._queue = {}
-    monkeypatch.setattr("benchmark.orchestration.status.scheduler_for", lambda required: (scheduler, None))
-    monkeypatch.setattr(scheduler, "accounting", lambda job_ids: {j: "" for j in job_ids})
-
-
-def test_status_reads_an_ended_job_without_its_result_pickle(tmp_path, capsys, queue_without):
+def test_status_reads_an_ended_job_without_its_result_pickle(tmp_path, capsys, ended_jobs):
     store = Store(tmp_path / "results")
     task = grid_tasks("demo")[0]
     store.write_submission(task.id, {"job_id": "41", "position": 0, "log": "x"})
@@ -62,7 +53,7 @@ def test_status_reads_an_ended_job_without_its_result_pickle(tmp_path, capsys, q
     assert "job 41 UNKNOWN: ValueError: the job's own last line" in capsys.readouterr().out
 
 
-def test_a_job_id_that_is_a_path_is_not_followed(tmp_path, capsys, queue_without):
+def test_a_job_id_that_is_a_path_is_not_followed(tmp_path, capsys, ended_jobs):
     store = Store(tmp_path / "results")
     task = grid_tasks("demo")[0]
     evil = "../../../outside/1"

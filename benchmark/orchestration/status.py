@@ -76,25 +76,21 @@ def trial_lines(store: Store, plan: Plan) -> list[str]:
     folder = store.root / "tune" / "trials"
     if not folder.is_dir():
         return []
-    runs = {searched(r.spec): r for r in plan.runs}
+    runs = {r.id: r for r in plan.runs}
     studies: dict[str, tuple[TrialSpec, Counter]] = {}
     for path in sorted(folder.glob("*.json")):
         record = store.trial_record(path.stem)
         if record is None:
             continue
         t = TrialSpec.from_dict(record["trial"])
-        if searched(t) in runs:
+        if t.run.id in runs:
             studies.setdefault(t.study_id, (t, Counter()))[1][record["state"]] += 1
     lines = []
     for t, states in studies.values():
-        run = runs[searched(t)]
+        run = runs[t.run.id]
         chosen = "values chosen" if store.choice(run.id) is not None else "no values chosen yet"
         lines.append(f"tune: {t.method} {t.dataset} shots={t.shots} [{t.profile}] on seed {t.seed}'s subset: "
                      f"{sum(states.values())} trials finished ({states['complete']} complete, {states['pruned']} "
                      f"pruned); {chosen}")
     return lines
 
-
-def searched(spec) -> tuple:
-    """What a trial and the run whose values it searches have in common."""
-    return spec.method, spec.dataset, spec.shots, spec.seed, spec.augment, spec.profile, spec.overrides, spec.recipe

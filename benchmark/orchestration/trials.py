@@ -19,6 +19,7 @@ is read from the trial records, validated.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -63,9 +64,8 @@ def with_values(spec: RunSpec, space: dict[str, tuple[str, HParam]], values: dic
     """The run with the values of a trial (method hyperparameters as overrides, the rest as recipe values)."""
     method = {name: v for name, v in values.items() if space[name][0] == "method"}
     recipe = {name: v for name, v in values.items() if space[name][0] == "recipe"}
-    return RunSpec(spec.method, spec.dataset, spec.shots, spec.seed, spec.augment, spec.profile,
-                   tuple(sorted({**dict(spec.overrides), **method}.items())),
-                   tuple(sorted({**dict(spec.recipe), **recipe}.items())))
+    return dataclasses.replace(spec, overrides=tuple(sorted({**dict(spec.overrides), **method}.items())),
+                               recipe=tuple(sorted({**dict(spec.recipe), **recipe}.items())))
 
 
 def fold_of(labels: torch.Tensor, folds: int, seed: int) -> torch.Tensor:

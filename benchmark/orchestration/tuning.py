@@ -66,9 +66,8 @@ def searches(plan: Plan, trials: int, once: bool) -> list[Search]:
     for runs in groups.values():
         runs = sorted(runs, key=lambda r: r.spec.seed)
         for tuned_on in ([runs[0]] if once else runs):
-            s = tuned_on.spec
-            tasks = tuple(TrialTask(TrialSpec(s.method, s.dataset, s.shots, s.seed, folds_for(s.shots), i, s.augment,
-                                              s.profile, s.overrides, s.recipe), (), tuned_on) for i in range(trials))
+            folds = folds_for(tuned_on.spec.shots)
+            tasks = tuple(TrialTask(TrialSpec.of(tuned_on.spec, folds, i), (), tuned_on) for i in range(trials))
             found.append(Search(tasks, tuple(runs) if once else (tuned_on,), FIRST_SEED if once else PER_SEED))
     return found
 
@@ -146,11 +145,11 @@ def describe_tuning(found: list[Search], store: Store, cost: CostModel) -> str:
     width = max(12, *(len(s.trials[0].dataset) for s in found))
     lines = [f"{'method':<18} {'dataset':<{width}} {'shots':>5} {'seed':>5} {'folds':>5} {'trials':>6} {'to do':>6} "
              f"{'steps/trial':>11} {'est. time':>10}  runs served"]
-    todo = []
+    todo: list[float | None] = []  # the estimated seconds of each trial to do
     for search in found:
         left = [t for t in search.trials if not t.done(store)]
-        todo += left
         seconds = [cost.seconds(t) for t in left]
+        todo += seconds
         time = "?" if None in seconds else format_duration(sum(seconds))
         spec = search.trials[0].spec
         seeds = ",".join(str(r.spec.seed) for r in search.runs)
@@ -158,7 +157,7 @@ def describe_tuning(found: list[Search], store: Store, cost: CostModel) -> str:
                      f"{len(search.trials):>6} {len(left):>6} {search.trials[0].steps:>11,} {time:>10}  seeds {seeds}")
     finals = [r for s in found for r in s.runs]
     final_seconds = [cost.seconds(r) for r in finals]
-    known = [s for s in map(cost.seconds, todo) if s is not None]
+    known = [s for s in todo if s is not None]
     total = f"{two_figures(sum(known) / 3600)} GPU-hours" if cost.assumed else format_duration(sum(known))
     finals_time = "?" if None in final_seconds else format_duration(sum(final_seconds))
     space = ", ".join(f"{name} {p.search[0]:.3g}-{p.search[1]:.3g}{' (log)' if p.log else ''}"
