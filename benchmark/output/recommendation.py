@@ -61,6 +61,11 @@ class Comparison:
         return self.role == REFERENCE
 
     @property
+    def in_family(self) -> bool:
+        """Tested against the reference with the group's other methods (Holm-adjusted together)."""
+        return self.role == METHOD and not math.isnan(self.p)
+
+    @property
     def verdict(self) -> str:
         if self.reference:
             return ""
@@ -81,7 +86,7 @@ class Group:
 
     @property
     def family(self) -> list[Comparison]:
-        return [c for c in self.comparisons if c.role == METHOD and not math.isnan(c.p)]
+        return [c for c in self.comparisons if c.in_family]
 
 
 def t_quantile(n: int, tests: int = 1) -> float:
@@ -159,7 +164,7 @@ def comparisons(group: pd.DataFrame) -> Group | None:
                                 float(acc.std(ddof=1)) if len(acc) > 1 else math.nan,
                                 float(runs["balanced_accuracy"].mean()), len(paired), diff, low, high, sd,
                                 paired_p(diff, sd, len(paired)), role))
-    family = [c for c in found if c.role == METHOD and not math.isnan(c.p)]
+    family = [c for c in found if c.in_family]
     adjusted = dict(zip((c.label for c in family), holm([c.p for c in family])))
     found = [Comparison(**{**c.__dict__, "p_holm": adjusted.get(c.label, math.nan)}) for c in found]
     return Group(sorted(found, key=lambda c: -c.accuracy), list(reference_rows["tune"]) if is_tuned else [])
